@@ -25,7 +25,8 @@ export interface SessionDaemonOptions {
   keepaliveCount?: number;
 }
 
-function ensureUser(): void {
+/** The unprivileged user the private daemon and access-denied tests run as. */
+export function ensureTestUser(): void {
   try {
     execFileSync("id", ["-u", TEST_DAEMON_USER], { stdio: "ignore" });
   } catch {
@@ -34,7 +35,7 @@ function ensureUser(): void {
 }
 
 export async function startSessionDaemon(options: SessionDaemonOptions = {}): Promise<SessionDaemon> {
-  ensureUser();
+  ensureTestUser();
   const home = fs.mkdtempSync(path.join(os.tmpdir(), "ns-libvirtd-"));
   const dirs = { config: path.join(home, "config"), run: path.join(home, "run"), cache: path.join(home, "cache"), data: path.join(home, "data") };
   for (const dir of Object.values(dirs)) fs.mkdirSync(dir, { recursive: true, mode: 0o700 });
