@@ -1,0 +1,31 @@
+/** The controller's configuration: YAML file, NIGHTSHIFT_CONTROLLER_* environment variables, flags. */
+import { z } from "zod";
+
+export const CONTROLLER_ENV_PREFIX = "NIGHTSHIFT_CONTROLLER_";
+
+export const ControllerConfigSchema = z.object({
+  /** ADDR:PORT for HTTP, the agent WebSocket, the API and /metrics. */
+  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "expected ADDR:PORT, e.g. 0.0.0.0:8650").default("127.0.0.1:8650"),
+  dataDir: z.string().default("/var/lib/nightshift"),
+  tls: z.object({
+    cert: z.string().optional(),
+    key: z.string().optional(),
+  }).prefault({}),
+  /** An admin API token; when unset one is generated into DATA_DIR/admin.token (mode 0600) on first start. */
+  adminToken: z.string().min(16).optional(),
+  liveness: z.object({
+    /** A host whose agent was not heard from for this long is `missing`. */
+    missingAfterSeconds: z.number().positive().default(90),
+    checkIntervalSeconds: z.number().positive().default(5),
+  }).prefault({}),
+  agents: z.object({
+    /** Told to agents in `welcome`: how often to send a full inventory. */
+    inventoryIntervalSeconds: z.number().positive().default(300),
+    /** WebSocket ping period; an agent silent for two periods is terminated. */
+    heartbeatSeconds: z.number().positive().default(15),
+    maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024),
+  }).prefault({}),
+  log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
+});
+
+export type ControllerConfig = z.infer<typeof ControllerConfigSchema>;

@@ -1,0 +1,52 @@
+/**
+ * Parsing and validation of protocol frames, the same on both ends. A frame
+ * that fails is described precisely enough for the sender's operator to fix
+ * it; the receiver answers with an `error` message and carries on.
+ */
+import type { z } from "zod";
+import { AgentMessageSchema, ControllerMessageSchema, PROTOCOL_VERSION, type AgentMessage, type ControllerMessage } from "./messages.js";
+
+export type ProtocolErrorKind = "malformed-json" | "unsupported-version" | "unknown-type" | "schema";
+
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string };
+
+const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost"]);
+const KNOWN_CONTROLLER_TYPES = new Set(["welcome", "ack", "error"]);
+
+function parseWith<T>(schema: z.ZodType<T>, known: Set<string>, text: string): ParseResult<T> {
+  let raw: unknown;
+  try {
+    raw = JSON.parse(text);
+  } catch (err) {
+    return { ok: false, kind: "malformed-json", detail: `not JSON: ${(err as Error).message}` };
+  }
+  if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
+    return { ok: false, kind: "malformed-json", detail: "a message must be a JSON object" };
+  }
+  const { v, type } = raw as { v?: unknown; type?: unknown };
+  if (v !== PROTOCOL_VERSION) {
+    return { ok: false, kind: "unsupported-version", detail: `protocol version ${JSON.stringify(v)} is not supported; this end speaks v${PROTOCOL_VERSION}` };
+  }
+  if (typeof type !== "string" || !known.has(type)) {
+    return { ok: false, kind: "unknown-type", detail: `unknown message type ${JSON.stringify(type)}; expected one of ${[...known].join(", ")}` };
+  }
+  const result = schema.safeParse(raw);
+  if (!result.success) {
+    const issues = result.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`);
+    return { ok: false, kind: "schema", detail: `invalid ${type} message: ${issues.join("; ")}` };
+  }
+  return { ok: true, message: result.data };
+}
+
+export function parseAgentMessage(text: string): ParseResult<AgentMessage> {
+  return parseWith(AgentMessageSchema, KNOWN_AGENT_TYPES, text);
+}
+
+export function parseControllerMessage(text: string): ParseResult<ControllerMessage> {
+  return parseWith(ControllerMessageSchema, KNOWN_CONTROLLER_TYPES, text);
+}
+
+/** Serializes a message; the version is added here so no sender forgets it. */
+export function encodeMessage<T extends { type: string }>(message: Omit<T, "v">): string {
+  return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
+}

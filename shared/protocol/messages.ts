@@ -1,0 +1,138 @@
+/**
+ * The agent <-> controller protocol: JSON text frames over one WebSocket at
+ * /v1/agent. Every message carries the protocol version `v` and a `type`;
+ * the receiver validates it against these schemas before acting on it.
+ *
+ * Authentication happens before any message: the agent sends its host token
+ * as `Authorization: Bearer <token>` on the upgrade request. The controller
+ * answers a bad token with HTTP 401 and a second live agent for the same host
+ * with HTTP 409, both with a JSON body {"error": {"code", "message"}}.
+ *
+ * Flow: agent `hello` -> controller `welcome`; then agent `inventory` (on
+ * connect and every inventoryIntervalSeconds, jittered), `events` batches as
+ * libvirt raises them, `events-lost` when its spool overflowed; the controller
+ * answers `events` with `ack` once they are stored, and anything it cannot
+ * accept with `error`.
+ */
+import { z } from "zod";
+
+export const PROTOCOL_VERSION = 1;
+/** Frames above this are refused by the WebSocket layer (close code 1009). */
+export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+export const MAX_DOMAINS_PER_INVENTORY = 5_000;
+export const MAX_EVENTS_PER_BATCH = 1_000;
+
+const version = z.literal(PROTOCOL_VERSION);
+const name = z.string().min(1).max(256);
+const isoTime = z.iso.datetime({ offset: true });
+const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "not a UUID");
+
+export const DomainDiskSchema = z.object({
+  target: z.string().max(64),
+  bus: z.string().max(64).nullable(),
+  device: z.string().max(64),
+  type: z.string().max(64),
+  source: z.string().max(4096).nullable(),
+  driverType: z.string().max(64).nullable(),
+  readonly: z.boolean(),
+  shareable: z.boolean(),
+});
+
+export const DomainSchema = z.object({
+  name,
+  uuid,
+  id: z.number().int().nullable(),
+  state: z.string().max(32),
+  stateReason: z.string().max(64),
+  autostart: z.boolean(),
+  persistent: z.boolean(),
+  vcpus: z.number().int().nonnegative(),
+  memoryKiB: z.number().int().nonnegative(),
+  maxMemoryKiB: z.number().int().nonnegative(),
+  disks: z.array(DomainDiskSchema).max(256),
+});
+
+/** A libvirt domain event as the agent saw it; `id` is the agent's, unique, and makes redelivery harmless. */
+export const DomainEventSchema = z.object({
+  id: z.string().min(8).max(64),
+  time: isoTime,
+  domain: name,
+  uuid,
+  kind: z.enum(["lifecycle", "reboot", "agent-lifecycle"]),
+  event: z.string().max(32).optional(),
+  detail: z.string().max(64).optional(),
+  state: z.string().max(32).optional(),
+  reason: z.string().max(64).optional(),
+});
+
+export const HelloSchema = z.object({
+  v: version,
+  type: z.literal("hello"),
+  /** The enrolled host name; must match the token's host. */
+  host: name,
+  hostname: z.string().max(256),
+  agentVersion: z.string().max(64),
+  libvirtVersion: z.string().max(64),
+  libvirtUri: z.string().max(256),
+});
+
+export const InventorySchema = z.object({
+  v: version,
+  type: z.literal("inventory"),
+  collectedAt: isoTime,
+  domains: z.array(DomainSchema).max(MAX_DOMAINS_PER_INVENTORY),
+});
+
+export const EventsSchema = z.object({
+  v: version,
+  type: z.literal("events"),
+  events: z.array(DomainEventSchema).min(1).max(MAX_EVENTS_PER_BATCH),
+});
+
+export const EventsLostSchema = z.object({
+  v: version,
+  type: z.literal("events-lost"),
+  /** Unique like an event id: a redelivered report is stored once. */
+  id: z.string().min(8).max(64),
+  count: z.number().int().positive(),
+  firstLostAt: isoTime,
+  lastLostAt: isoTime,
+});
+
+export const WelcomeSchema = z.object({
+  v: version,
+  type: z.literal("welcome"),
+  sessionId: z.string(),
+  host: name,
+  inventoryIntervalSeconds: z.number().positive(),
+  heartbeatSeconds: z.number().positive(),
+});
+
+export const AckSchema = z.object({
+  v: version,
+  type: z.literal("ack"),
+  ids: z.array(z.string()).max(MAX_EVENTS_PER_BATCH + 1),
+});
+
+export const ErrorMessageSchema = z.object({
+  v: version,
+  type: z.literal("error"),
+  code: z.string(),
+  message: z.string(),
+});
+
+export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema]);
+export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema]);
+
+export type DomainDisk = z.infer<typeof DomainDiskSchema>;
+export type Domain = z.infer<typeof DomainSchema>;
+export type DomainEventMessage = z.infer<typeof DomainEventSchema>;
+export type Hello = z.infer<typeof HelloSchema>;
+export type Inventory = z.infer<typeof InventorySchema>;
+export type Events = z.infer<typeof EventsSchema>;
+export type EventsLost = z.infer<typeof EventsLostSchema>;
+export type Welcome = z.infer<typeof WelcomeSchema>;
+export type Ack = z.infer<typeof AckSchema>;
+export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
+export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+export type ControllerMessage = z.infer<typeof ControllerMessageSchema>;
