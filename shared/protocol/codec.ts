@@ -46,7 +46,10 @@ export function parseControllerMessage(text: string): ParseResult<ControllerMess
   return parseWith(ControllerMessageSchema, KNOWN_CONTROLLER_TYPES, text);
 }
 
+/** A message as its sender writes it: everything but the version. */
+export type Unversioned<T> = T extends unknown ? Omit<T, "v"> : never;
+
 /** Serializes a message; the version is added here so no sender forgets it. */
-export function encodeMessage<T extends { type: string }>(message: Omit<T, "v">): string {
+export function encodeMessage(message: Unversioned<AgentMessage | ControllerMessage>): string {
   return JSON.stringify({ v: PROTOCOL_VERSION, ...message });
 }

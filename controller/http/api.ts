@@ -1,0 +1,118 @@
+/**
+ * The JSON API under /v1 that the `nightshift` CLI uses. Response shapes are
+ * part of the CLI's documented `--json` output: add fields, never rename.
+ */
+import { z } from "zod";
+import { Created, HttpError, RawResponse, type Router } from "./router.js";
+import type { Store } from "../store/index.js";
+import type { AgentHub } from "../hub/agent-hub.js";
+import type { ControllerMetrics } from "../metrics.js";
+import { generateToken } from "../tokens.js";
+import { recordHostEvent } from "../hub/host-events.js";
+import { parseSince } from "../../shared/duration.js";
+
+export interface ApiDeps {
+  store: Store;
+  hub: AgentHub;
+  metrics: ControllerMetrics;
+  version: string;
+  startedAt: number;
+  isReady(): boolean;
+}
+
+const HOST_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
+const EnrollBody = z.object({ name: z.string().regex(HOST_NAME, "host names are letters, digits, '.', '_' and '-'") });
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export function registerApi(router: Router, deps: ApiDeps): void {
+  const { store, hub } = deps;
+
+  router.add("GET", "/healthz", () => new RawResponse(200, "text/plain", "ok\n"), { public: true });
+  router.add("GET", "/readyz", () => (deps.isReady()
+    ? new RawResponse(200, "text/plain", "ready\n")
+    : new RawResponse(503, "text/plain", "starting\n")), { public: true });
+  router.add("GET", "/metrics", async () =>
+    new RawResponse(200, deps.metrics.registry.contentType, await deps.metrics.registry.metrics()), { public: true });
+
+  router.add("GET", "/v1/hosts", () => {
+    const vmCounts = store.domains.countByHost();
+    return store.hosts.list().map((h) => ({
+      name: h.name,
+      status: h.status,
+      connected: hub.isConnected(h.id),
+      lastSeenAt: iso(Math.max(h.last_seen_at ?? 0, hub.lastSeen(h.id) ?? 0) || null),
+      hostname: h.hostname,
+      agentVersion: h.agent_version,
+      libvirtVersion: h.libvirt_version,
+      vms: vmCounts.get(h.id) ?? 0,
+      enrolledAt: iso(h.enrolled_at),
+    }));
+  });
+
+  router.add("POST", "/v1/hosts", ({ body }) => {
+    const parsed = EnrollBody.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
+    const token = generateToken("host");
+    const now = Date.now();
+    const host = store.transaction(() => {
+      const row = store.hosts.enroll(parsed.data.name, token, now);
+      if (row) recordHostEvent(store, row.id, "enrolled", now);
+      return row;
+    });
+    if (!host) {
+      throw new HttpError(409, "NS_ERR_HOST_EXISTS",
+        `host '${parsed.data.name}' is already enrolled; revoke it first to issue a new token`);
+    }
+    return new Created({ name: host.name, token, enrolledAt: iso(now) });
+  });
+
+  router.add("POST", "/v1/hosts/:name/revoke", ({ params }) => {
+    const host = store.hosts.findByName(params.name!);
+    if (!host) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${params.name}'`);
+    if (host.status === "revoked") throw new HttpError(409, "NS_ERR_HOST_REVOKED", `host '${host.name}' is already revoked`);
+    const now = Date.now();
+    store.transaction(() => {
+      store.hosts.revoke(host.id, now);
+      recordHostEvent(store, host.id, "revoked", now);
+    });
+    hub.disconnect(host.id, 4401, "host token revoked");
+    return { name: host.name, status: "revoked", revokedAt: iso(now) };
+  });
+
+  router.add("GET", "/v1/vms", ({ url }) => {
+    const host = url.searchParams.get("host") ?? undefined;
+    if (host && !store.hosts.findByName(host)) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${host}'`);
+    return store.domains.list(host);
+  });
+
+  router.add("GET", "/v1/events", ({ url }) => {
+    const sinceText = url.searchParams.get("since");
+    const since = sinceText ? parseSince(sinceText) : undefined;
+    if (since === null) throw new HttpError(400, "NS_ERR_BAD_REQUEST", `since=${sinceText}: expected a duration (15m, 1h, 2d) or an ISO time`);
+    const limitText = url.searchParams.get("limit");
+    const limit = limitText ? Number(limitText) : undefined;
+    if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
+      throw new HttpError(400, "NS_ERR_BAD_REQUEST", `limit=${limitText}: expected a positive integer`);
+    }
+    return store.events.query({
+      host: url.searchParams.get("host") ?? undefined, vm: url.searchParams.get("vm") ?? undefined, since, limit,
+    });
+  });
+
+  router.add("GET", "/v1/status", () => {
+    const hosts = store.hosts.list();
+    const byStatus = (s: string) => hosts.filter((h) => h.status === s).length;
+    const vms = store.domains.stateRows();
+    const vmStates: Record<string, number> = {};
+    for (const v of vms) vmStates[v.state] = (vmStates[v.state] ?? 0) + 1;
+    return {
+      version: deps.version,
+      uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
+      hosts: { total: hosts.length, up: byStatus("up"), missing: byStatus("missing"), enrolled: byStatus("enrolled"), revoked: byStatus("revoked") },
+      agentsConnected: hub.connectedAgents(),
+      vms: { total: vms.length, byState: vmStates },
+      eventsStored: store.events.count(),
+    };
+  });
+}

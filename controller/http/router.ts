@@ -1,0 +1,117 @@
+/**
+ * A deliberately small HTTP layer: a route table matched by method and path
+ * pattern, JSON in and out, typed HTTP errors. The API has a dozen routes;
+ * this is all it needs.
+ */
+import type { IncomingMessage, ServerResponse } from "node:http";
+import { NightshiftError } from "../../shared/errors.js";
+
+export class HttpError extends NightshiftError {
+  constructor(readonly status: number, code: string, message: string) {
+    super(code, message);
+  }
+}
+
+export interface RequestContext {
+  req: IncomingMessage;
+  url: URL;
+  params: Record<string, string>;
+  body: unknown;
+}
+
+export type Handler = (ctx: RequestContext) => unknown | Promise<unknown>;
+
+interface Route {
+  method: string;
+  pattern: RegExp;
+  keys: string[];
+  handler: Handler;
+  /** Routes without auth: health and metrics. */
+  public: boolean;
+}
+
+export interface RouteOptions {
+  public?: boolean;
+}
+
+const MAX_BODY_BYTES = 64 * 1024;
+
+export class Router {
+  private readonly routes: Route[] = [];
+
+  add(method: string, path: string, handler: Handler, options: RouteOptions = {}): this {
+    const keys: string[] = [];
+    const pattern = new RegExp("^" + path.replace(/:([a-zA-Z]+)/g, (_, key: string) => {
+      keys.push(key);
+      return "([^/]+)";
+    }) + "$");
+    this.routes.push({ method, pattern, keys, handler, public: options.public ?? false });
+    return this;
+  }
+
+  /** Handles a request; `authorize` runs for every non-public route and throws HttpError to refuse. */
+  async handle(req: IncomingMessage, res: ServerResponse, authorize: (req: IncomingMessage) => void): Promise<void> {
+    try {
+      const url = new URL(req.url ?? "/", "http://localhost");
+      const candidates = this.routes.filter((r) => r.pattern.test(url.pathname));
+      if (candidates.length === 0) throw new HttpError(404, "NS_ERR_NOT_FOUND", `no such endpoint: ${url.pathname}`);
+      const route = candidates.find((r) => r.method === req.method);
+      if (!route) {
+        res.setHeader("Allow", candidates.map((r) => r.method).join(", "));
+        throw new HttpError(405, "NS_ERR_METHOD", `${req.method} is not allowed on ${url.pathname}`);
+      }
+      if (!route.public) authorize(req);
+      const match = route.pattern.exec(url.pathname)!;
+      const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)]));
+      const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readJson(req);
+      const result = await route.handler({ req, url, params, body });
+      if (result instanceof RawResponse) {
+        res.writeHead(result.status, { "Content-Type": result.contentType });
+        res.end(result.body);
+      } else {
+        const status = result instanceof Created ? 201 : 200;
+        sendJson(res, status, result instanceof Created ? result.body : result);
+      }
+    } catch (err) {
+      if (err instanceof HttpError) {
+        sendJson(res, err.status, { error: { code: err.code, message: err.message } });
+      } else {
+        sendJson(res, 500, { error: { code: "NS_ERR_INTERNAL", message: "internal error; see the controller's log" } });
+        throw err;
+      }
+    }
+  }
+}
+
+/** A non-JSON answer (metrics, health). */
+export class RawResponse {
+  constructor(readonly status: number, readonly contentType: string, readonly body: string) {}
+}
+
+/** A JSON answer with status 201. */
+export class Created {
+  constructor(readonly body: unknown) {}
+}
+
+function sendJson(res: ServerResponse, status: number, value: unknown): void {
+  if (res.headersSent) return;
+  const body = JSON.stringify(value);
+  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.end(body);
+}
+
+async function readJson(req: IncomingMessage): Promise<unknown> {
+  const chunks: Buffer[] = [];
+  let size = 0;
+  for await (const chunk of req as AsyncIterable<Buffer>) {
+    size += chunk.length;
+    if (size > MAX_BODY_BYTES) throw new HttpError(413, "NS_ERR_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
+    chunks.push(chunk);
+  }
+  if (size === 0) return undefined;
+  try {
+    return JSON.parse(Buffer.concat(chunks).toString("utf8"));
+  } catch {
+    throw new HttpError(400, "NS_ERR_BAD_JSON", "request body is not valid JSON");
+  }
+}

@@ -1,0 +1,147 @@
+/**
+ * One agent's WebSocket connection: validates each frame, applies it to the
+ * store through the group writer, answers. Nothing an agent sends can throw
+ * out of here; it gets an `error` message instead and the controller carries on.
+ */
+import type { WebSocket } from "ws";
+import type { Logger } from "../../shared/logging.js";
+import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
+import type { AgentMessage, ControllerMessage, Events, EventsLost, Hello, Inventory } from "../../shared/protocol/messages.js";
+import type { Store } from "../store/index.js";
+import type { HostRow } from "../store/hosts.js";
+import type { StoreWriter } from "./store-writer.js";
+import type { ControllerMetrics } from "../metrics.js";
+import { recordHostEvent } from "./host-events.js";
+
+export interface SessionContext {
+  store: Store;
+  writer: StoreWriter;
+  metrics: ControllerMetrics;
+  log: Logger;
+  inventoryIntervalSeconds: number;
+  heartbeatSeconds: number;
+  /** Called on every sign of life (message or pong). */
+  touch(hostId: number): void;
+}
+
+export class AgentSession {
+  alive = true;
+  private greeted = false;
+
+  constructor(
+    readonly id: string,
+    readonly host: HostRow,
+    readonly ws: WebSocket,
+    readonly remoteAddr: string | undefined,
+    private readonly ctx: SessionContext,
+  ) {}
+
+  send(message: Unversioned<ControllerMessage>): void {
+    if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeMessage(message));
+  }
+
+  refuse(kind: string, code: string, message: string): void {
+    this.ctx.metrics.messageErrors.inc({ kind });
+    this.ctx.log.warn({ host: this.host.name, session: this.id, kind, code }, message);
+    this.send({ type: "error", code, message });
+  }
+
+  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+    this.alive = true;
+    this.ctx.touch(this.host.id);
+    if (isBinary) {
+      this.refuse("binary", "NS_ERR_PROTOCOL_BINARY", "binary frames are not part of the protocol; send JSON text frames");
+      return;
+    }
+    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as ArrayBuffer).toString("utf8");
+    const parsed = parseAgentMessage(text);
+    if (!parsed.ok) {
+      this.refuse(parsed.kind, `NS_ERR_PROTOCOL_${parsed.kind.toUpperCase().replace(/-/g, "_")}`, parsed.detail);
+      return;
+    }
+    const message = parsed.message;
+    if (message.type !== "hello" && !this.greeted) {
+      this.refuse("order", "NS_ERR_PROTOCOL_ORDER", `${message.type} before hello: send hello first`);
+      return;
+    }
+    this.dispatch(message).catch((err: unknown) => {
+      this.ctx.metrics.messageErrors.inc({ kind: "store" });
+      this.ctx.log.error({ host: this.host.name, err }, `storing ${message.type} failed`);
+      this.send({ type: "error", code: "NS_ERR_STORE", message: `the controller could not store this ${message.type}; it will be asked again` });
+    });
+  }
+
+  private dispatch(message: AgentMessage): Promise<void> {
+    switch (message.type) {
+      case "hello":
+        return this.onHello(message);
+      case "inventory":
+        return this.onInventory(message);
+      case "events":
+        return this.onEvents(message);
+      case "events-lost":
+        return this.onEventsLost(message);
+    }
+  }
+
+  private async onHello(hello: Hello): Promise<void> {
+    if (hello.host !== this.host.name) {
+      this.refuse("host-mismatch", "NS_ERR_HOST_MISMATCH",
+        `this token belongs to host '${this.host.name}', but the agent says it is '${hello.host}': fix the agent's host setting or token file`);
+      this.ws.close(4403, "host mismatch");
+      return;
+    }
+    const now = Date.now();
+    await this.ctx.writer.write(() => {
+      const current = this.ctx.store.hosts.findByName(this.host.name);
+      this.ctx.store.hosts.recordHello(this.host.id, hello, now);
+      if (current?.status === "missing") {
+        recordHostEvent(this.ctx.store, this.host.id, "back", now, { missingSinceLastSeen: current.last_seen_at });
+      }
+      if (current?.status !== "up") this.ctx.store.hosts.setStatus(this.host.id, "up");
+    });
+    this.greeted = true;
+    this.ctx.log.info({ host: this.host.name, session: this.id, agentVersion: hello.agentVersion, libvirt: hello.libvirtVersion }, "agent said hello");
+    this.send({
+      type: "welcome", sessionId: this.id, host: this.host.name,
+      inventoryIntervalSeconds: this.ctx.inventoryIntervalSeconds, heartbeatSeconds: this.ctx.heartbeatSeconds,
+    });
+  }
+
+  private async onInventory(inventory: Inventory): Promise<void> {
+    const now = Date.now();
+    await this.ctx.writer.write(() => this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now));
+  }
+
+  private async onEvents(batch: Events): Promise<void> {
+    const now = Date.now();
+    const stored = await this.ctx.writer.write(() => {
+      const fresh: typeof batch.events = [];
+      for (const e of batch.events) {
+        const time = Date.parse(e.time);
+        const data: Record<string, unknown> | null = e.kind === "agent-lifecycle" ? { state: e.state, reason: e.reason } : null;
+        const inserted = this.ctx.store.events.insert({
+          eventId: e.id, hostId: this.host.id, time, kind: e.kind, domainName: e.domain, domainUuid: e.uuid,
+          event: e.event ?? e.state ?? null, detail: e.detail ?? e.reason ?? null, data,
+        }, now);
+        if (!inserted) continue;
+        fresh.push(e);
+        if (e.kind === "lifecycle" && e.event) this.ctx.store.domains.applyLifecycle(this.host.id, e.uuid, e.event, e.detail ?? "", time);
+      }
+      return fresh;
+    });
+    for (const e of stored) {
+      this.ctx.metrics.eventsStored.inc();
+      if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc({ event: e.event ?? "unknown", detail: e.detail ?? "unknown" });
+    }
+    // Ack every id, duplicates included: the agent may drop them from its spool either way.
+    this.send({ type: "ack", ids: batch.events.map((e) => e.id) });
+  }
+
+  private async onEventsLost(report: EventsLost): Promise<void> {
+    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "events-lost", Date.parse(report.lastLostAt),
+      { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt }, report.id));
+    this.ctx.log.warn({ host: this.host.name, count: report.count }, "agent reports lost events (its spool overflowed)");
+    this.send({ type: "ack", ids: [report.id] });
+  }
+}

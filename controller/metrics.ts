@@ -1,0 +1,84 @@
+/**
+ * Prometheus metrics of the controller. Fleet state (hosts, VMs) is read from
+ * the store at scrape time, so /metrics never disagrees with the API; counters
+ * are incremented where things happen.
+ */
+import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
+import type { Store } from "./store/index.js";
+
+export interface LiveSource {
+  connectedAgents(): number;
+  lastSeen(hostId: number): number | undefined;
+}
+
+export class ControllerMetrics {
+  readonly registry = new Registry();
+  readonly lifecycleEvents: Counter<"event" | "detail">;
+  readonly messageErrors: Counter<"kind">;
+  readonly eventsStored: Counter;
+  readonly agentConnections: Counter<"result">;
+
+  constructor(store: Store, live: LiveSource) {
+    const registers = [this.registry];
+    collectDefaultMetrics({ register: this.registry, prefix: "nightshift_controller_" });
+
+    new Gauge({
+      name: "nightshift_host_up", help: "1 when the host's agent was heard from recently (status up), else 0.",
+      labelNames: ["host", "status"], registers,
+      collect() {
+        this.reset();
+        for (const h of store.hosts.list()) this.set({ host: h.name, status: h.status }, h.status === "up" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "nightshift_host_last_seen_timestamp_seconds", help: "When the host's agent was last heard from (Unix time).",
+      labelNames: ["host"], registers,
+      collect() {
+        this.reset();
+        for (const h of store.hosts.list()) {
+          const seen = Math.max(h.last_seen_at ?? 0, live.lastSeen(h.id) ?? 0);
+          if (seen > 0) this.set({ host: h.name }, seen / 1000);
+        }
+      },
+    });
+    new Gauge({
+      name: "nightshift_vm_state", help: "1 for the VM's current libvirt state (running, shutoff, paused, ...).",
+      labelNames: ["host", "vm", "state"], registers,
+      collect() {
+        this.reset();
+        for (const d of store.domains.stateRows()) this.set({ host: d.host, vm: d.name, state: d.state }, 1);
+      },
+    });
+    new Gauge({
+      name: "nightshift_vm_autostart", help: "1 when libvirt starts the VM with the host, else 0.",
+      labelNames: ["host", "vm"], registers,
+      collect() {
+        this.reset();
+        for (const d of store.domains.stateRows()) this.set({ host: d.host, vm: d.name }, d.autostart);
+      },
+    });
+    new Gauge({
+      name: "nightshift_agent_sessions", help: "Agents connected to this controller now.", registers,
+      collect() {
+        this.set(live.connectedAgents());
+      },
+    });
+    this.lifecycleEvents = new Counter({
+      name: "nightshift_lifecycle_events_total", help: "VM lifecycle events stored, by libvirt event type and detail (reason).",
+      labelNames: ["event", "detail"], registers,
+    });
+    this.messageErrors = new Counter({
+      name: "nightshift_agent_message_errors_total",
+      help: "Agent messages refused, by kind (malformed-json, unsupported-version, unknown-type, schema, order, oversized, binary, host-mismatch, store).",
+      labelNames: ["kind"], registers,
+    });
+    this.eventsStored = new Counter({
+      name: "nightshift_events_stored_total", help: "Events appended to the history (redeliveries not counted).", registers,
+    });
+    this.agentConnections = new Counter({
+      name: "nightshift_agent_connections_total",
+      help: "Agent connection attempts, by result (accepted, unauthorized, duplicate, not-found).",
+      labelNames: ["result"], registers,
+    });
+  }
+}

@@ -1,0 +1,108 @@
+/**
+ * Wires the controller together: store, metrics, agent hub, liveness, API,
+ * one HTTP(S) server for all of it.
+ */
+import http from "node:http";
+import https from "node:https";
+import fs from "node:fs";
+import path from "node:path";
+import type { AddressInfo } from "node:net";
+import type { ControllerConfig } from "./config.js";
+import { Store } from "./store/index.js";
+import { ControllerMetrics } from "./metrics.js";
+import { AgentHub, AGENT_PATH } from "./hub/agent-hub.js";
+import { LivenessMonitor } from "./liveness.js";
+import { HttpError, Router } from "./http/router.js";
+import { registerApi } from "./http/api.js";
+import { ensureAdminToken } from "./admin-token.js";
+import { bearerToken } from "./tokens.js";
+import type { Logger } from "../shared/logging.js";
+import { NightshiftError } from "../shared/errors.js";
+import { AGENT_VERSION } from "../agent/version.js";
+
+export interface RunningController {
+  url: string;
+  port: number;
+  store: Store;
+  hub: AgentHub;
+  liveness: LivenessMonitor;
+  adminTokenFile: string | null;
+  close(): Promise<void>;
+}
+
+export function parseListen(listen: string): { host: string; port: number } {
+  const i = listen.lastIndexOf(":");
+  return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
+}
+
+export async function startController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+  const startedAt = Date.now();
+  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
+  const store = Store.open(path.join(config.dataDir, "nightshift.db"));
+  const adminTokenFile = ensureAdminToken(store, config.dataDir, config.adminToken);
+
+  let ready = false;
+  let hub: AgentHub;
+  const metrics = new ControllerMetrics(store, { connectedAgents: () => hub.connectedAgents(), lastSeen: (id) => hub.lastSeen(id) });
+  hub = new AgentHub({
+    store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeatSeconds,
+    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes,
+  });
+  const liveness = new LivenessMonitor(store, hub, log.child({ part: "liveness" }),
+    config.liveness.missingAfterSeconds * 1000, config.liveness.checkIntervalSeconds * 1000);
+
+  const router = new Router();
+  registerApi(router, { store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
+  const authorize = (req: http.IncomingMessage) => {
+    const token = bearerToken(req.headers.authorization);
+    if (!token || store.apiTokens.verify(token) === null) {
+      throw new HttpError(401, "NS_ERR_UNAUTHORIZED", "missing or invalid API token: pass --token, set NIGHTSHIFT_TOKEN, " +
+        "or use the admin token in the controller's data directory (admin.token)");
+    }
+  };
+
+  const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
+    router.handle(req, res, authorize).catch((err: unknown) => log.error({ err, url: req.url }, "request failed"));
+  };
+  let server: http.Server | https.Server;
+  if (config.tls.cert || config.tls.key) {
+    if (!config.tls.cert || !config.tls.key) throw new NightshiftError("NS_ERR_CONFIG", "TLS needs both tls.cert and tls.key");
+    server = https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, onRequest);
+  } else {
+    server = http.createServer(onRequest);
+  }
+  server.on("upgrade", (req, socket, head) => {
+    socket.on("error", () => {});
+    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
+    if (pathname !== AGENT_PATH) {
+      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return;
+    }
+    hub.handleUpgrade(req, socket, head);
+  });
+
+  const { host, port } = parseListen(config.listen);
+  await new Promise<void>((resolve, reject) => {
+    server.once("error", (err: NodeJS.ErrnoException) =>
+      reject(new NightshiftError("NS_ERR_LISTEN", `cannot listen on ${config.listen}: ${err.code === "EADDRINUSE" ? "address in use" : err.message}`)));
+    server.listen(port, host, () => resolve());
+  });
+  liveness.start();
+  ready = true;
+  const actualPort = (server.address() as AddressInfo).port;
+  const scheme = server instanceof https.Server ? "https" : "http";
+  const url = `${scheme}://${host.includes(":") ? `[${host}]` : host}:${actualPort}`;
+  log.info({ url, dataDir: config.dataDir }, "controller listening");
+
+  return {
+    url, port: actualPort, store, hub, liveness, adminTokenFile,
+    async close() {
+      ready = false;
+      liveness.stop();
+      await hub.close();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+      server.closeAllConnections();
+      store.close();
+    },
+  };
+}

@@ -1,0 +1,66 @@
+/** Opens the controller's SQLite database (WAL) and brings its schema up to date. */
+import Database from "better-sqlite3";
+import fs from "node:fs";
+import path from "node:path";
+import { MIGRATIONS, type Migration } from "./migrations.js";
+import { NightshiftError } from "../../shared/errors.js";
+
+export type Db = Database.Database;
+
+export class StoreError extends NightshiftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NS_ERR_STORE", message, options);
+  }
+}
+
+export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+  fs.mkdirSync(path.dirname(file), { recursive: true });
+  let db: Db;
+  try {
+    db = new Database(file);
+  } catch (err) {
+    throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`, { cause: err });
+  }
+  db.pragma("journal_mode = WAL");
+  // NORMAL is durable across process crashes in WAL mode; only a power cut can
+  // lose the last transactions, which agents then resend (they keep their spool until acked).
+  db.pragma("synchronous = NORMAL");
+  db.pragma("foreign_keys = ON");
+  db.pragma("busy_timeout = 5000");
+  migrate(db, migrations, file);
+  return db;
+}
+
+export function schemaVersion(db: Db): number {
+  const row = db.prepare("SELECT max(version) AS v FROM schema_migrations").get() as { v: number | null } | undefined;
+  return row?.v ?? 0;
+}
+
+function migrate(db: Db, migrations: readonly Migration[], file: string): void {
+  db.exec(`CREATE TABLE IF NOT EXISTS schema_migrations (
+    version INTEGER PRIMARY KEY, name TEXT NOT NULL, applied_at INTEGER NOT NULL)`);
+  const current = schemaVersion(db);
+  const newest = migrations[migrations.length - 1]?.version ?? 0;
+  if (current > newest) {
+    throw new StoreError(`database ${file} has schema version ${current}, newer than this controller knows (${newest}): ` +
+      `upgrade the controller or restore a matching backup`);
+  }
+  // Foreign keys must be off while a migration rebuilds tables (SQLite's rule).
+  db.pragma("foreign_keys = OFF");
+  try {
+    for (const m of migrations) {
+      if (m.version <= current) continue;
+      db.transaction(() => {
+        db.exec(m.sql);
+        const broken = db.pragma("foreign_key_check") as unknown[];
+        if (broken.length > 0) throw new StoreError(`migration ${m.version} (${m.name}) left ${broken.length} broken references`);
+        db.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (?, ?, ?)").run(m.version, m.name, Date.now());
+      })();
+    }
+  } catch (err) {
+    if (err instanceof StoreError) throw err;
+    throw new StoreError(`migrating ${file} failed, nothing was changed by the failing step: ${(err as Error).message}`, { cause: err });
+  } finally {
+    db.pragma("foreign_keys = ON");
+  }
+}

@@ -1,0 +1,80 @@
+/** Enrolled hosts: identity, token hash, liveness status and what their agent last told us. */
+import type { Db } from "./db.js";
+import { hashToken } from "../tokens.js";
+
+export type HostStatus = "enrolled" | "up" | "missing" | "revoked";
+
+export interface HostRow {
+  id: number;
+  name: string;
+  status: HostStatus;
+  enrolled_at: number;
+  revoked_at: number | null;
+  last_seen_at: number | null;
+  hostname: string | null;
+  agent_version: string | null;
+  libvirt_version: string | null;
+  libvirt_uri: string | null;
+}
+
+const COLUMNS = "id, name, status, enrolled_at, revoked_at, last_seen_at, hostname, agent_version, libvirt_version, libvirt_uri";
+
+export class HostStore {
+  private readonly byToken;
+  private readonly byName;
+  private readonly all;
+  private readonly setStatusStmt;
+  private readonly touchStmt;
+  private readonly helloStmt;
+
+  constructor(private readonly db: Db) {
+    this.byToken = db.prepare(`SELECT ${COLUMNS} FROM hosts WHERE token_hash = ? AND revoked_at IS NULL`);
+    this.byName = db.prepare(`SELECT ${COLUMNS} FROM hosts WHERE name = ?`);
+    this.all = db.prepare(`SELECT ${COLUMNS} FROM hosts ORDER BY name`);
+    this.setStatusStmt = db.prepare("UPDATE hosts SET status = ? WHERE id = ?");
+    this.touchStmt = db.prepare("UPDATE hosts SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?");
+    this.helloStmt = db.prepare(`UPDATE hosts SET hostname = ?, agent_version = ?, libvirt_version = ?, libvirt_uri = ?,
+      last_seen_at = ? WHERE id = ?`);
+  }
+
+  findByToken(token: string): HostRow | undefined {
+    return this.byToken.get(hashToken(token)) as HostRow | undefined;
+  }
+
+  findByName(name: string): HostRow | undefined {
+    return this.byName.get(name) as HostRow | undefined;
+  }
+
+  list(): HostRow[] {
+    return this.all.all() as HostRow[];
+  }
+
+  /** Enrolls a new host, or re-enrolls a revoked one with a fresh token. Returns null if it is enrolled already. */
+  enroll(name: string, token: string, now: number): HostRow | null {
+    const existing = this.findByName(name);
+    if (existing && existing.status !== "revoked") return null;
+    if (existing) {
+      this.db.prepare("UPDATE hosts SET token_hash = ?, revoked_at = NULL, status = 'enrolled', enrolled_at = ? WHERE id = ?")
+        .run(hashToken(token), now, existing.id);
+    } else {
+      this.db.prepare("INSERT INTO hosts (name, token_hash, enrolled_at) VALUES (?, ?, ?)").run(name, hashToken(token), now);
+    }
+    return this.findByName(name)!;
+  }
+
+  revoke(id: number, now: number): void {
+    this.db.prepare("UPDATE hosts SET token_hash = NULL, revoked_at = ?, status = 'revoked' WHERE id = ?").run(now, id);
+  }
+
+  setStatus(id: number, status: HostStatus): void {
+    this.setStatusStmt.run(status, id);
+  }
+
+  recordHello(id: number, hello: { hostname: string; agentVersion: string; libvirtVersion: string; libvirtUri: string }, now: number): void {
+    this.helloStmt.run(hello.hostname, hello.agentVersion, hello.libvirtVersion, hello.libvirtUri, now, id);
+  }
+
+  touch(id: number, at: number): void {
+    this.touchStmt.run(at, id);
+  }
+}

@@ -1,0 +1,35 @@
+/** The controller's store: one SQLite database, one object per table family. */
+import { openDatabase, type Db } from "./db.js";
+import { HostStore } from "./hosts.js";
+import { DomainStore } from "./domains.js";
+import { EventStore } from "./events.js";
+import { ApiTokenStore } from "./api-tokens.js";
+import { SessionStore } from "./sessions.js";
+
+export class Store {
+  readonly hosts: HostStore;
+  readonly domains: DomainStore;
+  readonly events: EventStore;
+  readonly apiTokens: ApiTokenStore;
+  readonly sessions: SessionStore;
+
+  constructor(readonly db: Db) {
+    this.hosts = new HostStore(db);
+    this.domains = new DomainStore(db);
+    this.events = new EventStore(db);
+    this.apiTokens = new ApiTokenStore(db);
+    this.sessions = new SessionStore(db);
+  }
+
+  static open(file: string): Store {
+    return new Store(openDatabase(file));
+  }
+
+  transaction<T>(fn: () => T): T {
+    return this.db.transaction(fn)();
+  }
+
+  close(): void {
+    this.db.close();
+  }
+}

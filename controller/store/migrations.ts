@@ -1,0 +1,109 @@
+/**
+ * Versioned schema migrations, applied in order at start-up inside one
+ * transaction each. Never edit a released migration; append a new one.
+ */
+export interface Migration {
+  version: number;
+  name: string;
+  sql: string;
+}
+
+export const MIGRATIONS: readonly Migration[] = [
+  {
+    version: 1,
+    name: "hosts, domains, sessions, tokens, event history",
+    sql: `
+      CREATE TABLE hosts (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        token_hash TEXT UNIQUE,
+        enrolled_at INTEGER NOT NULL,
+        revoked_at INTEGER,
+        status TEXT NOT NULL DEFAULT 'enrolled' CHECK (status IN ('enrolled', 'up', 'missing', 'revoked')),
+        last_seen_at INTEGER,
+        hostname TEXT,
+        agent_version TEXT,
+        libvirt_version TEXT,
+        libvirt_uri TEXT
+      );
+      CREATE TABLE domains (
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        uuid TEXT NOT NULL,
+        name TEXT NOT NULL,
+        state TEXT NOT NULL,
+        state_reason TEXT NOT NULL,
+        autostart INTEGER NOT NULL,
+        persistent INTEGER NOT NULL,
+        vcpus INTEGER NOT NULL,
+        memory_kib INTEGER NOT NULL,
+        max_memory_kib INTEGER NOT NULL,
+        disks TEXT NOT NULL DEFAULT '[]',
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (host_id, uuid)
+      );
+      CREATE TABLE agent_sessions (
+        id TEXT PRIMARY KEY,
+        host_id INTEGER NOT NULL REFERENCES hosts(id),
+        remote_addr TEXT,
+        connected_at INTEGER NOT NULL,
+        disconnected_at INTEGER,
+        close_reason TEXT
+      );
+      CREATE TABLE api_tokens (
+        id INTEGER PRIMARY KEY,
+        name TEXT NOT NULL UNIQUE,
+        token_hash TEXT NOT NULL UNIQUE,
+        created_at INTEGER NOT NULL,
+        revoked_at INTEGER
+      );
+      CREATE TABLE events (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL UNIQUE,
+        host_id INTEGER NOT NULL REFERENCES hosts(id),
+        time INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        domain_name TEXT,
+        domain_uuid TEXT,
+        event TEXT,
+        detail TEXT,
+        data TEXT
+      );
+      CREATE INDEX events_host_time ON events (host_id, time);
+      CREATE INDEX events_time ON events (time);
+      CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+      CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+    `,
+  },
+  {
+    version: 2,
+    name: "disks in their own table, so placement checks can join on storage",
+    sql: `
+      CREATE TABLE disks (
+        host_id INTEGER NOT NULL,
+        domain_uuid TEXT NOT NULL,
+        target TEXT NOT NULL,
+        bus TEXT,
+        device TEXT NOT NULL,
+        type TEXT NOT NULL,
+        source TEXT,
+        driver_type TEXT,
+        readonly INTEGER NOT NULL,
+        shareable INTEGER NOT NULL,
+        PRIMARY KEY (host_id, domain_uuid, target),
+        FOREIGN KEY (host_id, domain_uuid) REFERENCES domains(host_id, uuid) ON DELETE CASCADE
+      );
+      CREATE INDEX disks_source ON disks (source);
+      INSERT INTO disks (host_id, domain_uuid, target, bus, device, type, source, driver_type, readonly, shareable)
+        SELECT d.host_id, d.uuid,
+               json_extract(j.value, '$.target'), json_extract(j.value, '$.bus'),
+               coalesce(json_extract(j.value, '$.device'), 'disk'), coalesce(json_extract(j.value, '$.type'), 'file'),
+               json_extract(j.value, '$.source'), json_extract(j.value, '$.driverType'),
+               coalesce(json_extract(j.value, '$.readonly'), 0), coalesce(json_extract(j.value, '$.shareable'), 0)
+        FROM domains d, json_each(d.disks) j;
+      ALTER TABLE domains DROP COLUMN disks;
+    `,
+  },
+];
+
+export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
