@@ -1,0 +1,106 @@
+/**
+ * Schema migrations on real SQLite files: a database written by the previous
+ * schema version is brought up to date at start-up without losing anything.
+ */
+import { afterEach, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import Database from "better-sqlite3";
+import { pino } from "pino";
+import { openDatabase, schemaVersion, StoreError } from "../../../../controller/store/db.js";
+import { MIGRATIONS, SCHEMA_VERSION } from "../../../../controller/store/migrations.js";
+import { startController } from "../../../../controller/server.js";
+import { ControllerConfigSchema } from "../../../../controller/config.js";
+import { hashToken } from "../../../../controller/tokens.js";
+
+let dir: string;
+afterEach(() => fs.rmSync(dir, { recursive: true, force: true }));
+
+const DISKS_V1 = [
+  { target: "vda", bus: "virtio", device: "disk", type: "file", source: "/nfs/nas01/web1.qcow2", driverType: "qcow2", readonly: false, shareable: false },
+  { target: "sda", bus: "sata", device: "cdrom", type: "file", source: null, driverType: null, readonly: true, shareable: false },
+];
+
+/** Writes a database exactly as schema version 1 left it, with data in every table. */
+function writeVersion1Database(file: string): void {
+  const db = openDatabase(file, MIGRATIONS.slice(0, 1));
+  expect(schemaVersion(db)).toBe(1);
+  db.prepare("INSERT INTO hosts (id, name, token_hash, enrolled_at, status, last_seen_at) VALUES (1, 'hv1', ?, 1000, 'up', 2000)")
+    .run(hashToken("nsh_v1-token"));
+  db.prepare(`INSERT INTO domains (host_id, uuid, name, state, state_reason, autostart, persistent, vcpus, memory_kib,
+    max_memory_kib, disks, updated_at) VALUES (1, '11111111-2222-3333-4444-555555555555', 'web1', 'running', 'booted', 1, 1, 2,
+    1048576, 2097152, ?, 3000)`).run(JSON.stringify(DISKS_V1));
+  db.prepare(`INSERT INTO domains (host_id, uuid, name, state, state_reason, autostart, persistent, vcpus, memory_kib,
+    max_memory_kib, disks, updated_at) VALUES (1, '66666666-2222-3333-4444-555555555555', 'nodisk', 'shutoff', 'unknown', 0, 1, 1,
+    1024, 1024, '[]', 3000)`).run();
+  db.prepare(`INSERT INTO events (event_id, host_id, time, received_at, kind, domain_name, domain_uuid, event, detail)
+    VALUES ('ev-00000001', 1, 2500, 2501, 'lifecycle', 'web1', '11111111-2222-3333-4444-555555555555', 'started', 'booted')`).run();
+  db.close();
+}
+
+describe("migrations", () => {
+  it("moves version 1's disk JSON into the disks table, keeping every row", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    const file = path.join(dir, "nightshift.db");
+    writeVersion1Database(file);
+
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.prepare("SELECT name, state, memory_kib FROM domains ORDER BY name").all()).toEqual([
+      { name: "nodisk", state: "shutoff", memory_kib: 1024 },
+      { name: "web1", state: "running", memory_kib: 1048576 },
+    ]);
+    expect(db.prepare("SELECT target, device, source, driver_type, readonly FROM disks ORDER BY target DESC").all()).toEqual([
+      { target: "vda", device: "disk", source: "/nfs/nas01/web1.qcow2", driver_type: "qcow2", readonly: 0 },
+      { target: "sda", device: "cdrom", source: null, driver_type: null, readonly: 1 },
+    ]);
+    const columns = (db.prepare("PRAGMA table_info(domains)").all() as { name: string }[]).map((c) => c.name);
+    expect(columns).not.toContain("disks");
+    expect(db.prepare("SELECT count(*) AS n FROM events").get()).toEqual({ n: 1 });
+    // Opening again is a no-op.
+    db.close();
+    const again = openDatabase(file);
+    expect(again.prepare("SELECT count(*) AS n FROM disks").get()).toEqual({ n: 2 });
+    again.close();
+  });
+
+  it("serves the migrated data through a controller started on the old file", async () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    writeVersion1Database(path.join(dir, "nightshift.db"));
+    const controller = await startController(ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir: dir }), pino({ level: "silent" }));
+    try {
+      const token = fs.readFileSync(path.join(dir, "admin.token"), "utf8").trim();
+      const vms = await (await fetch(`${controller.url}/v1/vms`, { headers: { Authorization: `Bearer ${token}` } })).json() as
+        { host: string; name: string; disks: { target: string; source: string | null }[] }[];
+      expect(vms.find((v) => v.name === "web1")).toMatchObject({ host: "hv1", disks: [
+        { target: "sda", source: null }, { target: "vda", source: "/nfs/nas01/web1.qcow2" },
+      ] });
+      const events = await (await fetch(`${controller.url}/v1/events`, { headers: { Authorization: `Bearer ${token}` } })).json() as { id: string }[];
+      expect(events.map((e) => e.id)).toContain("ev-00000001");
+    } finally {
+      await controller.close();
+    }
+  });
+
+  it("refuses a database from a newer controller instead of guessing", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    const file = path.join(dir, "nightshift.db");
+    openDatabase(file).close();
+    const raw = new Database(file);
+    raw.prepare("INSERT INTO schema_migrations (version, name, applied_at) VALUES (99, 'future', 0)").run();
+    raw.close();
+    expect(() => openDatabase(file)).toThrow(StoreError);
+    expect(() => openDatabase(file)).toThrow(/schema version 99, newer than this controller knows/);
+  });
+
+  it("keeps the event history append-only", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    const file = path.join(dir, "nightshift.db");
+    writeVersion1Database(file);
+    const db = openDatabase(file);
+    expect(() => db.prepare("DELETE FROM events").run()).toThrow(/append-only/);
+    expect(() => db.prepare("UPDATE events SET detail = 'x'").run()).toThrow(/append-only/);
+    db.close();
+  });
+});
