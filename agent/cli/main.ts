@@ -2,6 +2,7 @@
 /** The agent binary: `nightshift-agent <command>`. */
 import { Command } from "commander";
 import { virtCommand } from "./virt.js";
+import { runCommand } from "./run.js";
 import { NightshiftError } from "../../shared/errors.js";
 import { AGENT_VERSION } from "../version.js";
 
@@ -10,6 +11,7 @@ const program = new Command("nightshift-agent")
   .version(AGENT_VERSION)
   .showHelpAfterError()
   .addCommand(virtCommand());
+program.addCommand(runCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -1,0 +1,54 @@
+/**
+ * Errors of the agent daemon. Each code is stable; the message says what the
+ * operator can do. Libvirt's own errors stay in agent/libvirt/errors.ts.
+ */
+import { NightshiftError } from "../../shared/errors.js";
+
+export type DaemonErrorCode =
+  /** The token file is missing, unreadable or empty. */
+  | "NS_ERR_AGENT_TOKEN"
+  /** The state directory (spool) cannot be created or written. */
+  | "NS_ERR_AGENT_STATE_DIR"
+  /** The spool file could not be read, appended to or compacted. */
+  | "NS_ERR_SPOOL_IO"
+  /** The spool was full: the oldest events were dropped and are reported with `events-lost`. */
+  | "NS_ERR_SPOOL_OVERFLOW"
+  /** A spool line could not be parsed; it was skipped. */
+  | "NS_ERR_SPOOL_CORRUPT"
+  /** The controller refused the WebSocket upgrade (401 bad token, 409 another agent live, ...). */
+  | "NS_ERR_CONTROLLER_REJECTED"
+  /** The controller could not be reached, or the connection dropped. */
+  | "NS_ERR_CONTROLLER_UNREACHABLE"
+  /** The controller stopped answering pings and was cut off. */
+  | "NS_ERR_CONTROLLER_DEAD"
+  /** The controller sent a frame we cannot use, or an `error` message. */
+  | "NS_ERR_CONTROLLER_PROTOCOL"
+  /** NOTIFY_SOCKET is set but systemd-notify is missing or failed. */
+  | "NS_ERR_SYSTEMD_NOTIFY";
+
+export class DaemonError extends NightshiftError {
+  declare readonly code: DaemonErrorCode;
+
+  constructor(code: DaemonErrorCode, message: string, options?: { cause?: unknown }) {
+    super(code, message, options);
+  }
+}
+
+/** The controller answered the upgrade with an HTTP status instead of switching protocols. */
+export class ControllerRejectedError extends DaemonError {
+  constructor(readonly status: number, readonly errorCode: string | null, detail: string) {
+    super("NS_ERR_CONTROLLER_REJECTED", rejectionMessage(status, errorCode, detail));
+  }
+}
+
+function rejectionMessage(status: number, errorCode: string | null, detail: string): string {
+  const said = errorCode ? ` (${errorCode}: ${detail})` : detail ? ` (${detail})` : "";
+  switch (status) {
+    case 401:
+      return `controller rejected the agent's token: HTTP 401${said}; check tokenFile, or re-enroll the host with \`nightshift hosts enroll\``;
+    case 409:
+      return `controller refused the connection: HTTP 409${said}; another agent for this host is connected (a second agent, or the previous session not yet timed out)`;
+    default:
+      return `controller refused the WebSocket upgrade: HTTP ${status}${said}`;
+  }
+}

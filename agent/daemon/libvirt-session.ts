@@ -1,0 +1,146 @@
+/**
+ * Keeps one connection to libvirtd with a domain-event subscription. When the
+ * connection drops (libvirtd restarted, socket gone) it reconnects with
+ * backoff and subscribes again; the owner is told, so that it can take a full
+ * inventory: events raised while we were away are gone for good.
+ */
+import { LibvirtConnection, type DomainEventSubscription } from "../libvirt/connection.js";
+import type { DomainEvent } from "../libvirt/events.js";
+import { inventoryDomains, type DomainInventory } from "../inventory/domains.js";
+import { ConnectionInterruptedError } from "../libvirt/errors.js";
+import type { Logger } from "../../shared/logging.js";
+import { errorMessage, NightshiftError } from "../../shared/errors.js";
+import { Backoff, type BackoffOptions } from "./backoff.js";
+
+export interface LibvirtInfo {
+  uri: string;
+  hostname: string;
+  libvirtVersion: string;
+}
+
+export interface LibvirtSessionHandlers {
+  /** Each event as it arrives, synchronously, in libvirt's order. */
+  onEvent(event: DomainEvent): void;
+  /** Connected and subscribed; `reconnected` is false the first time. */
+  onConnected(info: LibvirtInfo, reconnected: boolean): void;
+  onDisconnected(reason: Error): void;
+  /** Waiting before the next attempt. */
+  onRetry?(delayMs: number, err: Error): void;
+}
+
+export interface LibvirtSessionOptions {
+  uri: string;
+  socketPath?: string | undefined;
+  backoff: BackoffOptions;
+  logger: Logger;
+  handlers: LibvirtSessionHandlers;
+}
+
+export class LibvirtSession {
+  private conn: LibvirtConnection | null = null;
+  private subscription: DomainEventSubscription | null = null;
+  private currentInfo: LibvirtInfo | null = null;
+  private readonly backoff: Backoff;
+  private stopping = false;
+  private wake: (() => void) | null = null;
+  private loop: Promise<void> | null = null;
+  private sessions = 0;
+
+  constructor(private readonly options: LibvirtSessionOptions) {
+    this.backoff = new Backoff(options.backoff);
+  }
+
+  get connected(): boolean {
+    return this.conn !== null && !this.conn.isClosed;
+  }
+
+  /** What the last successful connection reported (kept while reconnecting). */
+  get info(): LibvirtInfo | null {
+    return this.currentInfo;
+  }
+
+  start(): void {
+    this.loop ??= this.run();
+  }
+
+  /** A full inventory over the current connection. */
+  async inventory(): Promise<DomainInventory[]> {
+    if (!this.conn || this.conn.isClosed) throw new ConnectionInterruptedError("not connected to libvirtd (reconnecting)");
+    return inventoryDomains(this.conn);
+  }
+
+  async stop(): Promise<void> {
+    this.stopping = true;
+    this.wake?.();
+    const conn = this.conn;
+    const subscription = this.subscription;
+    if (subscription) await subscription.close().catch(() => {});
+    if (conn) await conn.connectClose().catch(() => {});
+    await this.loop;
+  }
+
+  private async run(): Promise<void> {
+    const { logger, handlers } = this.options;
+    while (!this.stopping) {
+      let conn: LibvirtConnection | null = null;
+      try {
+        conn = await LibvirtConnection.open({ uri: this.options.uri, ...(this.options.socketPath ? { socketPath: this.options.socketPath } : {}) });
+        const [version, hostname] = await Promise.all([conn.connectGetLibVersion(), conn.connectGetHostname()]);
+        this.subscription = await conn.domainEvents();
+        this.currentInfo = { uri: this.options.uri, hostname, libvirtVersion: version.text };
+      } catch (err) {
+        await conn?.connectClose().catch(() => {});
+        if (this.stopping) break;
+        const delay = this.backoff.next();
+        const error = err instanceof Error ? err : new Error(String(err));
+        logger.error({ code: err instanceof NightshiftError ? err.code : "NS_ERR_LIBVIRT", uri: this.options.uri, retryInMs: delay },
+          `cannot connect to libvirtd: ${errorMessage(err)}; retrying in ${formatDelay(delay)}`);
+        handlers.onRetry?.(delay, error);
+        await this.sleep(delay);
+        continue;
+      }
+      const info = this.currentInfo;
+      const subscription = this.subscription;
+      if (this.stopping) {
+        await subscription.close().catch(() => {});
+        await conn.connectClose().catch(() => {});
+        break;
+      }
+      this.conn = conn;
+      this.backoff.reset();
+      const reconnected = this.sessions++ > 0;
+      logger.info({ uri: info.uri, libvirtVersion: info.libvirtVersion, hostname: info.hostname, reconnected },
+        "connected to libvirtd and subscribed to domain events");
+      handlers.onConnected(info, reconnected);
+      const events = subscription.events;
+      for await (const event of events) handlers.onEvent(event);
+      this.conn = null;
+      this.subscription = null;
+      if (this.stopping) break;
+      const reason = events.reason ?? new ConnectionInterruptedError("event stream ended");
+      if (events.dropped > 0) logger.warn({ dropped: events.dropped }, "libvirt event buffer overflowed; the next inventory corrects the state");
+      logger.error({ code: reason instanceof NightshiftError ? reason.code : "NS_ERR_LIBVIRT_INTERRUPTED" },
+        `lost the connection to libvirtd: ${reason.message}; reconnecting`);
+      handlers.onDisconnected(reason);
+      await conn.connectClose().catch(() => {});
+      const delay = this.backoff.next();
+      handlers.onRetry?.(delay, reason);
+      await this.sleep(delay);
+    }
+  }
+
+  private sleep(ms: number): Promise<void> {
+    return new Promise((resolve) => {
+      const timer = setTimeout(done, ms);
+      function done() {
+        clearTimeout(timer);
+        resolve();
+      }
+      this.wake = done;
+    });
+  }
+}
+
+export function formatDelay(ms: number): string {
+  return ms >= 1000 ? `${(ms / 1000).toFixed(1)} s` : `${ms} ms`;
+}

@@ -1,0 +1,202 @@
+/**
+ * What the agent tells the controller: a full inventory when a session starts,
+ * on a jittered interval (the welcome's, +-20%) and after libvirt reconnects;
+ * every libvirt event the moment it arrives — spooled first, then sent — and
+ * everything still unacked in the spool again at the start of each session.
+ *
+ * At most IN_FLIGHT_WINDOW entries are on the wire unacked; the rest wait in
+ * the spool and follow as acks come in, so a long outage does not become one
+ * burst of a hundred thousand events.
+ */
+import { MAX_DOMAINS_PER_INVENTORY, MAX_EVENTS_PER_BATCH, type DomainEventMessage } from "../../shared/protocol/messages.js";
+import type { Logger } from "../../shared/logging.js";
+import { errorMessage, NightshiftError } from "../../shared/errors.js";
+import type { DomainEvent } from "../libvirt/events.js";
+import type { DomainInventory } from "../inventory/domains.js";
+import type { ControllerSession } from "./controller-link.js";
+import type { Spool } from "./spool.js";
+import { jitter, type Random } from "./backoff.js";
+import { toEventMessage } from "./event-message.js";
+
+export const IN_FLIGHT_WINDOW = 4 * MAX_EVENTS_PER_BATCH;
+export const INVENTORY_JITTER = 0.2;
+
+export interface ReporterOptions {
+  spool: Spool;
+  inventory(): Promise<DomainInventory[]>;
+  /** Whether `inventory()` can work right now (libvirt connected). */
+  canInventory(): boolean;
+  logger: Logger;
+  random?: Random;
+  /** Called whenever the number of spooled entries may have changed. */
+  onSpoolChange?(size: number): void;
+}
+
+export class Reporter {
+  private session: ControllerSession | null = null;
+  private inventoryTimer: NodeJS.Timeout | null = null;
+  /** Ids sent in this session and not yet acked. */
+  private readonly inFlight = new Set<string>();
+  /** Spool position up to which this session has sent everything. */
+  private sentUpTo = 0;
+  private stopped = false;
+  private inventoryRunning: Promise<void> | null = null;
+  private inventoriesSent = 0;
+
+  constructor(private readonly options: ReporterOptions) {}
+
+  get inventoryCount(): number {
+    return this.inventoriesSent;
+  }
+
+  // --- from the controller link ---------------------------------------------
+
+  /** Starts a session; the promise settles once its first inventory was attempted. */
+  sessionStarted(session: ControllerSession): Promise<void> {
+    if (this.stopped) return Promise.resolve();
+    this.session = session;
+    this.inFlight.clear();
+    this.sentUpTo = 0;
+    const pending = this.options.spool.size;
+    if (pending > 0) this.options.logger.info({ entries: pending }, "re-sending unacked spooled events");
+    this.pump();
+    const first = this.sendInventory("session start");
+    this.scheduleInventory();
+    return first;
+  }
+
+  sessionEnded(): void {
+    this.session = null;
+    this.inFlight.clear();
+    if (this.inventoryTimer) clearTimeout(this.inventoryTimer);
+    this.inventoryTimer = null;
+  }
+
+  acked(ids: string[]): void {
+    for (const id of ids) this.inFlight.delete(id);
+    try {
+      this.options.spool.ack(ids);
+    } catch (err) {
+      this.logError(err, "cannot record acks in the spool; the events will be sent again");
+    }
+    this.options.onSpoolChange?.(this.options.spool.size);
+    this.pump();
+  }
+
+  // --- from libvirt -----------------------------------------------------------
+
+  libvirtEvent(event: DomainEvent): void {
+    const message = toEventMessage(event);
+    try {
+      const dropped = this.options.spool.append(message);
+      if (dropped > 0) {
+        this.options.logger.warn({ code: "NS_ERR_SPOOL_OVERFLOW", dropped, droppedTotal: this.options.spool.stats.droppedTotal },
+          "spool full (spool.maxEvents): dropped the oldest events; an events-lost report will tell the controller");
+      }
+    } catch (err) {
+      // Not durable, but still worth sending: the controller may take it now.
+      this.logError(err, `cannot spool event ${message.id}; sending it without a durable copy`);
+      this.session?.send({ type: "events", events: [message] });
+      return;
+    }
+    this.options.onSpoolChange?.(this.options.spool.size);
+    this.pump();
+  }
+
+  libvirtReconnected(): void {
+    if (this.session) void this.sendInventory("libvirt reconnected");
+  }
+
+  /** Stops the inventory timer; nothing more is sent. */
+  stop(): void {
+    this.stopped = true;
+    this.sessionEnded();
+  }
+
+  /** Resolves when a running inventory has finished (shutdown waits for it). */
+  async settled(): Promise<void> {
+    await this.inventoryRunning;
+  }
+
+  // --- internals --------------------------------------------------------------
+
+  /** Sends spooled entries after `sentUpTo`, in order, while the window has room. */
+  private pump(): void {
+    const session = this.session;
+    if (!session || this.stopped) return;
+    const spool = this.options.spool;
+    while (this.inFlight.size < IN_FLIGHT_WINDOW) {
+      const room = Math.min(MAX_EVENTS_PER_BATCH, IN_FLIGHT_WINDOW - this.inFlight.size);
+      const records = spool.after(this.sentUpTo, room);
+      if (records.length === 0) return;
+      const batch: DomainEventMessage[] = [];
+      let last = this.sentUpTo;
+      for (const { seq, entry } of records) {
+        if (entry.kind === "lost") {
+          // A loss report travels alone; the events before it go first.
+          if (batch.length > 0) break;
+          const { kind: _kind, ...lost } = entry;
+          spool.markSent(entry.id);
+          if (!session.send({ type: "events-lost", ...lost })) return;
+          this.inFlight.add(entry.id);
+          last = seq;
+          break;
+        }
+        batch.push(entry.event);
+        last = seq;
+      }
+      if (batch.length > 0) {
+        if (!session.send({ type: "events", events: batch })) return;
+        for (const event of batch) this.inFlight.add(event.id);
+      }
+      this.sentUpTo = last;
+    }
+  }
+
+  private scheduleInventory(): void {
+    const session = this.session;
+    if (!session || this.stopped) return;
+    const delay = jitter(session.welcome.inventoryIntervalSeconds * 1000, INVENTORY_JITTER, this.options.random);
+    this.inventoryTimer = setTimeout(() => {
+      void this.sendInventory("interval").finally(() => {
+        if (this.session === session) this.scheduleInventory();
+      });
+    }, delay);
+  }
+
+  private sendInventory(why: string): Promise<void> {
+    // One at a time: a slow libvirtd must not stack inventories up.
+    if (this.inventoryRunning) return this.inventoryRunning;
+    const run = (async () => {
+      const session = this.session;
+      if (!session) return;
+      if (!this.options.canInventory()) {
+        this.options.logger.info({ why }, "inventory skipped: libvirt is reconnecting; one follows the reconnect");
+        return;
+      }
+      const started = performance.now();
+      try {
+        let domains = await this.options.inventory();
+        if (domains.length > MAX_DOMAINS_PER_INVENTORY) {
+          this.options.logger.warn({ domains: domains.length, max: MAX_DOMAINS_PER_INVENTORY },
+            "more domains than one inventory may carry; the rest are left out");
+          domains = domains.slice(0, MAX_DOMAINS_PER_INVENTORY);
+        }
+        if (this.session !== session) return;
+        if (session.send({ type: "inventory", collectedAt: new Date().toISOString(), domains })) {
+          this.inventoriesSent++;
+          this.options.logger.debug({ why, domains: domains.length, ms: Math.round(performance.now() - started) }, "inventory sent");
+        }
+      } catch (err) {
+        this.logError(err, `inventory failed (${why})`);
+      }
+    })();
+    this.inventoryRunning = run;
+    void run.finally(() => { if (this.inventoryRunning === run) this.inventoryRunning = null; });
+    return run;
+  }
+
+  private logError(err: unknown, what: string): void {
+    this.options.logger.error({ code: err instanceof NightshiftError ? err.code : "NS_ERR_AGENT" }, `${what}: ${errorMessage(err)}`);
+  }
+}

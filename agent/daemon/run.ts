@@ -1,0 +1,125 @@
+/**
+ * The agent daemon's wiring: spool, libvirt session, controller link,
+ * reporter, systemd notifications. Each piece does one job in its own file;
+ * this one only connects them and orders start-up and shutdown.
+ *
+ * Start-up: spool (so nothing is lost from the first event on) -> libvirt ->
+ * controller (hello needs libvirt's version) -> READY=1 once the first report
+ * was attempted (sent, or the controller could not be reached).
+ * Shutdown (the signal aborts): stop reporting, close the WebSocket with 1001,
+ * flush the spool, close libvirt.
+ */
+import os from "node:os";
+import type { AgentConfig } from "../config.js";
+import type { Logger } from "../../shared/logging.js";
+import { AGENT_VERSION } from "../version.js";
+import { ControllerLink, readToken } from "./controller-link.js";
+import { LibvirtSession, formatDelay } from "./libvirt-session.js";
+import { Reporter } from "./reporter.js";
+import { Spool } from "./spool.js";
+import { AgentStatus } from "./status.js";
+import { SystemdNotifier } from "./systemd-notify.js";
+
+export interface RunAgentOptions {
+  logger: Logger;
+  /** Aborted on SIGTERM/SIGINT: the agent shuts down gracefully and runAgent resolves. */
+  signal: AbortSignal;
+  env?: NodeJS.ProcessEnv;
+}
+
+export async function runAgent(config: AgentConfig, options: RunAgentOptions): Promise<void> {
+  const { logger, signal } = options;
+  readToken(config.tokenFile); // fail fast on a host that was never enrolled
+  const host = config.host ?? os.hostname();
+  const spool = Spool.open({ dir: config.stateDir, maxEvents: config.spool.maxEvents, logger });
+  const notifier = new SystemdNotifier({ logger, ...(options.env ? { env: options.env } : {}) });
+  const status = new AgentStatus(notifier);
+  status.spoolSize = spool.size;
+
+  let firstReport: () => void = () => {};
+  const firstReportAttempted = new Promise<void>((resolve) => { firstReport = resolve; });
+  let libvirtUp: () => void = () => {};
+  const libvirtConnected = new Promise<void>((resolve) => { libvirtUp = resolve; });
+
+  const reporter: Reporter = new Reporter({
+    spool,
+    inventory: () => libvirt.inventory(),
+    canInventory: () => libvirt.connected,
+    logger,
+    onSpoolChange: (n) => { status.spoolSize = n; },
+  });
+
+  const libvirt: LibvirtSession = new LibvirtSession({
+    uri: config.libvirt.uri,
+    socketPath: config.libvirt.socket,
+    backoff: config.reconnect,
+    logger,
+    handlers: {
+      onEvent: (event) => reporter.libvirtEvent(event),
+      onConnected: (_info, reconnected) => {
+        status.libvirt = `libvirt ${config.libvirt.uri} connected`;
+        if (reconnected) reporter.libvirtReconnected();
+        libvirtUp();
+      },
+      onDisconnected: () => { status.libvirt = `libvirt ${config.libvirt.uri} lost, reconnecting`; },
+      onRetry: (delay) => { status.libvirt = `libvirt ${config.libvirt.uri} unreachable, retrying in ${formatDelay(delay)}`; },
+    },
+  });
+
+  const link = new ControllerLink({
+    url: config.controller,
+    tokenFile: config.tokenFile,
+    heartbeatSeconds: config.heartbeatSeconds,
+    reconnect: config.reconnect,
+    caFile: config.tls.caFile,
+    logger,
+    hello: () => ({
+      type: "hello",
+      host,
+      hostname: libvirt.info?.hostname ?? os.hostname(),
+      agentVersion: AGENT_VERSION,
+      libvirtVersion: libvirt.info?.libvirtVersion ?? "unknown",
+      libvirtUri: config.libvirt.uri,
+    }),
+    handlers: {
+      onSession: (session) => { void reporter.sessionStarted(session).finally(firstReport); },
+      onSessionEnd: () => reporter.sessionEnded(),
+      onAck: (ids) => reporter.acked(ids),
+      onStatus: (text) => { status.controller = text; },
+      onAttemptFailed: () => firstReport(),
+    },
+  });
+
+  const aborted = new Promise<void>((resolve) => {
+    if (signal.aborted) resolve();
+    else signal.addEventListener("abort", () => resolve(), { once: true });
+  });
+
+  logger.info({ host, controller: config.controller, uri: config.libvirt.uri, stateDir: config.stateDir, spooled: spool.size,
+    agentVersion: AGENT_VERSION }, "agent starting");
+  status.libvirt = `connecting to libvirt ${config.libvirt.uri}`;
+  libvirt.start();
+  await Promise.race([libvirtConnected, aborted]);
+  if (!signal.aborted) {
+    link.start();
+    await Promise.race([firstReportAttempted, aborted]);
+  }
+  if (!signal.aborted) {
+    status.flush();
+    notifier.ready(status.text);
+    notifier.startWatchdog(() => libvirt.connected);
+    logger.info({ systemd: notifier.enabled, watchdogMs: notifier.watchdogMs }, "agent ready");
+  }
+  await aborted;
+
+  logger.info("shutting down");
+  status.close();
+  notifier.stopping();
+  reporter.stop();
+  await link.stop();
+  await reporter.settled();
+  spool.close();
+  await libvirt.stop();
+  await notifier.close();
+  logger.info({ spooled: spool.size }, "agent stopped");
+}

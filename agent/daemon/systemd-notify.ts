@@ -1,0 +1,129 @@
+/**
+ * systemd Type=notify support without native modules. Node cannot send unix
+ * datagrams, so each notification runs the `systemd-notify` binary (Debian
+ * package `systemd`), which writes one datagram to $NOTIFY_SOCKET:
+ *   READY=1 once libvirt is connected and the first report was attempted,
+ *   STATUS=... as the agent's state changes, STOPPING=1 on shutdown,
+ *   WATCHDOG=1 every WATCHDOG_USEC/2 while the agent is healthy.
+ *
+ * The datagram comes from a short-lived child, so the unit needs
+ * `NotifyAccess=all`: with the default (main) systemd drops messages whose
+ * sender is not the main PID. (Run as root, systemd-notify also claims its
+ * parent's PID in the credentials, which avoids the race where the child has
+ * exited before systemd looks it up; NotifyAccess=all covers unprivileged runs.)
+ * `--no-block` because the default waits on a barrier until the manager has
+ * processed the message, seconds against a receiver that is not systemd.
+ *
+ * Without NOTIFY_SOCKET (not started by systemd) every call is a no-op.
+ */
+import { execFile } from "node:child_process";
+import type { Logger } from "../../shared/logging.js";
+import { errorMessage } from "../../shared/errors.js";
+
+export interface SystemdNotifierOptions {
+  env?: NodeJS.ProcessEnv;
+  /** The systemd-notify binary (default: found on PATH). */
+  binary?: string;
+  logger: Logger;
+}
+
+export class SystemdNotifier {
+  readonly enabled: boolean;
+  private readonly env: NodeJS.ProcessEnv;
+  private readonly binary: string;
+  private queue: Promise<void> = Promise.resolve();
+  private lastStatus: string | null = null;
+  private watchdogTimer: NodeJS.Timeout | null = null;
+  private broken = false;
+  private readySent = false;
+  private sent = 0;
+
+  constructor(private readonly options: SystemdNotifierOptions) {
+    this.env = options.env ?? process.env;
+    this.binary = options.binary ?? "systemd-notify";
+    this.enabled = Boolean(this.env.NOTIFY_SOCKET);
+  }
+
+  /** Notifications handed to systemd-notify so far. */
+  get count(): number {
+    return this.sent;
+  }
+
+  ready(status?: string): void {
+    if (this.readySent) return;
+    this.readySent = true;
+    if (status !== undefined) this.lastStatus = status;
+    this.send(["--ready", ...(status !== undefined ? [`--status=${status}`] : [])]);
+  }
+
+  /** Repeated identical texts are sent once. */
+  status(text: string): void {
+    if (text === this.lastStatus) return;
+    this.lastStatus = text;
+    this.send([`--status=${text}`]);
+  }
+
+  stopping(status = "shutting down"): void {
+    this.lastStatus = status;
+    this.send(["STOPPING=1", `--status=${status}`]);
+  }
+
+  /**
+   * The watchdog period systemd asked for (WATCHDOG_USEC), or null. A
+   * WATCHDOG_PID naming another process means the watchdog is not ours.
+   */
+  get watchdogMs(): number | null {
+    const usec = Number(this.env.WATCHDOG_USEC);
+    if (!this.enabled || !Number.isFinite(usec) || usec <= 0) return null;
+    const pid = this.env.WATCHDOG_PID;
+    if (pid && Number(pid) !== process.pid) return null;
+    return usec / 1000;
+  }
+
+  /**
+   * Sends WATCHDOG=1 every WATCHDOG_USEC/2 while `healthy()` says so. A
+   * blocked event loop sends nothing because the timer cannot fire; an
+   * unhealthy agent (libvirt unreachable) skips the ping, so systemd
+   * restarts it once WatchdogSec passes without one.
+   */
+  startWatchdog(healthy: () => boolean): void {
+    const period = this.watchdogMs;
+    if (period === null || this.watchdogTimer) return;
+    const tick = () => {
+      if (healthy()) this.send(["WATCHDOG=1"]);
+      else this.options.logger.warn("agent unhealthy (libvirt not connected): watchdog ping withheld");
+    };
+    this.watchdogTimer = setInterval(tick, Math.max(10, period / 2));
+    tick();
+  }
+
+  /** Stops the watchdog and waits for queued notifications to go out. */
+  async close(): Promise<void> {
+    if (this.watchdogTimer) clearInterval(this.watchdogTimer);
+    this.watchdogTimer = null;
+    await this.queue;
+  }
+
+  private send(args: string[]): void {
+    if (!this.enabled || this.broken) return;
+    // One at a time, so that READY=1, STATUS= and STOPPING=1 arrive in the order they were said.
+    this.queue = this.queue.then(() => new Promise<void>((resolve) => {
+      execFile(this.binary, ["--no-block", ...args], { env: this.env, timeout: 5_000 }, (err, _stdout, stderr) => {
+        if (err) {
+          if ((err as NodeJS.ErrnoException).code === "ENOENT") {
+            this.broken = true;
+            this.options.logger.error({ code: "NS_ERR_SYSTEMD_NOTIFY", binary: this.binary },
+              "NOTIFY_SOCKET is set but systemd-notify is not installed (Debian package systemd); " +
+              "readiness and watchdog notifications are off, use Type=simple or install it");
+          } else {
+            this.options.logger.warn({ code: "NS_ERR_SYSTEMD_NOTIFY", args },
+              `systemd-notify failed: ${stderr.trim() || errorMessage(err)}`);
+          }
+        } else {
+          this.sent++;
+        }
+        resolve();
+      });
+    }));
+  }
+}
