@@ -15,7 +15,7 @@
 # does nothing and returns in a few tens of milliseconds.
 #
 # Host tools used: apt-get/apt-cache, dpkg-deb, tar, cpio, gzip, mkfs.ext4
-# (e2fsprogs), qemu-img (qemu-utils), flock, sha256sum.
+# (e2fsprogs), qemu-img (qemu-utils), flock, coreutils, findutils, sed, awk.
 set -euo pipefail
 export LC_ALL=C
 export PATH="$PATH:/usr/sbin:/sbin"
@@ -76,11 +76,11 @@ fi
 
 # --- resolve the exact package versions -------------------------------------
 
-kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }') || true
+kernel_pkg=$(apt-cache depends linux-image-amd64 2>/dev/null | awk '!found && $1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; found = 1 }') || true
 if [ -z "$kernel_pkg" ]; then
   log "apt knows no linux-image-amd64; running apt-get update once"
   apt-get update -qq
-  kernel_pkg=$(apt-cache depends linux-image-amd64 | awk '$1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; exit }')
+  kernel_pkg=$(apt-cache depends linux-image-amd64 | awk '!found && $1 == "Depends:" && $2 ~ /^linux-image-[0-9]/ { print $2; found = 1 }')
   [ -n "$kernel_pkg" ] || die "cannot find the kernel package that linux-image-amd64 depends on"
 fi
 
@@ -132,6 +132,7 @@ deb_file() { # name version -> path of its .deb, or nothing
   for f in "$DEB_DIR/${name}_${version//:/%3a}_"*.deb; do
     [ -f "$f" ] && { echo "$f"; return; }
   done
+  return 0
 }
 to_download=()
 for pv in "${package_versions[@]}"; do
@@ -157,7 +158,7 @@ done
 
 WORK="$CACHE_DIR/work"
 rm -rf "$WORK"
-mkdir -p "$WORK/kernel" "$WORK/pkgroot" "$WORK/initrd" "$WORK/data"
+mkdir -p "$WORK/kernel" "$WORK/pkgroot" "$WORK/initrd"
 deb_of() { deb_file "$1" "$(printf '%s\n' "${package_versions[@]}" | awk -v p="$1" '$1 == p { print $2 }')"; }
 
 # The kernel package is ~70 MB; take only the image, modules.builtin and the
@@ -167,7 +168,7 @@ module_patterns=()
 for m in "${GUEST_MODULES[@]}"; do module_patterns+=("./lib/modules/*/kernel/*/$m.ko"); done
 dpkg-deb --fsys-tarfile "$(deb_of "$kernel_pkg")" |
   tar -x -C "$WORK/kernel" --wildcards './boot/vmlinuz-*' './lib/modules/*/modules.builtin' "${module_patterns[@]}" 2>/dev/null || true
-vmlinuz=$(find "$WORK/kernel/boot" -name 'vmlinuz-*' -type f | head -n1)
+vmlinuz=$(find "$WORK/kernel/boot" -name 'vmlinuz-*' -type f -print -quit)
 [ -n "$vmlinuz" ] || die "no vmlinuz in $kernel_pkg"
 kernel_release=${vmlinuz##*/vmlinuz-}
 modules_dir="$WORK/kernel/lib/modules/$kernel_release"
@@ -199,9 +200,10 @@ for m in "${GUEST_MODULES[@]}"; do
     log "module $m is built into $kernel_release"
     continue
   fi
-  ko=$(find "$modules_dir/kernel" -name "$m.ko" -type f | head -n1)
+  ko=$(find "$modules_dir/kernel" -name "$m.ko" -type f -print -quit)
   [ -n "$ko" ] || die "module $m is neither in $kernel_pkg nor built into it"
-  deps=$(tr '\0' '\n' <"$ko" | sed -n 's/^depends=//p' | head -n1)
+  # Read to the end: quitting early would SIGPIPE tr and fail the pipeline.
+  deps=$(tr '\0' '\n' <"$ko" | sed -n 's/^depends=//p')
   for dep in ${deps//,/ }; do
     [[ " ${modules_order[*]} " == *" $dep "* ]] ||
       grep -qE "(^|/)$dep\.ko$" "$modules_dir/modules.builtin" ||
@@ -246,6 +248,8 @@ mount -t devtmpfs devtmpfs /dev
 mkdir -p /dev/pts /dev/virtio-ports /run/qemu-ga
 mount -t devpts devpts /dev/pts
 hostname nsguest
+# Loopback up, as on any real guest: guest-network-get-interfaces reports it.
+ifconfig lo 127.0.0.1 netmask 255.0.0.0 up
 log "kernel $(uname -r) up after $(cut -d' ' -f1 /proc/uptime) s"
 
 loaded=
@@ -254,7 +258,8 @@ while read -r module; do
 done </etc/modules.order
 log "modules loaded:$loaded"
 
-# virtio_blk probes asynchronously on some kernels; give the disk a moment.
+# devtmpfs makes /dev/vda from its own kernel thread, possibly after insmod
+# returned; give it a moment.
 i=0
 while [ ! -b /dev/vda ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
 if [ ! -b /dev/vda ]; then
@@ -329,8 +334,9 @@ cat >"$R/sbin/shutdown" <<'EOF'
 #!/bin/sh
 # busybox has no shutdown applet, but qemu-ga's guest-shutdown runs
 # "/sbin/shutdown -h -P|-H|-r +0 'hypervisor initiated shutdown'" and reports
-# an error unless it exits 0. The busybox applets below signal init, which
-# runs /sbin/before-poweroff (sync, unmount /data) before the real power-off.
+# an error unless it exits 0. poweroff/reboot/halt are busybox applets that
+# signal init, which runs /sbin/before-poweroff (sync, unmount /data), stops
+# every process and only then powers off, reboots or halts.
 action=poweroff
 for arg in "$@"; do
   case "$arg" in
@@ -362,7 +368,8 @@ printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"
 chmod 0755 "$R/init" "$R/sbin/guest-agent" "$R/sbin/power-button-watch" "$R/sbin/shutdown" "$R/sbin/before-poweroff"
 
-# Directory order and owner fixed so the same inputs give the same archive.
+# Order, owners and times fixed so the same inputs give the same archive.
+find "$R" -exec touch -h -d @0 {} +
 (cd "$R" && find . -mindepth 1 | sort | cpio --quiet -o -H newc -R 0:0 --reproducible) | gzip -9n >"$WORK/initrd.gz"
 install -m 0644 "$vmlinuz" "$WORK/vmlinuz"
 
