@@ -18,7 +18,8 @@ import fs from "node:fs/promises";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
-const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..");
+// Two levels up from test/helpers/, whether run from source (vitest) or compiled into dist/ (demo).
+const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..").replace(/\/dist$/, "");
 
 export const GUEST_BUILD_SCRIPT = path.join(REPO_ROOT, "test/guest/build-guest.sh");
 
