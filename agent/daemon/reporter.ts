@@ -4,7 +4,10 @@
  * every libvirt event the moment it arrives — spooled first, then sent — and
  * everything still unacked in the spool again at the start of each session.
  *
- * At most IN_FLIGHT_WINDOW entries are on the wire unacked; the rest wait in
+ * Loss reports (spool overflow) go out as `events-lost` at the start of a
+ * session and at most once a second while the spool overflows during one.
+ *
+ * At most IN_FLIGHT_WINDOW events are on the wire unacked; the rest wait in
  * the spool and follow as acks come in, so a long outage does not become one
  * burst of a hundred thousand events.
  */
@@ -20,6 +23,7 @@ import { toEventMessage } from "./event-message.js";
 
 export const IN_FLIGHT_WINDOW = 4 * MAX_EVENTS_PER_BATCH;
 export const INVENTORY_JITTER = 0.2;
+export const LOSS_REPORT_INTERVAL_MS = 1_000;
 
 export interface ReporterOptions {
   spool: Spool;
@@ -35,8 +39,11 @@ export interface ReporterOptions {
 export class Reporter {
   private session: ControllerSession | null = null;
   private inventoryTimer: NodeJS.Timeout | null = null;
-  /** Ids sent in this session and not yet acked. */
+  /** Event ids sent in this session and not yet acked. */
   private readonly inFlight = new Set<string>();
+  /** Loss reports sent in this session (they stay in the spool until acked). */
+  private readonly lossesSent = new Set<string>();
+  private lossTimer: NodeJS.Timeout | null = null;
   /** Spool position up to which this session has sent everything. */
   private sentUpTo = 0;
   private stopped = false;
@@ -56,9 +63,11 @@ export class Reporter {
     if (this.stopped) return Promise.resolve();
     this.session = session;
     this.inFlight.clear();
+    this.lossesSent.clear();
     this.sentUpTo = 0;
     const pending = this.options.spool.size;
     if (pending > 0) this.options.logger.info({ entries: pending }, "re-sending unacked spooled events");
+    this.sendLosses();
     this.pump();
     const first = this.sendInventory("session start");
     this.scheduleInventory();
@@ -68,12 +77,18 @@ export class Reporter {
   sessionEnded(): void {
     this.session = null;
     this.inFlight.clear();
+    this.lossesSent.clear();
+    if (this.lossTimer) clearTimeout(this.lossTimer);
+    this.lossTimer = null;
     if (this.inventoryTimer) clearTimeout(this.inventoryTimer);
     this.inventoryTimer = null;
   }
 
   acked(ids: string[]): void {
-    for (const id of ids) this.inFlight.delete(id);
+    for (const id of ids) {
+      this.inFlight.delete(id);
+      this.lossesSent.delete(id);
+    }
     try {
       this.options.spool.ack(ids);
     } catch (err) {
@@ -92,6 +107,7 @@ export class Reporter {
       if (dropped > 0) {
         this.options.logger.warn({ code: "NS_ERR_SPOOL_OVERFLOW", dropped, droppedTotal: this.options.spool.stats.droppedTotal },
           "spool full (spool.maxEvents): dropped the oldest events; an events-lost report will tell the controller");
+        this.scheduleLossReport();
       }
     } catch (err) {
       // Not durable, but still worth sending: the controller may take it now.
@@ -120,7 +136,7 @@ export class Reporter {
 
   // --- internals --------------------------------------------------------------
 
-  /** Sends spooled entries after `sentUpTo`, in order, while the window has room. */
+  /** Sends spooled events after `sentUpTo`, in order, while the window has room. */
   private pump(): void {
     const session = this.session;
     if (!session || this.stopped) return;
@@ -130,27 +146,37 @@ export class Reporter {
       const records = spool.after(this.sentUpTo, room);
       if (records.length === 0) return;
       const batch: DomainEventMessage[] = [];
-      let last = this.sentUpTo;
-      for (const { seq, entry } of records) {
-        if (entry.kind === "lost") {
-          // A loss report travels alone; the events before it go first.
-          if (batch.length > 0) break;
-          const { kind: _kind, ...lost } = entry;
-          spool.markSent(entry.id);
-          if (!session.send({ type: "events-lost", ...lost })) return;
-          this.inFlight.add(entry.id);
-          last = seq;
-          break;
-        }
-        batch.push(entry.event);
-        last = seq;
-      }
-      if (batch.length > 0) {
-        if (!session.send({ type: "events", events: batch })) return;
-        for (const event of batch) this.inFlight.add(event.id);
-      }
-      this.sentUpTo = last;
+      for (const { entry } of records) if (entry.kind === "event") batch.push(entry.event);
+      if (!session.send({ type: "events", events: batch })) return;
+      for (const event of batch) this.inFlight.add(event.id);
+      this.sentUpTo = records[records.length - 1]!.seq;
     }
+  }
+
+  /**
+   * Sends the loss reports this session has not sent yet. Each one is frozen
+   * as it goes out, so while the spool keeps overflowing during a session this
+   * runs at most once per LOSS_REPORT_INTERVAL_MS — one report per second,
+   * not one per dropped event.
+   */
+  private sendLosses(): void {
+    const session = this.session;
+    if (!session || this.stopped) return;
+    for (const loss of this.options.spool.losses()) {
+      if (this.lossesSent.has(loss.id)) continue;
+      const { kind: _kind, ...report } = loss;
+      this.options.spool.markSent(loss.id);
+      if (!session.send({ type: "events-lost", ...report })) return;
+      this.lossesSent.add(loss.id);
+    }
+  }
+
+  private scheduleLossReport(): void {
+    if (this.lossTimer || !this.session) return;
+    this.lossTimer = setTimeout(() => {
+      this.lossTimer = null;
+      this.sendLosses();
+    }, LOSS_REPORT_INTERVAL_MS);
   }
 
   private scheduleInventory(): void {

@@ -164,14 +164,21 @@ export class Spool {
     return removed.length;
   }
 
-  /** Entries after position `seq`, oldest first, at most `limit`. */
+  /** Events after position `seq`, oldest first, at most `limit`. Loss reports are not among them: see `losses()`. */
   after(seq: number, limit: number): SpoolRecord[] {
     const out: SpoolRecord[] = [];
     for (const record of this.records.values()) {
-      if (record.seq <= seq) continue;
+      if (record.seq <= seq || record.entry.kind !== "event") continue;
       out.push(record);
       if (out.length >= limit) break;
     }
+    return out;
+  }
+
+  /** Every unacked loss report, oldest first. */
+  losses(): SpooledLoss[] {
+    const out: SpooledLoss[] = [];
+    for (const { entry } of this.records.values()) if (entry.kind === "lost") out.push(entry);
     return out;
   }
 
