@@ -1,0 +1,244 @@
+/**
+ * The controller's JSON API over fetch. Every failure becomes a
+ * NightshiftError that says what to do: an unreachable controller names the
+ * URL, a refused token says where a valid one comes from, and any other HTTP
+ * error carries the server's own code and message.
+ */
+import { NightshiftError } from "../shared/errors.js";
+
+export const DEFAULT_TIMEOUT_MS = 30_000;
+
+/** The controller could not be reached (refused, unknown host, TLS failure, timeout). */
+export class ControllerUnreachableError extends NightshiftError {
+  constructor(message: string, options?: { cause?: unknown }) {
+    super("NS_ERR_CONTROLLER_UNREACHABLE", message, options);
+  }
+}
+
+/** HTTP 401: the token is missing, wrong or revoked. */
+export class ControllerAuthError extends NightshiftError {
+  constructor(message: string) {
+    super("NS_ERR_UNAUTHORIZED", message);
+  }
+}
+
+/** Any other error answer; `code` is the server's (NS_ERR_HOST_EXISTS, NS_ERR_NO_HOST, ...). */
+export class ControllerApiError extends NightshiftError {
+  constructor(readonly status: number, code: string, message: string) {
+    super(code, message);
+  }
+}
+
+/** The server answered something that is not the nightshift API (HTML from a proxy, another service). */
+export class ControllerResponseError extends NightshiftError {
+  constructor(message: string) {
+    super("NS_ERR_CONTROLLER_RESPONSE", message);
+  }
+}
+
+export interface ApiClientOptions {
+  /** Base URL without trailing slash; may include a path prefix (behind a reverse proxy). */
+  url: string;
+  token: string;
+  /** Where the token came from, named when the controller refuses it. */
+  tokenSource?: string;
+  timeoutMs?: number;
+}
+
+export type Query = Record<string, string | number | undefined>;
+
+/** Host listing entry of GET /v1/hosts. */
+export interface HostInfo {
+  name: string;
+  status: "enrolled" | "up" | "missing" | "revoked";
+  connected: boolean;
+  lastSeenAt: string | null;
+  hostname: string | null;
+  agentVersion: string | null;
+  libvirtVersion: string | null;
+  vms: number;
+  enrolledAt: string | null;
+}
+
+export interface EnrolledHost {
+  name: string;
+  token: string;
+  enrolledAt: string;
+}
+
+export interface RevokedHost {
+  name: string;
+  status: "revoked";
+  revokedAt: string;
+}
+
+export interface VmDisk {
+  target: string;
+  bus: string | null;
+  device: string;
+  type: string;
+  source: string | null;
+  driverType: string | null;
+  readonly: boolean;
+  shareable: boolean;
+}
+
+export interface VmInfo {
+  host: string;
+  name: string;
+  uuid: string;
+  state: string;
+  stateReason: string;
+  autostart: boolean;
+  persistent: boolean;
+  vcpus: number;
+  memoryKiB: number;
+  maxMemoryKiB: number;
+  disks: VmDisk[];
+  updatedAt: string;
+}
+
+export interface EventInfo {
+  seq: number;
+  id: string;
+  time: string;
+  receivedAt: string;
+  host: string;
+  kind: string;
+  vm: string | null;
+  uuid: string | null;
+  event: string | null;
+  detail: string | null;
+  data: Record<string, unknown> | null;
+}
+
+export interface ControllerStatus {
+  version: string;
+  uptimeSeconds: number;
+  hosts: { total: number; up: number; missing: number; enrolled: number; revoked: number };
+  agentsConnected: number;
+  vms: { total: number; byState: Record<string, number> };
+  eventsStored: number;
+}
+
+export interface EventsQuery {
+  host?: string | undefined;
+  vm?: string | undefined;
+  since?: string | undefined;
+  limit?: number | undefined;
+}
+
+const CONNECT_ERRORS: Record<string, string> = {
+  ECONNREFUSED: "connection refused (is nightshift-controller running and listening there?)",
+  ENOTFOUND: "host name not found",
+  EAI_AGAIN: "host name lookup failed (temporary DNS failure)",
+  EHOSTUNREACH: "host unreachable",
+  ENETUNREACH: "network unreachable",
+  ECONNRESET: "connection reset by the server",
+  ETIMEDOUT: "connection timed out",
+  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
+  UND_ERR_SOCKET: "the connection closed unexpectedly",
+};
+
+const CERT_ERROR = /^(CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|ERR_TLS_CERT_)/;
+
+function describeFetchFailure(err: unknown, url: string): string {
+  const cause = (err as { cause?: { code?: string; message?: string } }).cause;
+  const code = cause?.code;
+  const detail = cause?.message?.split("\n")[0]?.trim();
+  if (code && CONNECT_ERRORS[code]) return CONNECT_ERRORS[code];
+  if (code && CERT_ERROR.test(code)) {
+    return `its TLS certificate was not accepted (${detail ?? code}); if it comes from a private CA, ` +
+      "set NODE_EXTRA_CA_CERTS to that CA's PEM file";
+  }
+  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") return "TLS handshake failed: the server does not speak TLS there (use http://?)";
+  if (code?.startsWith("ERR_SSL_")) return `TLS handshake failed (${code})`;
+  if (detail === "bad port") return `fetch refuses port ${new URL(url).port} (a blocked port); let the controller listen on another`;
+  if (detail) return code ? `${detail} (${code})` : detail;
+  return (err as Error).message ?? String(err);
+}
+
+export class ApiClient {
+  readonly url: string;
+  private readonly token: string;
+  private readonly tokenSource: string | undefined;
+  private readonly timeoutMs: number;
+
+  constructor(options: ApiClientOptions) {
+    this.url = options.url.replace(/\/+$/, "");
+    this.token = options.token;
+    this.tokenSource = options.tokenSource;
+    this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
+  }
+
+  listHosts(): Promise<HostInfo[]> {
+    return this.request("GET", "/v1/hosts");
+  }
+
+  enrollHost(name: string): Promise<EnrolledHost> {
+    return this.request("POST", "/v1/hosts", { body: { name } });
+  }
+
+  revokeHost(name: string): Promise<RevokedHost> {
+    return this.request("POST", `/v1/hosts/${encodeURIComponent(name)}/revoke`);
+  }
+
+  listVms(host?: string): Promise<VmInfo[]> {
+    return this.request("GET", "/v1/vms", { query: { host } });
+  }
+
+  listEvents(query: EventsQuery = {}): Promise<EventInfo[]> {
+    return this.request("GET", "/v1/events", { query: { ...query } });
+  }
+
+  status(): Promise<ControllerStatus> {
+    return this.request("GET", "/v1/status");
+  }
+
+  /** One API call; resolves to the parsed JSON body of a 2xx answer. */
+  async request<T>(method: string, pathname: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
+    const target = new URL(this.url + pathname);
+    for (const [key, value] of Object.entries(options.query ?? {})) {
+      if (value !== undefined && value !== "") target.searchParams.set(key, String(value));
+    }
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
+    if (options.body !== undefined) headers["Content-Type"] = "application/json";
+
+    let res: Response;
+    let text: string;
+    try {
+      res = await fetch(target, {
+        method, headers, signal: AbortSignal.timeout(this.timeoutMs),
+        ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
+      });
+      text = await res.text();
+    } catch (err) {
+      if ((err as Error).name === "TimeoutError") {
+        throw new ControllerUnreachableError(`the controller at ${this.url} did not answer within ${this.timeoutMs / 1000} s`, { cause: err });
+      }
+      throw new ControllerUnreachableError(`cannot reach the controller at ${this.url}: ${describeFetchFailure(err, this.url)}`, { cause: err });
+    }
+
+    let body: unknown;
+    try {
+      body = text === "" ? undefined : JSON.parse(text);
+    } catch {
+      throw new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} with ` +
+        `${res.headers.get("content-type") ?? "no content type"}, not JSON: is ${this.url} a nightshift controller?`);
+    }
+
+    if (res.ok) return body as T;
+    const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
+    const code = typeof error?.code === "string" ? error.code : null;
+    const message = typeof error?.message === "string" ? error.message : null;
+    if (res.status === 401) {
+      throw new ControllerAuthError(`the controller at ${this.url} refused the API token` +
+        (this.tokenSource ? ` from ${this.tokenSource}` : "") +
+        ": use the admin token from the controller's data directory (DATA_DIR/admin.token, " +
+        "/var/lib/nightshift/admin.token by default) via --token, NIGHTSHIFT_TOKEN or tokenFile in cli.yaml");
+    }
+    if (code && message) throw new ControllerApiError(res.status, code, message);
+    throw new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ` +
+      `without a nightshift error body: is ${this.url} a nightshift controller?`);
+  }
+}

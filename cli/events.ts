@@ -1,0 +1,61 @@
+/** `nightshift events`: the controller's event history, oldest first, like a log. */
+import { Command, InvalidArgumentError } from "commander";
+import { formatTable } from "../shared/table.js";
+import { parseSince } from "../shared/duration.js";
+import type { EventInfo } from "./api-client.js";
+import { clientFor } from "./connect.js";
+import { formatData, orDash, printJson } from "./format.js";
+import { SETTINGS_HELP } from "./settings.js";
+
+export function eventsTable(events: readonly EventInfo[]): string {
+  return formatTable(
+    ["TIME", "HOST", "KIND", "VM", "EVENT", "DETAIL"],
+    events.map((e) => [e.time, e.host, e.kind, orDash(e.vm), orDash(e.event), orDash(e.detail ?? formatData(e.data))]),
+  );
+}
+
+function parseLimit(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+function checkSince(text: string): string {
+  // Validated here for a usage error (exit 2); sent as written so the controller's clock decides what "1h" means.
+  if (parseSince(text) === null) throw new InvalidArgumentError("expected a duration (90s, 15m, 1h, 2d, 1w) or an ISO time");
+  return text;
+}
+
+export function eventsCommand(): Command {
+  return new Command("events")
+    .description("show the event history: VM lifecycle events from agents and the controller's host events")
+    .option("--host <name>", "only this host's events")
+    .option("--vm <name-or-uuid>", "only this VM's events")
+    .option("--since <when>", "only events since then: a duration back from now (15m, 1h, 2d) or an ISO time", checkSince)
+    .option("--limit <n>", "at most the newest N events (default 1000, at most 10000)", parseLimit)
+    .option("--json", "print the API's JSON array (fields below)")
+    .addHelpText("after", `
+Columns: TIME HOST KIND VM EVENT DETAIL
+  KIND    lifecycle, reboot, agent-lifecycle (from libvirt, via the agent) or
+          host (the controller's own: enrolled, revoked, connected,
+          disconnected, missing, back, events-lost, rejected)
+  DETAIL  libvirt's detail (booted, destroyed, ...) or the event's extra data
+The newest events matching the filters are printed oldest first.
+
+Fields (--json, an array of GET /v1/events): seq, id (unique event id), time
+(when it happened, ISO), receivedAt (when the controller stored it), host,
+kind, vm (domain name or null), uuid (domain UUID or null), event, detail,
+data (object or null).
+
+Examples:
+  nightshift events --since 1h
+  nightshift events --host web1 --vm db1 --limit 20
+  nightshift events --since 2026-11-23T00:00:00Z --json
+${SETTINGS_HELP}
+`)
+    .action(async (flags: { host?: string; vm?: string; since?: string; limit?: number; json?: boolean }, cmd: Command) => {
+      const events = await clientFor(cmd).listEvents({ host: flags.host, vm: flags.vm, since: flags.since, limit: flags.limit });
+      if (flags.json) printJson(events);
+      else process.stdout.write(eventsTable(events));
+    });
+}

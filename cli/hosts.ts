@@ -1,0 +1,131 @@
+/** `nightshift hosts`, `nightshift hosts enroll NAME`, `nightshift hosts revoke NAME`. */
+import { Command } from "commander";
+import { formatTable } from "../shared/table.js";
+import type { EnrolledHost, HostInfo, RevokedHost } from "./api-client.js";
+import { clientFor } from "./connect.js";
+import { orDash, printJson, relativeTime, yesNo } from "./format.js";
+import { SETTINGS_HELP } from "./settings.js";
+
+export const DEFAULT_AGENT_TOKEN_FILE = "/etc/nightshift/agent.token";
+
+export function hostsTable(hosts: readonly HostInfo[], now: number = Date.now()): string {
+  return formatTable(
+    ["NAME", "STATUS", "CONNECTED", "LAST-SEEN", "VMS", "AGENT", "LIBVIRT"],
+    hosts.map((h) => [
+      h.name, h.status, yesNo(h.connected), relativeTime(h.lastSeenAt, now), String(h.vms),
+      orDash(h.agentVersion), orDash(h.libvirtVersion),
+    ]),
+  );
+}
+
+/** What `enroll` tells the operator on stderr; stdout carries the token alone. */
+export function enrollGuidance(host: EnrolledHost): string {
+  return `Host '${host.name}' enrolled. The token on standard output is shown only this once (the controller keeps a hash).\n` +
+    `Put it in the agent's token file on ${host.name}: ${DEFAULT_AGENT_TOKEN_FILE} (tokenFile in agent.yaml), ` +
+    "owned by root, mode 0600.\n";
+}
+
+export function revokedText(host: RevokedHost): string {
+  return `Host '${host.name}' revoked at ${host.revokedAt}: its token no longer works and its agent was disconnected.\n`;
+}
+
+const LIST_HELP = `
+Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT
+  STATUS     enrolled (agent never connected), up, missing (agent silent too
+             long), revoked
+  LAST-SEEN  when the agent was last heard from, e.g. "12s ago"; never
+
+Fields (hosts --json, an array of GET /v1/hosts): name, status, connected
+(bool), lastSeenAt (ISO time or null), hostname, agentVersion, libvirtVersion
+(null until the agent said hello), vms (number of VMs), enrolledAt (ISO time).`;
+
+export function hostsCommand(): Command {
+  const hosts = new Command("hosts")
+    .description("list enrolled hypervisors with their status (the default), or enroll and revoke them")
+    .addHelpText("after", `${LIST_HELP}
+
+Examples:
+  nightshift hosts
+  nightshift hosts --json | jq -r '.[] | select(.status == "missing") | .name'
+  nightshift hosts enroll web1
+  nightshift hosts revoke web1
+${SETTINGS_HELP}
+`);
+
+  hosts.command("list", { isDefault: true })
+    .description("list enrolled hosts (what `nightshift hosts` runs)")
+    .option("--json", "print the API's JSON array (fields below)")
+    // A mistyped subcommand lands here as an operand; say so instead of "too many arguments for 'list'".
+    .allowExcessArguments(true)
+    .addHelpText("after", `${LIST_HELP}
+
+Examples:
+  nightshift hosts
+  nightshift hosts list --json
+${SETTINGS_HELP}
+`)
+    .action(async (flags: { json?: boolean }, cmd: Command) => {
+      if (cmd.args.length > 0) {
+        cmd.error(`error: unknown command '${cmd.args[0]}' for 'nightshift hosts' (commands: list, enroll, revoke)`);
+      }
+      const list = await clientFor(cmd).listHosts();
+      if (flags.json) printJson(list);
+      else process.stdout.write(hostsTable(list));
+    });
+
+  hosts.command("enroll")
+    .description("enroll a host: the controller issues the token its agent connects with")
+    .argument("<name>", "host name the agent will use (letters, digits, '.', '_', '-'; usually its hostname)")
+    .option("--json", "print the API's JSON object {name, token, enrolledAt} instead")
+    .addHelpText("after", `
+Prints the host's token alone on standard output, and on standard error where
+to put it. The token is shown only this once: the controller stores a hash.
+The agent reads it from its token file (tokenFile in agent.yaml, default
+${DEFAULT_AGENT_TOKEN_FILE}), which should be owned by root with mode 0600.
+Enrolling a name that is already enrolled fails (NS_ERR_HOST_EXISTS): revoke it
+first to issue a new token. A revoked name can be enrolled again.
+
+Fields (--json, the answer of POST /v1/hosts): name, token, enrolledAt (ISO time).
+
+Examples:
+  nightshift hosts enroll web1
+  # straight into the agent's token file, never on screen:
+  nightshift hosts enroll web1 | ssh root@web1 'umask 077; cat > ${DEFAULT_AGENT_TOKEN_FILE}'
+  nightshift hosts enroll web1 --json | jq -r .token
+${SETTINGS_HELP}
+`)
+    .action(async (name: string, flags: { json?: boolean }, cmd: Command) => {
+      const host = await clientFor(cmd).enrollHost(name);
+      if (flags.json) {
+        printJson(host);
+        return;
+      }
+      process.stdout.write(host.token + "\n");
+      process.stderr.write(enrollGuidance(host));
+    });
+
+  hosts.command("revoke")
+    .description("revoke a host's token and disconnect its agent")
+    .argument("<name>", "enrolled host name")
+    .option("--json", "print the API's JSON object {name, status, revokedAt} instead")
+    .addHelpText("after", `
+The host stays listed with status "revoked" and keeps its history; its agent
+is disconnected at once and its token is refused from then on. Enroll the name
+again to issue a new token. Revoking an unknown host (NS_ERR_NO_HOST) or a
+revoked one (NS_ERR_HOST_REVOKED) fails.
+
+Fields (--json, the answer of POST /v1/hosts/NAME/revoke): name, status
+("revoked"), revokedAt (ISO time).
+
+Examples:
+  nightshift hosts revoke web1
+${SETTINGS_HELP}
+`)
+    .action(async (name: string, flags: { json?: boolean }, cmd: Command) => {
+      const host = await clientFor(cmd).revokeHost(name);
+      if (flags.json) printJson(host);
+      else process.stdout.write(revokedText(host));
+    });
+
+  return hosts;
+}

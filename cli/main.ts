@@ -1,0 +1,65 @@
+#!/usr/bin/env node
+/** The operator CLI: `nightshift <command>`. Wiring only; each command group lives in its own file. */
+import { Command, CommanderError } from "commander";
+import { NightshiftError } from "../shared/errors.js";
+import { AGENT_VERSION } from "../agent/version.js";
+import { hostsCommand } from "./hosts.js";
+import { vmsCommand } from "./vms.js";
+import { eventsCommand } from "./events.js";
+import { statusCommand } from "./status.js";
+import { SETTINGS_HELP } from "./settings.js";
+
+const EXIT_ERROR = 1;
+const EXIT_USAGE = 2;
+
+const program = new Command("nightshift")
+  .description("nightshift operator CLI: hosts, VMs, events and status from the nightshift controller's API")
+  .version(AGENT_VERSION)
+  .option("--url <url>", "controller URL, e.g. http://controller:8650 (else $NIGHTSHIFT_URL, else the config file)")
+  .option("--token <token>", "API token (else $NIGHTSHIFT_TOKEN, else the config file)")
+  .option("--config <file>", "config file with url and token or tokenFile (default ~/.config/nightshift/cli.yaml)")
+  .addCommand(hostsCommand())
+  .addCommand(vmsCommand())
+  .addCommand(eventsCommand())
+  .addCommand(statusCommand())
+  .addHelpText("after", `
+Examples:
+  export NIGHTSHIFT_URL=http://controller:8650
+  export NIGHTSHIFT_TOKEN=$(sudo cat /var/lib/nightshift/admin.token)
+  nightshift status
+  nightshift hosts enroll web1
+  nightshift vms --host web1
+  nightshift events --since 1h
+Run "nightshift help COMMAND" or "nightshift COMMAND --help" for a command's columns and --json fields.
+${SETTINGS_HELP}
+`);
+
+// `nightshift events | head`: a reader that goes away is not an error.
+for (const stream of [process.stdout, process.stderr]) {
+  stream.on("error", (err: NodeJS.ErrnoException) => {
+    if (err.code === "EPIPE") process.exit(process.exitCode ?? 0);
+    throw err;
+  });
+}
+
+// Every command: usage errors throw (exit 2 below) instead of exiting 1, help shows the global options.
+const configure = (cmd: Command): void => {
+  cmd.exitOverride().showHelpAfterError("(run with --help for usage)").configureHelp({ showGlobalOptions: true });
+  cmd.commands.forEach(configure);
+};
+configure(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (err) {
+  if (err instanceof CommanderError) {
+    // Commander has printed the message or the help already; --help and --version exit 0.
+    process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (err instanceof NightshiftError) {
+    process.stderr.write(`nightshift: ${err.message} (${err.code})\n`);
+    process.exitCode = EXIT_ERROR;
+  } else {
+    process.stderr.write(`nightshift: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.exitCode = EXIT_ERROR;
+  }
+}

@@ -1,0 +1,47 @@
+/** `nightshift vms [--host H]`: every VM the agents reported, across the fleet. */
+import { Command } from "commander";
+import { formatKiB, formatTable } from "../shared/table.js";
+import type { VmDisk, VmInfo } from "./api-client.js";
+import { clientFor } from "./connect.js";
+import { printJson, yesNo } from "./format.js";
+import { SETTINGS_HELP } from "./settings.js";
+
+export function formatDisks(disks: readonly VmDisk[]): string {
+  return disks.map((d) => `${d.target}=${d.source ?? "-"}${d.driverType ? ` (${d.driverType})` : ""}`).join(", ") || "-";
+}
+
+export function vmsTable(vms: readonly VmInfo[]): string {
+  return formatTable(
+    ["HOST", "NAME", "STATE", "AUTOSTART", "VCPUS", "MEMORY", "DISKS"],
+    vms.map((v) => [v.host, v.name, v.state, yesNo(v.autostart), String(v.vcpus), formatKiB(v.memoryKiB), formatDisks(v.disks)]),
+  );
+}
+
+export function vmsCommand(): Command {
+  return new Command("vms")
+    .description("list the VMs of every host (or one host) as their agents last reported them")
+    .option("--host <name>", "only this host's VMs (an unknown host is an error, NS_ERR_NO_HOST)")
+    .option("--json", "print the API's JSON array (fields below)")
+    .addHelpText("after", `
+Columns: HOST NAME STATE AUTOSTART VCPUS MEMORY DISKS
+  STATE   libvirt's state: running, shutoff, paused, crashed, pmsuspended, ...
+  DISKS   target=source (format), e.g. vda=/var/lib/libvirt/images/web1.qcow2 (qcow2)
+Sorted by host, then name.
+
+Fields (--json, an array of GET /v1/vms): host, name, uuid, state, stateReason
+(booted, destroyed, from-snapshot, ...), autostart, persistent, vcpus,
+memoryKiB, maxMemoryKiB, disks[] {target, bus, device, type, source,
+driverType, readonly, shareable}, updatedAt (ISO time of the last report).
+
+Examples:
+  nightshift vms
+  nightshift vms --host web1
+  nightshift vms --json | jq -r '.[] | select(.state != "running") | "\\(.host)/\\(.name)"'
+${SETTINGS_HELP}
+`)
+    .action(async (flags: { host?: string; json?: boolean }, cmd: Command) => {
+      const vms = await clientFor(cmd).listVms(flags.host);
+      if (flags.json) printJson(vms);
+      else process.stdout.write(vmsTable(vms));
+    });
+}
