@@ -139,13 +139,23 @@ export class ControllerLink {
         logger.error({ code: "NS_ERR_CONFIG", caFile: this.options.caFile }, `cannot read tls.caFile: ${errorMessage(err)}`);
       }
     }
-    const ws = new WebSocket(url, {
-      headers: { Authorization: `Bearer ${token}` },
-      maxPayload: MAX_MESSAGE_BYTES,
-      handshakeTimeout: 10_000,
-      perMessageDeflate: false,
-      ...(ca ? { ca } : {}),
-    });
+    let ws: WebSocket;
+    try {
+      ws = new WebSocket(url, {
+        headers: { Authorization: `Bearer ${token}` },
+        maxPayload: MAX_MESSAGE_BYTES,
+        handshakeTimeout: 10_000,
+        perMessageDeflate: false,
+        ...(ca ? { ca } : {}),
+      });
+    } catch (err) {
+      const error = new DaemonError("NS_ERR_CONTROLLER_UNREACHABLE", `cannot connect to controller ${url}: ${errorMessage(err)}`, { cause: err });
+      const delay = this.backoff.nextAtMax();
+      logger.error({ code: error.code, retryInMs: delay }, `${error.message}; retrying in ${formatDelay(delay)}`);
+      handlers.onAttemptFailed?.(error);
+      this.scheduleReconnect(delay, "controller URL unusable");
+      return;
+    }
     this.ws = ws;
 
     let heartbeatMs = this.options.heartbeatSeconds * 1000;
@@ -167,7 +177,7 @@ export class ControllerLink {
         ws.terminate();
         return;
       }
-      if (now - lastPing >= heartbeatMs) {
+      if (now - lastPing >= heartbeatMs && ws.readyState === WebSocket.OPEN) {
         lastPing = now;
         ws.ping();
       }

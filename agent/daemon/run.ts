@@ -7,7 +7,7 @@
  * controller (hello needs libvirt's version) -> READY=1 once the first report
  * was attempted (sent, or the controller could not be reached).
  * Shutdown (the signal aborts): stop reporting, close the WebSocket with 1001,
- * flush the spool, close libvirt.
+ * close libvirt, flush the spool.
  */
 import os from "node:os";
 import type { AgentConfig } from "../config.js";
@@ -118,8 +118,9 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   reporter.stop();
   await link.stop();
   await reporter.settled();
-  spool.close();
+  // libvirt before the spool: an event arriving meanwhile is still spooled for the next start.
   await libvirt.stop();
+  spool.close();
   await notifier.close();
   logger.info({ spooled: spool.size }, "agent stopped");
 }
