@@ -96,6 +96,8 @@ describe("session", () => {
     console.log(`libvirt call -> event at the peer: defined ${definedMs} ms, started ${startedMs} ms, stopped ${stoppedMs} ms`);
 
     const events = ours();
+    const inAgent = peer.eventDeliveries.filter((d) => d.message.domain === name).map((d) => d.at - Date.parse(d.message.time));
+    console.log(`agent received the event -> peer has it: ${inAgent.join(", ")} ms (spool append with fdatasync included)`);
     expect(events.map((e) => [e.kind, e.event, e.detail])).toEqual([
       ["lifecycle", "defined", "added"],
       ["lifecycle", "started", "booted"],
