@@ -1,0 +1,159 @@
+/** The CLI's human output: relative times, aligned tables, the status summary. */
+import { describe, expect, it } from "vitest";
+import { formatData, formatKeyValues, formatUptime, orDash, relativeTime } from "../../../cli/format.js";
+import { enrollGuidance, hostsTable } from "../../../cli/hosts.js";
+import { formatDisks, vmsTable } from "../../../cli/vms.js";
+import { eventsTable } from "../../../cli/events.js";
+import { statusText } from "../../../cli/status.js";
+import type { EventInfo, HostInfo, VmInfo } from "../../../cli/api-client.js";
+
+const NOW = Date.parse("2026-11-23T12:00:00.000Z");
+const ago = (ms: number) => new Date(NOW - ms).toISOString();
+
+/** Each row's cell starts where the header's column starts. */
+function expectAligned(text: string, header: string): void {
+  const lines = text.trimEnd().split("\n");
+  const start = lines[0]!.indexOf(header);
+  expect(start).toBeGreaterThanOrEqual(0);
+  for (const line of lines.slice(1)) {
+    expect(line[start - 1], `column ${header} in ${JSON.stringify(line)}`).toBe(" ");
+    expect(line[start], `column ${header} in ${JSON.stringify(line)}`).not.toBe(" ");
+  }
+}
+
+describe("relativeTime", () => {
+  it.each([
+    [0, "0s ago"], [12_400, "12s ago"], [59_999, "59s ago"], [60_000, "1m ago"], [59 * 60_000, "59m ago"],
+    [3_600_000, "1h ago"], [47 * 3_600_000, "47h ago"], [48 * 3_600_000, "2d ago"], [30 * 86_400_000, "30d ago"],
+  ])("%i ms ago -> %s", (ms, text) => {
+    expect(relativeTime(ago(ms), NOW)).toBe(text);
+  });
+
+  it("never for null; a time ahead of our clock reads as 0s ago", () => {
+    expect(relativeTime(null, NOW)).toBe("never");
+    expect(relativeTime(ago(-5_000), NOW)).toBe("0s ago");
+  });
+});
+
+describe("small formatters", () => {
+  it("uptime", () => {
+    expect(formatUptime(5)).toBe("5s");
+    expect(formatUptime(125)).toBe("2m 5s");
+    expect(formatUptime(3 * 3600 + 12 * 60 + 9)).toBe("3h 12m");
+    expect(formatUptime(2 * 86_400 + 5 * 3600)).toBe("2d 5h");
+  });
+
+  it("dashes for missing values, key=value for event data", () => {
+    expect([orDash(null), orDash(undefined), orDash(""), orDash(0), orDash("x")]).toEqual(["-", "-", "-", "0", "x"]);
+    expect(formatData({ count: 3, reason: "spool full", ids: ["a"] })).toBe('count=3 reason=spool full ids=["a"]');
+    expect(formatData(null)).toBe("");
+  });
+
+  it("aligned key-value lines", () => {
+    expect(formatKeyValues([["a", "1"], ["long key", "2"]])).toBe("a         1\nlong key  2\n");
+  });
+});
+
+const host = (over: Partial<HostInfo>): HostInfo => ({
+  name: "web1", status: "up", connected: true, lastSeenAt: ago(12_000), hostname: "web1.example",
+  agentVersion: "0.1.0", libvirtVersion: "9.0.0", vms: 3, enrolledAt: ago(86_400_000), ...over,
+});
+
+describe("hosts", () => {
+  it("prints the header alone for no hosts", () => {
+    expect(hostsTable([], NOW)).toBe("NAME  STATUS  CONNECTED  LAST-SEEN  VMS  AGENT  LIBVIRT\n");
+  });
+
+  it("one row per host, last seen relative, dashes before the agent's hello", () => {
+    const text = hostsTable([
+      host({}),
+      host({ name: "hypervisor-02", status: "enrolled", connected: false, lastSeenAt: null, agentVersion: null, libvirtVersion: null, vms: 0 }),
+    ], NOW);
+    const [, up, enrolled] = text.trimEnd().split("\n");
+    expect(up).toMatch(/^web1\s+up\s+yes\s+12s ago\s+3\s+0\.1\.0\s+9\.0\.0$/);
+    expect(enrolled).toMatch(/^hypervisor-02\s+enrolled\s+no\s+never\s+0\s+-\s+-$/);
+    for (const column of ["STATUS", "CONNECTED", "LAST-SEEN", "VMS", "AGENT", "LIBVIRT"]) expectAligned(text, column);
+  });
+
+  it("enroll's guidance names the host and the token file with its mode, and never the token", () => {
+    const text = enrollGuidance({ name: "web1", token: "nsh_secret", enrolledAt: ago(0) });
+    expect(text).toContain("/etc/nightshift/agent.token");
+    expect(text).toContain("0600");
+    expect(text).toContain("web1");
+    expect(text).not.toContain("nsh_secret");
+  });
+});
+
+const vm = (over: Partial<VmInfo>): VmInfo => ({
+  host: "web1", name: "db1", uuid: "3d0c3d0c-0000-4000-8000-000000000001", state: "running", stateReason: "booted",
+  autostart: true, persistent: true, vcpus: 2, memoryKiB: 2 * 1024 * 1024, maxMemoryKiB: 2 * 1024 * 1024,
+  disks: [{ target: "vda", bus: "virtio", device: "disk", type: "file", source: "/var/lib/libvirt/images/db1.qcow2",
+    driverType: "qcow2", readonly: false, shareable: false }],
+  updatedAt: ago(1000), ...over,
+});
+
+describe("vms", () => {
+  it("prints the header alone for no VMs", () => {
+    expect(vmsTable([])).toBe("HOST  NAME  STATE  AUTOSTART  VCPUS  MEMORY  DISKS\n");
+  });
+
+  it("one row per VM with memory in MiB/GiB and disks as target=source (format)", () => {
+    const text = vmsTable([
+      vm({}),
+      vm({ host: "web2", name: "cache", state: "shutoff", autostart: false, vcpus: 1, memoryKiB: 196_608, disks: [] }),
+    ]);
+    const [, db1, cache] = text.trimEnd().split("\n");
+    expect(db1).toMatch(/^web1\s+db1\s+running\s+yes\s+2\s+2 GiB\s+vda=\/var\/lib\/libvirt\/images\/db1\.qcow2 \(qcow2\)$/);
+    expect(cache).toMatch(/^web2\s+cache\s+shutoff\s+no\s+1\s+192 MiB\s+-$/);
+    for (const column of ["NAME", "STATE", "AUTOSTART", "VCPUS", "MEMORY", "DISKS"]) expectAligned(text, column);
+  });
+
+  it("disks without a source or format", () => {
+    expect(formatDisks([{ target: "sda", bus: "sata", device: "cdrom", type: "file", source: null, driverType: null,
+      readonly: true, shareable: false }, vm({}).disks[0]!])).toBe("sda=-, vda=/var/lib/libvirt/images/db1.qcow2 (qcow2)");
+  });
+});
+
+const event = (over: Partial<EventInfo>): EventInfo => ({
+  seq: 1, id: "e1", time: "2026-11-23T11:59:00.000Z", receivedAt: "2026-11-23T11:59:00.010Z", host: "web1",
+  kind: "lifecycle", vm: "db1", uuid: "3d0c", event: "stopped", detail: "destroyed", data: null, ...over,
+});
+
+describe("events", () => {
+  it("prints the header alone for no events", () => {
+    expect(eventsTable([])).toBe("TIME  HOST  KIND  VM  EVENT  DETAIL\n");
+  });
+
+  it("libvirt events with their detail; host events with dashes or their data", () => {
+    const text = eventsTable([
+      event({}),
+      event({ seq: 2, kind: "host", vm: null, uuid: null, event: "enrolled", detail: null }),
+      event({ seq: 3, kind: "host", vm: null, uuid: null, event: "events-lost", detail: null, data: { count: 12 } }),
+      event({ seq: 4, kind: "reboot", event: null, detail: null }),
+    ]);
+    const rows = text.trimEnd().split("\n").slice(1);
+    expect(rows[0]).toMatch(/^2026-11-23T11:59:00\.000Z\s+web1\s+lifecycle\s+db1\s+stopped\s+destroyed$/);
+    expect(rows[1]).toMatch(/\s+host\s+-\s+enrolled\s+-$/);
+    expect(rows[2]).toMatch(/\s+events-lost\s+count=12$/);
+    expect(rows[3]).toMatch(/\s+reboot\s+db1\s+-\s+-$/);
+    for (const column of ["HOST", "KIND", "VM", "EVENT", "DETAIL"]) expectAligned(text, column);
+  });
+});
+
+describe("status", () => {
+  it("summarizes hosts by status and VMs by state", () => {
+    const text = statusText({
+      version: "0.1.0", uptimeSeconds: 3 * 3600 + 60, agentsConnected: 1, eventsStored: 1234,
+      hosts: { total: 3, up: 1, missing: 1, enrolled: 1, revoked: 0 },
+      vms: { total: 5, byState: { shutoff: 2, running: 3 } },
+    }, "http://controller:8650");
+    expect(text).toBe([
+      "controller  http://controller:8650 (version 0.1.0, up 3h 1m)",
+      "hosts       3 total: 1 up, 1 missing, 1 enrolled, 0 revoked",
+      "agents      1 connected",
+      "vms         5 total: 3 running, 2 shutoff",
+      "events      1234 stored",
+      "",
+    ].join("\n"));
+  });
+});
