@@ -19,17 +19,23 @@ const cleanups: (() => Promise<void> | void)[] = [];
 
 /** Prints one JSON line per datagram: its text and the sender's pid from SCM_CREDENTIALS. */
 const RECEIVER = `
-import json, socket, struct, sys
+import array, json, os, socket, struct, sys
 s = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
 s.bind(sys.argv[1])
 s.setsockopt(socket.SOL_SOCKET, socket.SO_PASSCRED, 1)
 print(json.dumps({"listening": True}), flush=True)
 while True:
-    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(64))
+    data, anc, flags, addr = s.recvmsg(65536, socket.CMSG_SPACE(64) + socket.CMSG_SPACE(64))
     pid = None
     for level, kind, payload in anc:
         if level == socket.SOL_SOCKET and kind == socket.SCM_CREDENTIALS:
             pid = struct.unpack("iII", payload[:12])[0]
+        if level == socket.SOL_SOCKET and kind == socket.SCM_RIGHTS:
+            # BARRIER=1 carries a pipe; closing it, as systemd does, releases the sender.
+            fds = array.array("i")
+            fds.frombytes(payload[:len(payload) - len(payload) % 4])
+            for fd in fds:
+                os.close(fd)
     print(json.dumps({"text": data.decode(), "pid": pid}), flush=True)
 `;
 
@@ -65,9 +71,13 @@ class NotifyReceiver {
     return receiver;
   }
 
-  /** Every variable assignment received, in order ("READY=1", "STATUS=...", ...). */
+  /** Every variable assignment received, in order ("READY=1", "STATUS=...", ...), barriers left out. */
   get assignments(): string[] {
-    return this.datagrams.flatMap((d) => d.text.split("\n").filter(Boolean));
+    return this.datagrams.flatMap((d) => d.text.split("\n").filter((a) => a && a !== "BARRIER=1"));
+  }
+
+  get barriers(): number {
+    return this.datagrams.filter((d) => d.text === "BARRIER=1").length;
   }
 
   async waitFor(predicate: (assignments: string[]) => boolean, what: string, timeoutMs = 10_000): Promise<void> {
@@ -114,10 +124,15 @@ describe("the agent under Type=notify", () => {
 
     await receiver.waitFor((a) => a.filter((x) => x === "WATCHDOG=1").length >= 4, "four watchdog pings", 5_000);
     const pings = receiver.datagrams.filter((d) => d.text === "WATCHDOG=1");
+    // Each notification waited for systemd (here: the receiver) to process it.
+    expect(receiver.barriers).toBeGreaterThanOrEqual(pings.length);
     const gaps = pings.slice(1).map((d, i) => d.at - pings[i]!.at);
     for (const gap of gaps) expect(gap).toBeLessThan(400);
     // As root systemd-notify claims its parent's pid, so systemd attributes every message to the agent.
-    if (process.getuid?.() === 0) expect(new Set(receiver.datagrams.map((d) => d.pid))).toEqual(new Set([agent.pid]));
+    // (The barrier itself comes from the child, and only needs the child alive.)
+    if (process.getuid?.() === 0) {
+      expect(new Set(receiver.datagrams.filter((d) => d.text !== "BARRIER=1").map((d) => d.pid))).toEqual(new Set([agent.pid]));
+    }
 
     await peer.goAway();
     await receiver.waitFor((a) => a.some((x) => /^STATUS=.*controller (connection lost|unreachable), retrying in \d+ s/.test(x)),
