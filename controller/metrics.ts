@@ -21,6 +21,11 @@ export class ControllerMetrics {
   constructor(store: Store, live: LiveSource) {
     const registers = [this.registry];
     collectDefaultMetrics({ register: this.registry, prefix: "nightshift_controller_" });
+    // prom-client names these gauges *_total, which promtool (rightly) rejects
+    // for non-counters; drop them rather than publish names that fail lint.
+    for (const gauge of ["nodejs_active_handles_total", "nodejs_active_requests_total", "nodejs_active_resources_total"]) {
+      this.registry.removeSingleMetric(`nightshift_controller_${gauge}`);
+    }
 
     new Gauge({
       name: "nightshift_host_up", help: "1 when the host's agent was heard from recently (status up), else 0.",

@@ -10,7 +10,9 @@ DEBIAN_PACKAGES=(
   libvirt-daemon libvirt-daemon-driver-qemu libvirt-clients
   qemu-system-x86 qemu-utils
   # building the test guest from Debian packages
-  dpkg-dev cpio busybox-static e2fsprogs kmod
+  dpkg-dev cpio busybox-static e2fsprogs
+  # promtool (metrics and alert-rule checks), systemd-analyze and systemd-notify
+  prometheus systemd
   # pgrep/pkill, runuser, useradd used by scripts and tests
   procps util-linux passwd
 )

@@ -12,8 +12,7 @@ import WebSocket from "ws";
 import { pino } from "pino";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
-import { parseControllerMessage } from "../../../shared/protocol/codec.js";
-import type { ControllerMessage } from "../../../shared/protocol/messages.js";
+import { sampleDomain as domain, TestAgent } from "../../helpers/ws-agent.js";
 
 let controller: RunningController;
 let dataDir: string;
@@ -26,53 +25,6 @@ async function api(method: string, p: string, body?: unknown): Promise<{ status:
     ...(body === undefined ? {} : { body: JSON.stringify(body) }),
   });
   return { status: res.status, json: await res.json() };
-}
-
-class TestAgent {
-  readonly received: ControllerMessage[] = [];
-  private waiters: (() => void)[] = [];
-  constructor(readonly ws: WebSocket) {
-    ws.on("message", (data) => {
-      const parsed = parseControllerMessage(data.toString());
-      if (!parsed.ok) throw new Error(`controller sent an invalid message: ${parsed.detail}`);
-      this.received.push(parsed.message);
-      for (const w of this.waiters.splice(0)) w();
-    });
-  }
-  static async connect(token: string): Promise<TestAgent> {
-    const ws = new WebSocket(controller.url.replace("http", "ws") + "/v1/agent", { headers: { Authorization: `Bearer ${token}` } });
-    await once(ws, "open");
-    return new TestAgent(ws);
-  }
-  send(obj: unknown): void {
-    this.ws.send(typeof obj === "string" ? obj : JSON.stringify(obj));
-  }
-  async next<T extends ControllerMessage["type"]>(type: T, timeoutMs = 3000): Promise<Extract<ControllerMessage, { type: T }>> {
-    const deadline = Date.now() + timeoutMs;
-    for (;;) {
-      const i = this.received.findIndex((m) => m.type === type);
-      if (i >= 0) return this.received.splice(i, 1)[0] as Extract<ControllerMessage, { type: T }>;
-      if (Date.now() > deadline) throw new Error(`no ${type} message within ${timeoutMs} ms; got ${JSON.stringify(this.received)}`);
-      await new Promise<void>((resolve) => { this.waiters.push(resolve); setTimeout(resolve, 50); });
-    }
-  }
-  /** Closes and waits until the controller has let the session go, so the host can reconnect. */
-  async close(): Promise<void> {
-    if (this.ws.readyState !== WebSocket.CLOSED) {
-      this.ws.close();
-      await once(this.ws, "close");
-    }
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  hello(host: string): void {
-    this.send({ v: 1, type: "hello", host, hostname: `${host}.example`, agentVersion: "0.1.0", libvirtVersion: "9.0.0", libvirtUri: "qemu:///system" });
-  }
-}
-
-function domain(name: string, uuid = randomUUID()) {
-  return { name, uuid, id: 1, state: "running", stateReason: "booted", autostart: true, persistent: true, vcpus: 2,
-    memoryKiB: 1048576, maxMemoryKiB: 1048576,
-    disks: [{ target: "vda", bus: "virtio", device: "disk", type: "file", source: `/var/lib/libvirt/images/${name}.qcow2`, driverType: "qcow2", readonly: false, shareable: false }] };
 }
 
 /** Rejected upgrade: the HTTP status and JSON body the agent gets. */
@@ -110,7 +62,7 @@ describe("agent endpoint", () => {
   });
 
   it("stores a good agent's hello, inventory and events, acking each event", async () => {
-    const good = await TestAgent.connect(tokens["hv-good"]!);
+    const good = await TestAgent.connect(controller.url, tokens["hv-good"]!);
     good.hello("hv-good");
     const welcome = await good.next("welcome");
     expect(welcome).toMatchObject({ host: "hv-good", heartbeatSeconds: 1 });
@@ -131,7 +83,7 @@ describe("agent endpoint", () => {
   });
 
   it("answers malformed, unversioned, unknown, invalid and out-of-order messages with clear errors and keeps the connection", async () => {
-    const bad = await TestAgent.connect(tokens["hv-bad"]!);
+    const bad = await TestAgent.connect(controller.url, tokens["hv-bad"]!);
     const cases: [unknown, string, RegExp][] = [
       [{ v: 1, type: "inventory", collectedAt: new Date().toISOString(), domains: [] }, "NS_ERR_PROTOCOL_ORDER", /send hello first/],
       ["{not json", "NS_ERR_PROTOCOL_MALFORMED_JSON", /not JSON/],
@@ -156,7 +108,7 @@ describe("agent endpoint", () => {
   });
 
   it("refuses a hello that claims another host than the token's and closes", async () => {
-    const liar = await TestAgent.connect(tokens["hv-bad"]!);
+    const liar = await TestAgent.connect(controller.url, tokens["hv-bad"]!);
     liar.hello("hv-good");
     const err = await liar.next("error");
     expect(err.code).toBe("NS_ERR_HOST_MISMATCH");
@@ -166,21 +118,21 @@ describe("agent endpoint", () => {
   });
 
   it("closes an oversized frame with 1009 and keeps serving others", async () => {
-    const big = await TestAgent.connect(tokens["hv-bad"]!);
+    const big = await TestAgent.connect(controller.url, tokens["hv-bad"]!);
     big.hello("hv-bad");
     await big.next("welcome");
     big.send("x".repeat(70 * 1024));
     const [code] = await once(big.ws, "close");
     expect(code).toBe(1009);
     await big.close();
-    const other = await TestAgent.connect(tokens["hv-good"]!);
+    const other = await TestAgent.connect(controller.url, tokens["hv-good"]!);
     other.hello("hv-good");
     expect((await other.next("welcome")).host).toBe("hv-good");
     await other.close();
   });
 
   it("refuses a second live agent for the same host with 409, and accepts it once the first is gone", async () => {
-    const first = await TestAgent.connect(tokens["hv-dup"]!);
+    const first = await TestAgent.connect(controller.url, tokens["hv-dup"]!);
     first.hello("hv-dup");
     await first.next("welcome");
     const { status, body } = await refusedUpgrade(tokens["hv-dup"]!);
@@ -188,14 +140,14 @@ describe("agent endpoint", () => {
     expect(body.error.code).toBe("NS_ERR_DUPLICATE_HOST");
     expect(body.error.message).toMatch(/host 'hv-dup' already has a live agent connected from 127\.0\.0\.1/);
     await first.close();
-    const second = await TestAgent.connect(tokens["hv-dup"]!);
+    const second = await TestAgent.connect(controller.url, tokens["hv-dup"]!);
     second.hello("hv-dup");
     await second.next("welcome");
     await second.close();
   });
 
   it("terminates an agent that stops answering pings within two heartbeats", async () => {
-    const silent = await TestAgent.connect(tokens["hv-bad"]!);
+    const silent = await TestAgent.connect(controller.url, tokens["hv-bad"]!);
     silent.hello("hv-bad");
     await silent.next("welcome");
     // Stop reading: the client's automatic pong can no longer be produced.
