@@ -32,8 +32,8 @@ export interface ReporterOptions {
   canInventory(): boolean;
   logger: Logger;
   random?: Random;
-  /** Called whenever the number of spooled entries may have changed. */
-  onSpoolChange?(size: number): void;
+  /** Called with the number of spooled events whenever it may have changed. */
+  onSpoolChange?(events: number): void;
 }
 
 export class Reporter {
@@ -94,7 +94,7 @@ export class Reporter {
     } catch (err) {
       this.logError(err, "cannot record acks in the spool; the events will be sent again");
     }
-    this.options.onSpoolChange?.(this.options.spool.size);
+    this.options.onSpoolChange?.(this.options.spool.stats.events);
     this.pump();
   }
 
@@ -115,7 +115,7 @@ export class Reporter {
       this.session?.send({ type: "events", events: [message] });
       return;
     }
-    this.options.onSpoolChange?.(this.options.spool.size);
+    this.options.onSpoolChange?.(this.options.spool.stats.events);
     this.pump();
   }
 

@@ -34,7 +34,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   const spool = Spool.open({ dir: config.stateDir, maxEvents: config.spool.maxEvents, logger });
   const notifier = new SystemdNotifier({ logger, ...(options.env ? { env: options.env } : {}) });
   const status = new AgentStatus(notifier);
-  status.spoolSize = spool.size;
+  status.spoolSize = spool.stats.events;
 
   let firstReport: () => void = () => {};
   const firstReportAttempted = new Promise<void>((resolve) => { firstReport = resolve; });

