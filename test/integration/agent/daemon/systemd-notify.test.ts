@@ -122,12 +122,15 @@ describe("the agent under Type=notify", () => {
     expect(ready).toMatch(/STATUS=libvirt test:\/\/\/default connected; connected to controller ws:\/\/127\.0\.0\.1:\d+\/v1\/agent; 0 events spooled/);
     expect(receiver.assignments[0]).toMatch(/^STATUS=connecting to libvirt test:\/\/\/default/);
 
-    await receiver.waitFor((a) => a.filter((x) => x === "WATCHDOG=1").length >= 4, "four watchdog pings", 5_000);
+    await receiver.waitFor((a) => a.filter((x) => x === "WATCHDOG=1").length >= 6, "six watchdog pings", 5_000);
     const pings = receiver.datagrams.filter((d) => d.text === "WATCHDOG=1");
     // Each notification waited for systemd (here: the receiver) to process it.
     expect(receiver.barriers).toBeGreaterThanOrEqual(pings.length);
-    const gaps = pings.slice(1).map((d, i) => d.at - pings[i]!.at);
-    for (const gap of gaps) expect(gap).toBeLessThan(400);
+    const gaps = pings.slice(1).map((d, i) => d.at - pings[i]!.at).sort((a, b) => a - b);
+    // Every WATCHDOG_USEC/2 = 200 ms (the median, so that one slow process start on a busy machine does not count).
+    const median = gaps[Math.floor(gaps.length / 2)]!;
+    expect(median).toBeGreaterThan(150);
+    expect(median).toBeLessThan(300);
     // As root systemd-notify claims its parent's pid, so systemd attributes every message to the agent.
     // (The barrier itself comes from the child, and only needs the child alive.)
     if (process.getuid?.() === 0) {
