@@ -41,7 +41,13 @@ const LISTENING = /nightshift-controller listening on (\S+)/;
 const MAX_LOG_CHARS = 64 * 1024;
 const running = new Set<{ child: ChildProcess; dataDir: string }>();
 
-// A test run that dies (a thrown error in a hook, Ctrl-C) must not leave controllers behind.
+/**
+ * A test process that dies without running afterAll (killed, crashed) must
+ * not leave controllers behind. Vitest's workers end without emitting 'exit',
+ * so the controller is started through setpriv (util-linux) with a parent-death
+ * signal: it gets SIGTERM when the process that started it goes away.
+ */
+const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
 process.once("exit", () => {
   for (const { child, dataDir } of running) {
     child.kill("SIGKILL");
@@ -61,13 +67,15 @@ export async function startController(options: StartControllerOptions = {}): Pro
   if (!fs.existsSync(CONTROLLER_BIN)) throw new Error(`${CONTROLLER_BIN} missing: run npm run build`);
   const timeoutMs = options.readyTimeoutMs ?? 15_000;
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-controller-"));
-  const args = [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", "127.0.0.1:0"];
+  const args: string[] = [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", "127.0.0.1:0"];
   if (options.config) {
     const file = path.join(dataDir, "controller.yaml");
     fs.writeFileSync(file, toYaml(options.config));
     args.push("--config", file);
   }
-  const child = spawn(process.execPath, args, { env: isolatedEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
+  // setpriv execs node, so the child's PID is the controller's.
+  const [command, argv] = SETPRIV ? [SETPRIV, ["--pdeathsig", "TERM", "--", process.execPath, ...args]] : [process.execPath, args];
+  const child = spawn(command, argv, { env: isolatedEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
   const entry = { child, dataDir };
   running.add(entry);
 

@@ -1,0 +1,33 @@
+/** `--help` of every command reads like a man page: what it does, options, --json fields, examples, environment. */
+import { describe, expect, it } from "vitest";
+import { runCli } from "./run-cli.js";
+
+describe.each([
+  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "events", "status"] },
+  { args: ["hosts"], has: ["Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT", "Fields (hosts --json", "enroll", "revoke"] },
+  { args: ["hosts", "list"], has: ["--json", "Fields (hosts --json", "lastSeenAt"] },
+  { args: ["hosts", "enroll"], has: ["<name>", "/etc/nightshift/agent.token", "mode 0600", "Fields (--json", "NS_ERR_HOST_EXISTS"] },
+  { args: ["hosts", "revoke"], has: ["<name>", "Fields (--json", "revokedAt", "NS_ERR_NO_HOST"] },
+  { args: ["vms"], has: ["--host <name>", "Columns: HOST NAME STATE AUTOSTART VCPUS MEMORY DISKS", "Fields (--json", "memoryKiB"] },
+  { args: ["events"], has: ["--since <when>", "--limit <n>", "--vm <name-or-uuid>", "Columns: TIME HOST KIND VM EVENT DETAIL", "receivedAt"] },
+  { args: ["status"], has: ["Fields (--json", "agentsConnected", "byState"] },
+])("nightshift $args --help", ({ args, has }) => {
+  it("exits 0 and documents the command, its settings and exit codes", async () => {
+    const result = await runCli([...args, "--help"]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toBe("");
+    for (const text of [...has, "Examples:", "Environment:", "NIGHTSHIFT_URL", "NIGHTSHIFT_TOKEN", "cli.yaml", "--url <url>",
+      "--token <token>", "--config <file>", "Exit status: 0 ok, 1 error", "2 usage error"]) {
+      expect(result.stdout, text).toContain(text);
+    }
+  });
+});
+
+it("nightshift help COMMAND is the same as COMMAND --help", async () => {
+  expect((await runCli(["help", "events"])).stdout).toBe((await runCli(["events", "--help"])).stdout);
+});
+
+it("--version prints the package version", async () => {
+  const result = await runCli(["--version"]);
+  expect(result).toEqual({ code: 0, stdout: expect.stringMatching(/^\d+\.\d+\.\d+\n$/), stderr: "" });
+});
