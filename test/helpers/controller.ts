@@ -48,6 +48,8 @@ const running = new Set<{ child: ChildProcess; dataDir: string }>();
  * signal: it gets SIGTERM when the process that started it goes away.
  */
 const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p));
+
+// Outside vitest (a script using this helper), a normal exit also removes the data directories.
 process.once("exit", () => {
   for (const { child, dataDir } of running) {
     child.kill("SIGKILL");
