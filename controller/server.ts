@@ -42,9 +42,12 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   const adminTokenFile = ensureAdminToken(store, config.dataDir, config.adminToken);
 
   let ready = false;
-  let hub: AgentHub;
-  const metrics = new ControllerMetrics(store, { connectedAgents: () => hub.connectedAgents(), lastSeen: (id) => hub.lastSeen(id) });
-  hub = new AgentHub({
+  // The metrics read the hub lazily, at scrape time, so the hub can be built after them.
+  const metrics: ControllerMetrics = new ControllerMetrics(store, {
+    connectedAgents: (): number => hub.connectedAgents(),
+    lastSeen: (id: number): number | undefined => hub.lastSeen(id),
+  });
+  const hub: AgentHub = new AgentHub({
     store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeatSeconds,
     inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes,
   });

@@ -14,7 +14,9 @@ DEBIAN_PACKAGES=(
   # promtool (metrics and alert-rule checks), systemd-analyze and systemd-notify
   prometheus systemd
   # pgrep/pkill, runuser, useradd used by scripts and tests
-  procps util-linux passwd
+  procps util-linux passwd openssl
+  # the systemd-notify test receives datagrams with a python3 socket
+  python3 kmod
 )
 
 missing=()

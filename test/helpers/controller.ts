@@ -21,6 +21,10 @@ export interface StartControllerOptions {
   env?: NodeJS.ProcessEnv;
   /** How long to wait for the listening line and /readyz. Default 15 s. */
   readyTimeoutMs?: number;
+  /** Reuse a data directory (a restart); it is then left in place by stop(). */
+  dataDir?: string;
+  /** A fixed port (a restart at the same address); default a free one. */
+  port?: number;
 }
 
 export interface TestController {
@@ -39,7 +43,7 @@ export interface TestController {
 
 const LISTENING = /nightshift-controller listening on (\S+)/;
 const MAX_LOG_CHARS = 64 * 1024;
-const running = new Set<{ child: ChildProcess; dataDir: string }>();
+const running = new Set<{ child: ChildProcess; dataDir: string; ownsDataDir: boolean }>();
 
 /**
  * A test process that dies without running afterAll (killed, crashed) must
@@ -51,9 +55,9 @@ const SETPRIV = ["/usr/bin/setpriv", "/bin/setpriv"].find((p) => fs.existsSync(p
 
 // Outside vitest (a script using this helper), a normal exit also removes the data directories.
 process.once("exit", () => {
-  for (const { child, dataDir } of running) {
+  for (const { child, dataDir, ownsDataDir } of running) {
     child.kill("SIGKILL");
-    fs.rmSync(dataDir, { recursive: true, force: true });
+    if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
   }
 });
 
@@ -68,8 +72,9 @@ function isolatedEnv(extra: NodeJS.ProcessEnv | undefined): NodeJS.ProcessEnv {
 export async function startController(options: StartControllerOptions = {}): Promise<TestController> {
   if (!fs.existsSync(CONTROLLER_BIN)) throw new Error(`${CONTROLLER_BIN} missing: run npm run build`);
   const timeoutMs = options.readyTimeoutMs ?? 15_000;
-  const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-controller-"));
-  const args: string[] = [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", "127.0.0.1:0"];
+  const ownsDataDir = options.dataDir === undefined;
+  const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-controller-"));
+  const args: string[] = [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", `127.0.0.1:${options.port ?? 0}`];
   if (options.config) {
     const file = path.join(dataDir, "controller.yaml");
     fs.writeFileSync(file, toYaml(options.config));
@@ -78,7 +83,7 @@ export async function startController(options: StartControllerOptions = {}): Pro
   // setpriv execs node, so the child's PID is the controller's.
   const [command, argv] = SETPRIV ? [SETPRIV, ["--pdeathsig", "TERM", "--", process.execPath, ...args]] : [process.execPath, args];
   const child = spawn(command, argv, { env: isolatedEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
-  const entry = { child, dataDir };
+  const entry = { child, dataDir, ownsDataDir };
   running.add(entry);
 
   let stdout = "";
@@ -101,7 +106,7 @@ export async function startController(options: StartControllerOptions = {}): Pro
         clearTimeout(killTimer);
       }
       running.delete(entry);
-      fs.rmSync(dataDir, { recursive: true, force: true });
+      if (ownsDataDir) fs.rmSync(dataDir, { recursive: true, force: true });
     })();
     return stopped;
   };
