@@ -33,7 +33,7 @@
  */
 import fs from "node:fs";
 import path from "node:path";
-import { randomUUID } from "node:crypto";
+import { uuidv7 } from "../../shared/ids.js";
 import { z } from "zod";
 import type { Logger } from "../../shared/logging.js";
 import { errorMessage } from "../../shared/errors.js";
@@ -240,7 +240,7 @@ export class Spool {
     const times = dropped.map((e) => e.event.time);
     const loss: SpooledLoss = this.openLoss
       ? { ...this.openLoss, count: this.openLoss.count + dropped.length, lastLostAt: times[times.length - 1]! }
-      : { kind: "lost", id: randomUUID(), count: dropped.length, firstLostAt: times[0]!, lastLostAt: times[times.length - 1]! };
+      : { kind: "lost", id: uuidv7(), count: dropped.length, firstLostAt: times[0]!, lastLostAt: times[times.length - 1]! };
     this.add(loss);
     this.openLoss = loss;
     this.droppedTotal += dropped.length;

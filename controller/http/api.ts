@@ -103,15 +103,14 @@ export function registerApi(router: Router, deps: ApiDeps): void {
   router.add("GET", "/v1/status", () => {
     const hosts = store.hosts.list();
     const byStatus = (s: string) => hosts.filter((h) => h.status === s).length;
-    const vms = store.domains.stateRows();
-    const vmStates: Record<string, number> = {};
-    for (const v of vms) vmStates[v.state] = (vmStates[v.state] ?? 0) + 1;
+    const vmStates = store.domains.countByState();
+    const vmTotal = Object.values(vmStates).reduce((a, b) => a + b, 0);
     return {
       version: deps.version,
       uptimeSeconds: Math.round((Date.now() - deps.startedAt) / 1000),
       hosts: { total: hosts.length, up: byStatus("up"), missing: byStatus("missing"), enrolled: byStatus("enrolled"), revoked: byStatus("revoked") },
       agentsConnected: hub.connectedAgents(),
-      vms: { total: vms.length, byState: vmStates },
+      vms: { total: vmTotal, byState: vmStates },
       eventsStored: store.events.count(),
     };
   });

@@ -96,7 +96,7 @@ export class AgentHub {
 
   private accept(ws: WebSocket, hostId: number, remote: string | undefined): void {
     const { store, log, metrics } = this.opts;
-    const host = store.hosts.list().find((h) => h.id === hostId);
+    const host = store.hosts.findById(hostId);
     if (!host || host.status === "revoked") {
       ws.close(4401, "host revoked");
       return;

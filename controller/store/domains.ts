@@ -67,6 +67,7 @@ export class DomainStore {
   private readonly disksStmt;
   private readonly disksByHostStmt;
   private readonly stateRowsStmt;
+  private readonly countByStateStmt;
 
   constructor(private readonly db: Db) {
     this.upsert = db.prepare(`INSERT INTO domains (host_id, uuid, name, state, state_reason, autostart, persistent, vcpus,
@@ -86,6 +87,7 @@ export class DomainStore {
       d.vcpus, d.memory_kib, d.max_memory_kib, d.updated_at FROM domains d JOIN hosts h ON h.id = d.host_id`;
     this.listStmt = db.prepare(`${select} ORDER BY h.name, d.name`);
     this.listByHostStmt = db.prepare(`${select} WHERE h.name = ? ORDER BY d.name`);
+    this.countByStateStmt = db.prepare("SELECT state, count(*) AS n FROM domains GROUP BY state");
     this.stateRowsStmt = db.prepare("SELECT h.name AS host, d.name, d.state, d.autostart FROM domains d JOIN hosts h ON h.id = d.host_id");
     this.disksStmt = db.prepare("SELECT * FROM disks ORDER BY host_id, domain_uuid, target");
     this.disksByHostStmt = db.prepare("SELECT k.* FROM disks k JOIN hosts h ON h.id = k.host_id WHERE h.name = ? ORDER BY k.domain_uuid, k.target");
@@ -139,6 +141,13 @@ export class DomainStore {
   /** Just what metrics need, without disks: cheap enough for every scrape. */
   stateRows(): { host: string; name: string; state: string; autostart: number }[] {
     return this.stateRowsStmt.all() as { host: string; name: string; state: string; autostart: number }[];
+  }
+
+  /** VM counts by state, counted by SQLite rather than row by row here. */
+  countByState(): Record<string, number> {
+    const counts: Record<string, number> = {};
+    for (const r of this.countByStateStmt.all() as { state: string; n: number }[]) counts[r.state] = r.n;
+    return counts;
   }
 
   countByHost(): Map<number, number> {

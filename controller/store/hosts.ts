@@ -22,6 +22,7 @@ const COLUMNS = "id, name, status, enrolled_at, revoked_at, last_seen_at, hostna
 export class HostStore {
   private readonly byToken;
   private readonly byName;
+  private readonly byId;
   private readonly all;
   private readonly setStatusStmt;
   private readonly touchStmt;
@@ -30,6 +31,7 @@ export class HostStore {
   constructor(private readonly db: Db) {
     this.byToken = db.prepare(`SELECT ${COLUMNS} FROM hosts WHERE token_hash = ? AND revoked_at IS NULL`);
     this.byName = db.prepare(`SELECT ${COLUMNS} FROM hosts WHERE name = ?`);
+    this.byId = db.prepare(`SELECT ${COLUMNS} FROM hosts WHERE id = ?`);
     this.all = db.prepare(`SELECT ${COLUMNS} FROM hosts ORDER BY name`);
     this.setStatusStmt = db.prepare("UPDATE hosts SET status = ? WHERE id = ?");
     this.touchStmt = db.prepare("UPDATE hosts SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?");
@@ -43,6 +45,10 @@ export class HostStore {
 
   findByName(name: string): HostRow | undefined {
     return this.byName.get(name) as HostRow | undefined;
+  }
+
+  findById(id: number): HostRow | undefined {
+    return this.byId.get(id) as HostRow | undefined;
   }
 
   list(): HostRow[] {
