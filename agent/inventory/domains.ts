@@ -23,9 +23,17 @@ export interface DomainInventory {
   disks: DomainDisk[];
 }
 
-export async function inventoryDomains(conn: LibvirtConnection): Promise<DomainInventory[]> {
+/**
+ * Domains inventoried at once. libvirtd serves calls from a pool of ~20
+ * workers, so more in flight only queues there while replies (XML above all)
+ * pile up in our heap (bench/inventory.ts at 100 domains: 16 at a time is as
+ * fast as all at once, with a peak RSS of 67 MB instead of 78 MB).
+ */
+const DEFAULT_CONCURRENCY = 16;
+
+export async function inventoryDomains(conn: LibvirtConnection, concurrency = DEFAULT_CONCURRENCY): Promise<DomainInventory[]> {
   const domains = await conn.connectListAllDomains();
-  const results = await Promise.all(domains.map(async (dom): Promise<DomainInventory | null> => {
+  const results = await mapWithConcurrency(domains, concurrency, async (dom): Promise<DomainInventory | null> => {
     try {
       const [state, info, autostart, persistent, xml] = await Promise.all([
         conn.domainGetState(dom),
@@ -53,6 +61,19 @@ export async function inventoryDomains(conn: LibvirtConnection): Promise<DomainI
       if (isNotFound(err)) return null;
       throw err;
     }
-  }));
+  });
   return results.filter((d): d is DomainInventory => d !== null).sort((a, b) => a.name.localeCompare(b.name));
+}
+
+async function mapWithConcurrency<T, R>(items: readonly T[], limit: number, fn: (item: T) => Promise<R>): Promise<R[]> {
+  const results = new Array<R>(items.length);
+  let next = 0;
+  const worker = async () => {
+    while (next < items.length) {
+      const i = next++;
+      results[i] = await fn(items[i]!);
+    }
+  };
+  await Promise.all(Array.from({ length: Math.min(Math.max(limit, 1), items.length) }, worker));
+  return results;
 }
