@@ -7,6 +7,8 @@
  */
 import { spawn, type ChildProcess } from "node:child_process";
 import fs from "node:fs";
+import http from "node:http";
+import https from "node:https";
 import os from "node:os";
 import path from "node:path";
 import { stringify as toYaml } from "yaml";
@@ -25,6 +27,8 @@ export interface StartControllerOptions {
   dataDir?: string;
   /** A fixed port (a restart at the same address); default a free one. */
   port?: number;
+  /** CA bundle to trust when the config enables TLS. */
+  caFile?: string;
 }
 
 export interface TestController {
@@ -126,7 +130,7 @@ export async function startController(options: StartControllerOptions = {}): Pro
     await sleep(20);
   }
 
-  while (!(await isReady(url))) {
+  while (!(await isReady(url, options.caFile))) {
     if (hasExited) return fail(`exited with code ${child.exitCode} before /readyz answered`);
     if (Date.now() > deadline) return fail(`${url}/readyz did not answer 200 within ${timeoutMs} ms`);
     await sleep(50);
@@ -143,14 +147,18 @@ export async function startController(options: StartControllerOptions = {}): Pro
   };
 }
 
-async function isReady(url: string): Promise<boolean> {
-  try {
-    const res = await fetch(`${url}/readyz`, { signal: AbortSignal.timeout(2_000) });
-    await res.arrayBuffer();
-    return res.status === 200;
-  } catch {
-    return false;
-  }
+/** GET /readyz; over https the controller's CA (the config's tls.cert chain) must be given. */
+function isReady(url: string, caFile?: string): Promise<boolean> {
+  return new Promise((resolve) => {
+    const target = new URL("/readyz", url);
+    const get = target.protocol === "https:" ? https.get : http.get;
+    const req = get(target, { timeout: 2_000, ...(caFile ? { ca: fs.readFileSync(caFile) } : {}) }, (res) => {
+      res.resume();
+      resolve(res.statusCode === 200);
+    });
+    req.on("timeout", () => req.destroy());
+    req.on("error", () => resolve(false));
+  });
 }
 
 function sleep(ms: number): Promise<void> {
