@@ -1,0 +1,45 @@
+/**
+ * The contract of a probe: one file per probe under agent/probes/, listed once
+ * in agent/probes/index.ts. The runner (runner.ts) gives each a timeout and
+ * records its duration and outcome; a probe that throws or times out never
+ * stops the others.
+ */
+import type { Finding, MountFact, SystemdFact } from "../../shared/protocol/findings.js";
+import type { LibvirtConnection } from "../libvirt/connection.js";
+import type { HostRoot } from "./host-root.js";
+import type { ProbeSettings } from "./settings.js";
+import type { Logger } from "../../shared/logging.js";
+
+export interface ProbeContext {
+  /** Host paths go through this, so fixture trees can stand in for / in tests. */
+  root: HostRoot;
+  settings: ProbeSettings;
+  /** A live libvirt connection, or null (`check` without libvirt, fixture runs). */
+  libvirt: LibvirtConnection | null;
+  /** Aborted when the probe's timeout expires: stop work, kill children. */
+  signal: AbortSignal;
+  log: Logger;
+  now(): Date;
+}
+
+/** A finding before the runner stamps the probe's name on it. */
+export type ProbeFinding = Omit<Finding, "probe">;
+
+export interface ProbeOutput {
+  /** "not-applicable": nothing to look at on this host (no systemd, no libvirt); not a failure. */
+  status: "ok" | "not-applicable";
+  /** Why it was not applicable, or a note. */
+  detail?: string;
+  findings: ProbeFinding[];
+  mounts?: MountFact[];
+  systemd?: SystemdFact;
+}
+
+export interface Probe {
+  name: string;
+  description: string;
+  defaultEnabled: boolean;
+  /** Overrides settings.probeTimeoutMs for this probe. */
+  timeoutMs?: number;
+  collect(ctx: ProbeContext): Promise<ProbeOutput>;
+}
