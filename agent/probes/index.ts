@@ -3,6 +3,12 @@
  * Adding a probe: its file, one line here, its test, its codes in the README.
  */
 import type { Probe } from "./types.js";
+import { systemdProbe } from "./systemd.js";
+import { vmPlacementProbe } from "./vm-placement.js";
+import { libvirtHooksProbe } from "./libvirt-hooks.js";
 
 export const PROBES: readonly Probe[] = [
+  systemdProbe,
+  vmPlacementProbe,
+  libvirtHooksProbe,
 ];
