@@ -257,7 +257,7 @@ function run(file: string, args: string[], signal: AbortSignal, timeoutMs: numbe
       (err, stdout, stderr) => {
         if (!err) return resolve({ code: 0, stdout, stderr });
         if (typeof err.code === "number") return resolve({ code: err.code, stdout, stderr });
-        if (err.name === "AbortError") return reject(new Error(`${file} ${args[0]} was stopped: ${String(signal.reason ?? "aborted")}`));
+        if (err.name === "AbortError") return reject(new Error(`${file} ${args[0]} was stopped: ${signal.reason instanceof Error ? signal.reason.message : "aborted"}`));
         if (err.killed) return reject(new Error(`${file} ${args[0]} did not finish within ${timeoutMs} ms`));
         reject(new Error(`${file} ${args.join(" ")}: ${err.message}`));
       });
