@@ -90,7 +90,10 @@ export async function interpreterProblem(root: HostRoot, realPath: string): Prom
 
 type Role = "hook" | "hook.d entry";
 
-async function checkScript(root: HostRoot, hostPath: string, role: Role, findings: ProbeFinding[]): Promise<boolean> {
+/** "runs": libvirt would run it; "broken": a finding was made; "ignored": not a hook (a helper directory in <driver>.d). */
+type Verdict = "runs" | "broken" | "ignored";
+
+async function checkScript(root: HostRoot, hostPath: string, role: Role, findings: ProbeFinding[]): Promise<Verdict> {
   const own = await lstat(root.path(hostPath));
   const real = await realPathInRoot(root, hostPath);
   if (real === null) {
@@ -100,13 +103,13 @@ async function checkScript(root: HostRoot, hostPath: string, role: Role, finding
       message: `Hook ${hostPath} is a symlink to ${target}, which does not exist: libvirt skips it.`,
       remedy: `Point it at the script (\`ln -sfn TARGET ${hostPath}\`) or remove it, then ${RELOAD}.`,
     });
-    return false;
+    return "broken";
   }
   const st = await stat(root.path(real));
   const via = real === hostPath ? "" : ` (via ${real})`;
   if (!st.isFile()) {
     // A subdirectory inside <driver>.d is skipped by libvirt and commonly holds helpers: not reported.
-    if (role === "hook.d entry") return false;
+    if (role === "hook.d entry") return "ignored";
     findings.push({
       code: "NS_LIBVIRT_HOOK_NOT_FILE", severity: "warning", subject: hostPath,
       message: `Hook ${hostPath}${via} is a ${st.isDirectory() ? "directory" : "special file"}, not a script: libvirt skips it`
@@ -115,9 +118,8 @@ async function checkScript(root: HostRoot, hostPath: string, role: Role, finding
         ? `Move it: \`mv ${hostPath} ${hostPath}.d\` (each executable file in it is run), then ${RELOAD}.`
         : `Replace it by an executable script, then ${RELOAD}.`,
     });
-    return false;
+    return "broken";
   }
-  let ok = true;
   if ((st.mode & 0o002) !== 0) {
     findings.push({
       code: "NS_LIBVIRT_HOOK_WORLD_WRITABLE", severity: "warning", subject: hostPath,
@@ -131,7 +133,7 @@ async function checkScript(root: HostRoot, hostPath: string, role: Role, finding
       message: `Hook ${hostPath}${via} exists but is not executable (mode ${(st.mode & 0o7777).toString(8).padStart(4, "0")}): libvirt skips it silently, so what it should do on VM start or stop does not happen.`,
       remedy: `chmod +x ${hostPath}, then ${RELOAD}.`,
     });
-    return false;
+    return "broken";
   }
   const problem = await interpreterProblem(root, real);
   if (problem) {
@@ -140,9 +142,9 @@ async function checkScript(root: HostRoot, hostPath: string, role: Role, finding
       message: `Hook ${hostPath}${via} is executable but cannot run: ${problem}. Every call of it fails; a failing qemu prepare/start hook stops VMs from starting.`,
       remedy: `Fix its first line (e.g. \`#!/bin/sh\`, Unix line endings: \`sed -i 's/\\r$//' ${real}\`) and test it by hand.`,
     });
-    ok = false;
+    return "broken";
   }
-  return ok;
+  return "runs";
 }
 
 async function isDir(p: string): Promise<boolean | null> {
@@ -177,6 +179,10 @@ export async function collectHooks(ctx: ProbeContext): Promise<ProbeOutput> {
   const entries = (await readdir(root.path(hooksReal))).sort();
   let checked = 0;
   let runnable = 0;
+  const count = (v: Verdict) => {
+    if (v !== "ignored") checked++;
+    if (v === "runs") runnable++;
+  };
   for (const name of entries) {
     ctx.signal.throwIfAborted();
     const hostPath = `${HOOKS_DIR}/${name}`;
@@ -193,8 +199,7 @@ export async function collectHooks(ctx: ProbeContext): Promise<ProbeOutput> {
       continue;
     }
     if (name === driver) {
-      checked++;
-      if (await checkScript(root, hostPath, "hook", findings)) runnable++;
+      count(await checkScript(root, hostPath, "hook", findings));
       continue;
     }
     // <driver>.d
@@ -211,10 +216,7 @@ export async function collectHooks(ctx: ProbeContext): Promise<ProbeOutput> {
       continue;
     }
     checkDirWritable((await stat(root.path(real!))).mode, hostPath, findings);
-    for (const entry of (await readdir(root.path(real!))).sort()) {
-      checked++;
-      if (await checkScript(root, `${hostPath}/${entry}`, "hook.d entry", findings)) runnable++;
-    }
+    for (const entry of (await readdir(root.path(real!))).sort()) count(await checkScript(root, `${hostPath}/${entry}`, "hook.d entry", findings));
   }
   return { status: "ok", detail: `${checked} hook(s) checked, ${runnable} runnable`, findings };
 }
