@@ -1,5 +1,6 @@
 /** The agent's configuration: YAML file, NIGHTSHIFT_AGENT_* environment variables, flags. */
 import { z } from "zod";
+import { ProbeSettingsSchema } from "./probes/settings.js";
 
 export const AGENT_ENV_PREFIX = "NIGHTSHIFT_AGENT_";
 
@@ -31,6 +32,10 @@ export const AgentConfigSchema = z.object({
   tls: z.object({
     /** CA bundle to trust for a controller with a private certificate. */
     caFile: z.string().optional(),
+  }).prefault({}),
+  /** Host-health probes: how often they run, and what the operator marks (see agent/probes/settings.ts). */
+  probes: ProbeSettingsSchema.extend({
+    intervalSeconds: z.number().positive().default(300),
   }).prefault({}),
   log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });

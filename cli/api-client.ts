@@ -121,6 +121,34 @@ export interface ControllerStatus {
   eventsStored: number;
 }
 
+export interface FindingInfo {
+  host: string;
+  code: string;
+  severity: "critical" | "warning" | "info";
+  subject: string;
+  message: string;
+  remedy: string;
+  probe: string;
+  source: "agent" | "controller";
+  firstSeenAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
+}
+
+export interface FindingsQuery {
+  host?: string | undefined;
+  severity?: string | undefined;
+  resolved?: boolean | undefined;
+}
+
+export interface ExpectedStop {
+  host: string;
+  vm: string;
+  reason: string;
+  until: string;
+  resolvedFinding: boolean;
+}
+
 export interface EventsQuery {
   host?: string | undefined;
   vm?: string | undefined;
@@ -189,6 +217,16 @@ export class ApiClient {
 
   listEvents(query: EventsQuery = {}): Promise<EventInfo[]> {
     return this.request("GET", "/v1/events", { query: { ...query } });
+  }
+
+  listFindings(query: FindingsQuery = {}): Promise<FindingInfo[]> {
+    return this.request("GET", "/v1/findings", {
+      query: { host: query.host, severity: query.severity, resolved: query.resolved ? "true" : undefined },
+    });
+  }
+
+  expectStop(vm: string, body: { host: string; reason: string; forSeconds?: number }): Promise<ExpectedStop> {
+    return this.request("POST", `/v1/vms/${encodeURIComponent(vm)}/expect-stop`, { body });
   }
 
   status(): Promise<ControllerStatus> {

@@ -7,6 +7,7 @@ import { hostsCommand } from "./hosts.js";
 import { vmsCommand } from "./vms.js";
 import { eventsCommand } from "./events.js";
 import { statusCommand } from "./status.js";
+import { expectStopCommand, findingsCommand } from "./findings.js";
 import { SETTINGS_HELP } from "./settings.js";
 
 const EXIT_ERROR = 1;
@@ -22,6 +23,8 @@ const program = new Command("nightshift")
   .addCommand(vmsCommand())
   .addCommand(eventsCommand())
   .addCommand(statusCommand())
+  .addCommand(findingsCommand())
+  .addCommand(expectStopCommand())
   .addHelpText("after", `
 Examples:
   export NIGHTSHIFT_URL=http://controller:8650
@@ -30,6 +33,7 @@ Examples:
   nightshift hosts enroll web1
   nightshift vms --host web1
   nightshift events --since 1h
+  nightshift findings --severity critical
 Run "nightshift help COMMAND" or "nightshift COMMAND --help" for a command's columns and --json fields.
 ${SETTINGS_HELP}
 `);

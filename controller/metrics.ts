@@ -68,6 +68,70 @@ export class ControllerMetrics {
         this.set(live.connectedAgents());
       },
     });
+    new Gauge({
+      name: "nightshift_finding", help: "1 for every open finding of a host's probes or of the controller (code, severity, subject).",
+      labelNames: ["host", "code", "severity", "subject"], registers,
+      collect() {
+        this.reset();
+        for (const f of store.health.openFindings()) this.set({ host: f.host, code: f.code, severity: f.severity, subject: f.subject }, 1);
+      },
+    });
+    new Gauge({
+      name: "nightshift_mount_up", help: "1 when the mount answers, 0 when it is hung, missing or empty (see nightshift_mount_state).",
+      labelNames: ["host", "mount_point", "fstype"], registers,
+      collect() {
+        this.reset();
+        for (const m of store.health.mounts()) this.set({ host: m.host, mount_point: m.mount_point, fstype: m.fstype }, m.state === "up" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "nightshift_mount_hung", help: "1 when the mount did not answer within the probe's timeout.",
+      labelNames: ["host", "mount_point"], registers,
+      collect() {
+        this.reset();
+        for (const m of store.health.mounts()) this.set({ host: m.host, mount_point: m.mount_point }, m.state === "hung" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "nightshift_mount_state", help: "1 for the mount's current state: up, hung, missing, empty.",
+      labelNames: ["host", "mount_point", "state"], registers,
+      collect() {
+        this.reset();
+        for (const m of store.health.mounts()) this.set({ host: m.host, mount_point: m.mount_point, state: m.state }, 1);
+      },
+    });
+    new Gauge({
+      name: "nightshift_systemd_state", help: "1 for the host's `systemctl is-system-running` state (absent without systemd).",
+      labelNames: ["host", "state"], registers,
+      collect() {
+        this.reset();
+        for (const h of store.health.hostHealth()) if (h.systemd_state) this.set({ host: h.host, state: h.systemd_state }, 1);
+      },
+    });
+    new Gauge({
+      name: "nightshift_previous_boot_emergency", help: "1 when the host's previous boot entered emergency or rescue mode (absent when unknown).",
+      labelNames: ["host"], registers,
+      collect() {
+        this.reset();
+        for (const h of store.health.hostHealth()) if (h.previous_boot_emergency !== null) this.set({ host: h.host }, h.previous_boot_emergency);
+      },
+    });
+    new Gauge({
+      name: "nightshift_probe_success", help: "1 when the probe's last run succeeded or had nothing to look at; 0 when it failed or timed out.",
+      labelNames: ["host", "probe"], registers,
+      collect() {
+        this.reset();
+        for (const p of store.health.probeRuns()) this.set({ host: p.host, probe: p.probe }, p.status === "ok" || p.status === "not-applicable" ? 1 : 0);
+      },
+    });
+    new Gauge({
+      name: "nightshift_probe_duration_seconds", help: "How long the probe's last run took on the host.",
+      labelNames: ["host", "probe"], registers,
+      collect() {
+        this.reset();
+        for (const p of store.health.probeRuns()) this.set({ host: p.host, probe: p.probe }, p.duration_ms / 1000);
+      },
+    });
     this.lifecycleEvents = new Counter({
       name: "nightshift_lifecycle_events_total", help: "VM lifecycle events stored, by libvirt event type and detail (reason).",
       labelNames: ["event", "detail"], registers,

@@ -54,6 +54,11 @@ export class LibvirtSession {
     return this.conn !== null && !this.conn.isClosed;
   }
 
+  /** The live connection, for probes that read libvirt; null while reconnecting. */
+  get connection(): LibvirtConnection | null {
+    return this.connected ? this.conn : null;
+  }
+
   /** What the last successful connection reported (kept while reconnecting). */
   get info(): LibvirtInfo | null {
     return this.currentInfo;

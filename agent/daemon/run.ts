@@ -19,6 +19,10 @@ import { Reporter } from "./reporter.js";
 import { Spool } from "./spool.js";
 import { AgentStatus } from "./status.js";
 import { SystemdNotifier } from "./systemd-notify.js";
+import { HealthReporter } from "./health-reporter.js";
+import { PROBES } from "../probes/index.js";
+import { runProbes, selectProbes } from "../probes/runner.js";
+import { HostRoot } from "../probes/host-root.js";
 
 export interface RunAgentOptions {
   logger: Logger;
@@ -66,6 +70,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     },
   });
 
+  const health = new HealthReporter({
+    intervalSeconds: config.probes.intervalSeconds,
+    logger,
+    run: () => runProbes(selectProbes(PROBES, config.probes), {
+      root: new HostRoot("/"), settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
+    }),
+  });
+
   const link = new ControllerLink({
     url: config.controller,
     tokenFile: config.tokenFile,
@@ -82,8 +94,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
       libvirtUri: config.libvirt.uri,
     }),
     handlers: {
-      onSession: (session) => { void reporter.sessionStarted(session).finally(firstReport); },
-      onSessionEnd: () => reporter.sessionEnded(),
+      onSession: (session) => {
+        void reporter.sessionStarted(session).finally(firstReport);
+        health.sessionStarted(session);
+      },
+      onSessionEnd: () => {
+        reporter.sessionEnded();
+        health.sessionEnded();
+      },
       onAck: (ids) => reporter.acked(ids),
       onStatus: (text) => { status.controller = text; },
       onAttemptFailed: () => firstReport(),
@@ -116,8 +134,9 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   status.close();
   notifier.stopping();
   reporter.stop();
+  health.stop();
   await link.stop();
-  await reporter.settled();
+  await Promise.all([reporter.settled(), health.settled()]);
   // libvirt before the spool: an event arriving meanwhile is still spooled for the next start.
   await libvirt.stop();
   spool.close();

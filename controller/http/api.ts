@@ -10,6 +10,8 @@ import type { ControllerMetrics } from "../metrics.js";
 import { generateToken } from "../tokens.js";
 import { recordHostEvent } from "../hub/host-events.js";
 import { parseSince } from "../../shared/duration.js";
+import { SEVERITIES } from "../../shared/protocol/findings.js";
+import { UNEXPECTED_STOP } from "../hub/unexpected-stops.js";
 
 export interface ApiDeps {
   store: Store;
@@ -22,6 +24,14 @@ export interface ApiDeps {
 
 const HOST_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
 const EnrollBody = z.object({ name: z.string().regex(HOST_NAME, "host names are letters, digits, '.', '_' and '-'") });
+
+const ExpectStopBody = z.object({
+  host: z.string().min(1),
+  reason: z.string().min(1).max(1000),
+  /** How long from now a stop counts as expected; default 2 h. */
+  forSeconds: z.number().positive().max(30 * 86_400).default(7_200),
+});
+const SEVERITY = z.enum(SEVERITIES);
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -98,6 +108,33 @@ export function registerApi(router: Router, deps: ApiDeps): void {
     return store.events.query({
       host: url.searchParams.get("host") ?? undefined, vm: url.searchParams.get("vm") ?? undefined, since, limit,
     });
+  });
+
+  router.add("GET", "/v1/findings", ({ url }) => {
+    const host = url.searchParams.get("host") ?? undefined;
+    if (host && !store.hosts.findByName(host)) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${host}'`);
+    const severityText = url.searchParams.get("severity");
+    const severity = severityText === null ? undefined : SEVERITY.safeParse(severityText);
+    if (severity && !severity.success) {
+      throw new HttpError(400, "NS_ERR_BAD_REQUEST", `severity=${severityText}: expected one of ${SEVERITIES.join(", ")}`);
+    }
+    return store.health.findings({ host, severity: severity?.data, includeResolved: url.searchParams.get("resolved") === "true" });
+  });
+
+  router.add("POST", "/v1/vms/:name/expect-stop", ({ params, body }) => {
+    const parsed = ExpectStopBody.safeParse(body);
+    if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    const host = store.hosts.findByName(parsed.data.host);
+    if (!host) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${parsed.data.host}'`);
+    const now = Date.now();
+    const until = now + parsed.data.forSeconds * 1000;
+    const resolved = store.transaction(() => {
+      store.health.recordExpectedStop(host.id, params.name!, until, parsed.data.reason, "operator", now);
+      recordHostEvent(store, host.id, "expected-stop", now, { vm: params.name, reason: parsed.data.reason, until: iso(until) });
+      // Recorded after the fact: the stop it explains is no longer unexpected.
+      return store.health.resolveFinding(host.id, UNEXPECTED_STOP, params.name!, now);
+    });
+    return new Created({ host: host.name, vm: params.name, reason: parsed.data.reason, until: iso(until), resolvedFinding: resolved });
   });
 
   router.add("GET", "/v1/status", () => {

@@ -6,12 +6,13 @@
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
-import type { AgentMessage, ControllerMessage, Events, EventsLost, Hello, Inventory } from "../../shared/protocol/messages.js";
+import type { AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
 import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
+import { applyUnexpectedStops } from "./unexpected-stops.js";
 
 export interface SessionContext {
   store: Store;
@@ -81,6 +82,8 @@ export class AgentSession {
         return this.onEvents(message);
       case "events-lost":
         return this.onEventsLost(message);
+      case "health":
+        return this.onHealth(message);
     }
   }
 
@@ -127,6 +130,7 @@ export class AgentSession {
         if (!inserted) continue;
         fresh.push(e);
         if (e.kind === "lifecycle" && e.event) this.ctx.store.domains.applyLifecycle(this.host.id, e.uuid, e.event, e.detail ?? "", time);
+        applyUnexpectedStops(this.ctx.store, this.host.id, this.host.name, e, now);
       }
       return fresh;
     });
@@ -143,5 +147,12 @@ export class AgentSession {
       { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt }, report.id));
     this.ctx.log.warn({ host: this.host.name, count: report.count }, "agent reports lost events (its spool overflowed)");
     this.send({ type: "ack", ids: [report.id] });
+  }
+
+  private async onHealth(health: Health): Promise<void> {
+    const now = Date.now();
+    const { opened, resolved } = await this.ctx.writer.write(() => this.ctx.store.health.applyReport(this.host.id, health.report, now));
+    const critical = health.report.findings.filter((f) => f.severity === "critical").length;
+    this.ctx.log.info({ host: this.host.name, findings: health.report.findings.length, critical, opened, resolved }, "health report stored");
   }
 }

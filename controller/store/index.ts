@@ -5,6 +5,7 @@ import { DomainStore } from "./domains.js";
 import { EventStore } from "./events.js";
 import { ApiTokenStore } from "./api-tokens.js";
 import { SessionStore } from "./sessions.js";
+import { HealthStore } from "./health.js";
 
 export class Store {
   readonly hosts: HostStore;
@@ -12,6 +13,7 @@ export class Store {
   readonly events: EventStore;
   readonly apiTokens: ApiTokenStore;
   readonly sessions: SessionStore;
+  readonly health: HealthStore;
 
   constructor(readonly db: Db) {
     this.hosts = new HostStore(db);
@@ -19,6 +21,7 @@ export class Store {
     this.events = new EventStore(db);
     this.apiTokens = new ApiTokenStore(db);
     this.sessions = new SessionStore(db);
+    this.health = new HealthStore(db);
   }
 
   static open(file: string): Store {

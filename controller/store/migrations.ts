@@ -104,6 +104,68 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE domains DROP COLUMN disks;
     `,
   },
+  {
+    version: 3,
+    name: "host health: findings, mounts, systemd state, probe runs, expected stops",
+    sql: `
+      CREATE TABLE findings (
+        id INTEGER PRIMARY KEY,
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        code TEXT NOT NULL,
+        subject TEXT NOT NULL,
+        severity TEXT NOT NULL CHECK (severity IN ('critical', 'warning', 'info')),
+        message TEXT NOT NULL,
+        remedy TEXT NOT NULL,
+        probe TEXT NOT NULL,
+        -- 'agent': from the host's probes, resolved when a report no longer has it;
+        -- 'controller': derived here (unexpected stops), resolved by what it is about.
+        source TEXT NOT NULL CHECK (source IN ('agent', 'controller')),
+        first_seen_at INTEGER NOT NULL,
+        last_seen_at INTEGER NOT NULL,
+        resolved_at INTEGER
+      );
+      -- One open finding per host, code and subject; resolved ones stay as history.
+      CREATE UNIQUE INDEX findings_open ON findings (host_id, code, subject) WHERE resolved_at IS NULL;
+      CREATE INDEX findings_host ON findings (host_id, resolved_at);
+      CREATE TABLE mounts (
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        mount_point TEXT NOT NULL,
+        fstype TEXT NOT NULL,
+        source TEXT NOT NULL,
+        state TEXT NOT NULL,
+        in_fstab INTEGER NOT NULL,
+        network INTEGER NOT NULL,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (host_id, mount_point)
+      );
+      CREATE TABLE host_health (
+        host_id INTEGER PRIMARY KEY REFERENCES hosts(id) ON DELETE CASCADE,
+        reported_at INTEGER NOT NULL,
+        systemd_state TEXT,
+        failed_units TEXT NOT NULL DEFAULT '[]',
+        previous_boot_emergency INTEGER
+      );
+      CREATE TABLE probe_runs (
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        probe TEXT NOT NULL,
+        status TEXT NOT NULL,
+        duration_ms REAL NOT NULL,
+        detail TEXT,
+        reported_at INTEGER NOT NULL,
+        PRIMARY KEY (host_id, probe)
+      );
+      CREATE TABLE expected_stops (
+        id INTEGER PRIMARY KEY,
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        vm TEXT NOT NULL,
+        until INTEGER NOT NULL,
+        reason TEXT NOT NULL,
+        recorded_by TEXT NOT NULL,
+        created_at INTEGER NOT NULL
+      );
+      CREATE INDEX expected_stops_vm ON expected_stops (host_id, vm, until);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -12,9 +12,11 @@
  * connect and every inventoryIntervalSeconds, jittered), `events` batches as
  * libvirt raises them, `events-lost` when its spool overflowed; the controller
  * answers `events` with `ack` once they are stored, and anything it cannot
- * accept with `error`.
+ * accept with `error`. The agent also sends `health` (its probes' findings and
+ * facts) on connect and on its probe interval.
  */
 import { z } from "zod";
+import { HealthReportSchema } from "./findings.js";
 
 export const PROTOCOL_VERSION = 1;
 /** Frames above this are refused by the WebSocket layer (close code 1009). */
@@ -99,6 +101,13 @@ export const EventsLostSchema = z.object({
   lastLostAt: isoTime,
 });
 
+/** The latest run of the agent's probes; replaces the previous one for this host. */
+export const HealthSchema = z.object({
+  v: version,
+  type: z.literal("health"),
+  report: HealthReportSchema,
+});
+
 export const WelcomeSchema = z.object({
   v: version,
   type: z.literal("welcome"),
@@ -121,7 +130,7 @@ export const ErrorMessageSchema = z.object({
   message: z.string(),
 });
 
-export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema]);
+export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, HealthSchema]);
 export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema]);
 
 export type DomainDisk = z.infer<typeof DomainDiskSchema>;
@@ -131,6 +140,7 @@ export type Hello = z.infer<typeof HelloSchema>;
 export type Inventory = z.infer<typeof InventorySchema>;
 export type Events = z.infer<typeof EventsSchema>;
 export type EventsLost = z.infer<typeof EventsLostSchema>;
+export type Health = z.infer<typeof HealthSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;

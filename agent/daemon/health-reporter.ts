@@ -1,0 +1,70 @@
+/**
+ * Runs the host-health probes on connect and every `intervalSeconds`
+ * (jittered, so a fleet does not probe its NAS in lockstep) and sends the
+ * report to the controller. Only one run at a time: a slow probe round is
+ * never stacked by the next tick.
+ */
+import type { Logger } from "../../shared/logging.js";
+import type { HealthReport } from "../../shared/protocol/findings.js";
+import type { ControllerSession } from "./controller-link.js";
+import { jitter } from "./backoff.js";
+import { errorMessage } from "../../shared/errors.js";
+
+export interface HealthReporterOptions {
+  run(): Promise<HealthReport>;
+  intervalSeconds: number;
+  logger: Logger;
+}
+
+export class HealthReporter {
+  private session: ControllerSession | null = null;
+  private timer: NodeJS.Timeout | null = null;
+  private running: Promise<void> | null = null;
+  private stopped = false;
+
+  constructor(private readonly options: HealthReporterOptions) {}
+
+  sessionStarted(session: ControllerSession): void {
+    this.session = session;
+    void this.runAndSend("connected");
+  }
+
+  sessionEnded(): void {
+    this.session = null;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = null;
+  }
+
+  async settled(): Promise<void> {
+    await this.running;
+  }
+
+  private schedule(): void {
+    if (this.stopped) return;
+    if (this.timer) clearTimeout(this.timer);
+    this.timer = setTimeout(() => void this.runAndSend("interval"), jitter(this.options.intervalSeconds * 1000, 0.2));
+    this.timer.unref();
+  }
+
+  private runAndSend(why: string): Promise<void> {
+    if (this.running || this.stopped) return this.running ?? Promise.resolve();
+    this.running = (async () => {
+      try {
+        const report = await this.options.run();
+        const critical = report.findings.filter((f) => f.severity === "critical").length;
+        const sent = this.session?.send({ type: "health", report }) ?? false;
+        this.options.logger.info({ why, findings: report.findings.length, critical, sent }, "host health probed");
+      } catch (err) {
+        this.options.logger.error({ err: errorMessage(err) }, "running the health probes failed");
+      } finally {
+        this.running = null;
+        this.schedule();
+      }
+    })();
+    return this.running;
+  }
+}

@@ -1,0 +1,78 @@
+/** `nightshift findings`: what the hosts' probes (and the controller) found wrong, worst first. */
+import { Command, InvalidArgumentError, Option } from "commander";
+import { formatTable } from "../shared/table.js";
+import type { FindingInfo } from "./api-client.js";
+import { clientFor } from "./connect.js";
+import { printJson, relativeTime } from "./format.js";
+import { SETTINGS_HELP } from "./settings.js";
+import { SEVERITIES } from "../shared/protocol/findings.js";
+
+export function findingsTable(findings: readonly FindingInfo[], now = Date.now()): string {
+  if (findings.length === 0) return formatTable(["SEVERITY", "HOST", "CODE", "SUBJECT", "SINCE", "MESSAGE"], []);
+  const table = formatTable(
+    ["SEVERITY", "HOST", "CODE", "SUBJECT", "SINCE", "MESSAGE"],
+    findings.map((f) => [f.severity, f.host, f.code, f.subject, relativeTime(f.firstSeenAt, now), f.message]),
+  );
+  const remedies = findings.map((f) => `  ${f.host} ${f.code} ${f.subject}:\n    ${f.remedy}${f.resolvedAt ? ` (resolved ${relativeTime(f.resolvedAt, now)})` : ""}`);
+  return `${table}\nRemedies:\n${remedies.join("\n")}\n`;
+}
+
+export function findingsCommand(): Command {
+  return new Command("findings")
+    .description("list the open findings of every host (or one): fstab that would block boot, hung mounts, emergency mode, VM placement risks, unexpected VM stops")
+    .option("--host <name>", "only this host's findings")
+    .addOption(new Option("--severity <level>", "only findings of this severity").choices([...SEVERITIES]))
+    .option("--resolved", "include resolved findings (the history)")
+    .option("--json", "print the API's JSON array (fields below)")
+    .addHelpText("after", `
+Columns: SEVERITY HOST CODE SUBJECT SINCE MESSAGE, then each finding's remedy (for an
+fstab entry, the corrected line). Sorted critical first. Codes are listed in the README.
+
+Fields (--json, an array of GET /v1/findings): host, code, severity (critical, warning,
+info), subject, message, remedy, probe, source (agent, controller), firstSeenAt,
+lastSeenAt, resolvedAt (null while open).
+
+Examples:
+  nightshift findings
+  nightshift findings --severity critical
+  nightshift findings --host web1 --json | jq -r '.[].remedy'
+${SETTINGS_HELP}
+`)
+    .action(async (flags: { host?: string; severity?: string; resolved?: boolean; json?: boolean }, cmd: Command) => {
+      const findings = await clientFor(cmd).listFindings({ host: flags.host, severity: flags.severity, resolved: flags.resolved });
+      if (flags.json) printJson(findings);
+      else process.stdout.write(findingsTable(findings));
+    });
+}
+
+function parseFor(text: string): number {
+  const match = /^(\d+)([smhd])$/.exec(text);
+  if (!match) throw new InvalidArgumentError("expected a duration such as 30m, 2h or 1d");
+  return Number(match[1]) * { s: 1, m: 60, h: 3_600, d: 86_400 }[match[2] as "s" | "m" | "h" | "d"];
+}
+
+export function expectStopCommand(): Command {
+  return new Command("expect-stop")
+    .description("record that a VM's stop is planned (or explain one that happened), so it is not an unexpected-stop finding")
+    .argument("<vm>", "the VM's name")
+    .requiredOption("--host <name>", "the host the VM runs on")
+    .requiredOption("--reason <text>", "why it stops; kept in the event history")
+    .option("--for <duration>", "how long from now a stop counts as expected (30m, 2h, 1d)", parseFor, 7_200)
+    .option("--json", "print the API's JSON answer")
+    .addHelpText("after", `
+A stop of the VM within the window is then not reported as NS_VM_UNEXPECTED_STOP; an
+open unexpected-stop finding for it is resolved (the record explains it).
+
+Fields (--json): host, vm, reason, until, resolvedFinding.
+
+Example:
+  nightshift expect-stop db1 --host hv3 --reason "disk resize, ticket 4711" --for 1h
+${SETTINGS_HELP}
+`)
+    .action(async (vm: string, flags: { host: string; reason: string; for: number; json?: boolean }, cmd: Command) => {
+      const answer = await clientFor(cmd).expectStop(vm, { host: flags.host, reason: flags.reason, forSeconds: flags.for });
+      if (flags.json) printJson(answer);
+      else process.stdout.write(`stops of ${answer.vm} on ${answer.host} are expected until ${answer.until}` +
+        `${answer.resolvedFinding ? "; its unexpected-stop finding is resolved" : ""}\n`);
+    });
+}

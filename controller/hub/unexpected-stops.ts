@@ -1,0 +1,35 @@
+/**
+ * Unexpected VM stops: a VM that stopped without a recorded reason (by the
+ * operator with `nightshift expect-stop`, or later by a maintenance run)
+ * becomes a finding, with libvirt's reason and time. It resolves when the VM
+ * runs again or when someone records why it stopped.
+ */
+import type { Store } from "../store/index.js";
+import type { DomainEventMessage } from "../../shared/protocol/messages.js";
+
+export const UNEXPECTED_STOP = "NS_VM_UNEXPECTED_STOP";
+
+/** Stops that are part of a deliberate move, not an outage. */
+const DELIBERATE_DETAILS = new Set(["migrated", "saved", "from-snapshot"]);
+
+export function applyUnexpectedStops(store: Store, hostId: number, hostName: string, event: DomainEventMessage, now: number): void {
+  if (event.kind !== "lifecycle") return;
+  if (event.event === "started" || event.event === "resumed") {
+    store.health.resolveFinding(hostId, UNEXPECTED_STOP, event.domain, now);
+    return;
+  }
+  const stopped = event.event === "stopped" || event.event === "crashed";
+  if (!stopped || DELIBERATE_DETAILS.has(event.detail ?? "")) return;
+  const at = Date.parse(event.time);
+  if (store.health.expectedStop(hostId, event.domain, at)) return;
+  const reason = `${event.event}/${event.detail ?? "unknown"}`;
+  store.health.upsertFinding(hostId, {
+    code: UNEXPECTED_STOP,
+    severity: event.event === "crashed" || event.detail === "crashed" || event.detail === "failed" ? "critical" : "warning",
+    subject: event.domain,
+    message: `VM ${event.domain} on ${hostName} stopped at ${event.time} (libvirt: ${reason}) and nobody recorded why`,
+    remedy: `find out why (nightshift events --host ${hostName} --vm ${event.domain}; the guest's own logs), start it again ` +
+      `(virsh start ${event.domain}), or record the reason: nightshift expect-stop ${event.domain} --host ${hostName} --reason TEXT`,
+    probe: "controller",
+  }, "controller", now);
+}

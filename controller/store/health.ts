@@ -1,0 +1,176 @@
+/**
+ * Host health as the agents' probes report it: findings with their
+ * first-seen/last-seen/resolved times, mounts, systemd state, probe runs.
+ * Also the findings the controller derives itself (unexpected VM stops) and
+ * the operator's records of expected stops that prevent them.
+ */
+import type { Db } from "./db.js";
+import type { Finding, HealthReport, Severity } from "../../shared/protocol/findings.js";
+
+export interface FindingRecord {
+  host: string;
+  code: string;
+  severity: Severity;
+  subject: string;
+  message: string;
+  remedy: string;
+  probe: string;
+  source: "agent" | "controller";
+  firstSeenAt: string;
+  lastSeenAt: string;
+  resolvedAt: string | null;
+}
+
+interface FindingRow {
+  id: number;
+  host: string;
+  code: string;
+  severity: Severity;
+  subject: string;
+  message: string;
+  remedy: string;
+  probe: string;
+  source: "agent" | "controller";
+  first_seen_at: number;
+  last_seen_at: number;
+  resolved_at: number | null;
+}
+
+export interface FindingQuery {
+  host?: string | undefined;
+  severity?: Severity | undefined;
+  /** Include resolved findings (history). */
+  includeResolved?: boolean | undefined;
+}
+
+export interface MountRow { host: string; mount_point: string; fstype: string; state: string; network: number }
+export interface HostHealthRow { host: string; systemd_state: string | null; previous_boot_emergency: number | null; reported_at: number }
+export interface ProbeRunRow { host: string; probe: string; status: string; duration_ms: number }
+
+const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
+
+export class HealthStore {
+  private readonly openByKey;
+  private readonly insertFinding;
+  private readonly touchFinding;
+  private readonly openForSource;
+  private readonly resolveStmt;
+
+  constructor(private readonly db: Db) {
+    this.openByKey = db.prepare("SELECT id FROM findings WHERE host_id = ? AND code = ? AND subject = ? AND resolved_at IS NULL");
+    this.insertFinding = db.prepare(`INSERT INTO findings (host_id, code, subject, severity, message, remedy, probe, source,
+      first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.touchFinding = db.prepare("UPDATE findings SET severity = ?, message = ?, remedy = ?, probe = ?, last_seen_at = ? WHERE id = ?");
+    this.openForSource = db.prepare("SELECT id, code, subject FROM findings WHERE host_id = ? AND source = ? AND resolved_at IS NULL");
+    this.resolveStmt = db.prepare("UPDATE findings SET resolved_at = ? WHERE id = ?");
+  }
+
+  /** Opens or refreshes one finding. Returns true when it is new (not open before). */
+  upsertFinding(hostId: number, f: Finding, source: "agent" | "controller", now: number): boolean {
+    const open = this.openByKey.get(hostId, f.code, f.subject) as { id: number } | undefined;
+    if (open) {
+      this.touchFinding.run(f.severity, f.message, f.remedy, f.probe, now, open.id);
+      return false;
+    }
+    this.insertFinding.run(hostId, f.code, f.subject, f.severity, f.message, f.remedy, f.probe, source, now, now);
+    return true;
+  }
+
+  resolveFinding(hostId: number, code: string, subject: string, now: number): boolean {
+    const open = this.openByKey.get(hostId, code, subject) as { id: number } | undefined;
+    if (!open) return false;
+    this.resolveStmt.run(now, open.id);
+    return true;
+  }
+
+  /**
+   * Applies a health report: its findings open or stay open, the agent's
+   * findings it no longer has are resolved, and mounts, systemd state and
+   * probe runs are replaced. Call inside a transaction.
+   */
+  applyReport(hostId: number, report: HealthReport, now: number): { opened: number; resolved: number } {
+    let opened = 0;
+    const present = new Set<string>();
+    for (const f of report.findings) {
+      present.add(`${f.code}\u0000${f.subject}`);
+      if (this.upsertFinding(hostId, f, "agent", now)) opened++;
+    }
+    // A probe that failed or timed out did not look: keep its open findings rather than call them resolved.
+    const didNotLook = new Set(report.probes.filter((p) => p.status === "failed" || p.status === "timeout").map((p) => p.name));
+    let resolved = 0;
+    const stillOpen = this.openForSource.all(hostId, "agent") as { id: number; code: string; subject: string }[];
+    const probeOf = this.db.prepare("SELECT probe FROM findings WHERE id = ?").pluck();
+    for (const row of stillOpen) {
+      if (present.has(`${row.code}\u0000${row.subject}`)) continue;
+      if (didNotLook.has(probeOf.get(row.id) as string)) continue;
+      this.resolveStmt.run(now, row.id);
+      resolved++;
+    }
+    this.db.prepare("DELETE FROM mounts WHERE host_id = ?").run(hostId);
+    const insertMount = this.db.prepare(`INSERT OR REPLACE INTO mounts (host_id, mount_point, fstype, source, state, in_fstab,
+      network, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    for (const m of report.mounts) {
+      insertMount.run(hostId, m.mountPoint, m.fstype, m.source, m.state, m.inFstab ? 1 : 0, m.network ? 1 : 0, now);
+    }
+    this.db.prepare(`INSERT INTO host_health (host_id, reported_at, systemd_state, failed_units, previous_boot_emergency)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET reported_at = excluded.reported_at,
+      systemd_state = excluded.systemd_state, failed_units = excluded.failed_units,
+      previous_boot_emergency = excluded.previous_boot_emergency`)
+      .run(hostId, now, report.systemd?.state ?? null, JSON.stringify(report.systemd?.failedUnits ?? []),
+        report.systemd?.previousBootEmergency === undefined || report.systemd?.previousBootEmergency === null
+          ? null : report.systemd.previousBootEmergency ? 1 : 0);
+    const insertRun = this.db.prepare(`INSERT OR REPLACE INTO probe_runs (host_id, probe, status, duration_ms, detail, reported_at)
+      VALUES (?, ?, ?, ?, ?, ?)`);
+    for (const p of report.probes) insertRun.run(hostId, p.name, p.status, p.durationMs, p.detail ?? null, now);
+    return { opened, resolved };
+  }
+
+  findings(q: FindingQuery): FindingRecord[] {
+    const where: string[] = [];
+    const params: unknown[] = [];
+    if (q.host) { where.push("h.name = ?"); params.push(q.host); }
+    if (q.severity) { where.push("f.severity = ?"); params.push(q.severity); }
+    if (!q.includeResolved) where.push("f.resolved_at IS NULL");
+    const rows = this.db.prepare(`SELECT f.*, h.name AS host FROM findings f JOIN hosts h ON h.id = f.host_id
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
+      ORDER BY CASE f.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, h.name, f.code, f.subject, f.first_seen_at`)
+      .all(...params) as FindingRow[];
+    return rows.map((r) => ({
+      host: r.host, code: r.code, severity: r.severity, subject: r.subject, message: r.message, remedy: r.remedy,
+      probe: r.probe, source: r.source, firstSeenAt: iso(r.first_seen_at)!, lastSeenAt: iso(r.last_seen_at)!,
+      resolvedAt: iso(r.resolved_at),
+    }));
+  }
+
+  /** Open findings, for metrics. */
+  openFindings(): { host: string; code: string; severity: string; subject: string }[] {
+    return this.db.prepare(`SELECT h.name AS host, f.code, f.severity, f.subject FROM findings f JOIN hosts h ON h.id = f.host_id
+      WHERE f.resolved_at IS NULL`).all() as { host: string; code: string; severity: string; subject: string }[];
+  }
+
+  mounts(): MountRow[] {
+    return this.db.prepare("SELECT h.name AS host, m.mount_point, m.fstype, m.state, m.network FROM mounts m JOIN hosts h ON h.id = m.host_id")
+      .all() as MountRow[];
+  }
+
+  hostHealth(): HostHealthRow[] {
+    return this.db.prepare(`SELECT h.name AS host, x.systemd_state, x.previous_boot_emergency, x.reported_at
+      FROM host_health x JOIN hosts h ON h.id = x.host_id`).all() as HostHealthRow[];
+  }
+
+  probeRuns(): ProbeRunRow[] {
+    return this.db.prepare("SELECT h.name AS host, p.probe, p.status, p.duration_ms FROM probe_runs p JOIN hosts h ON h.id = p.host_id")
+      .all() as ProbeRunRow[];
+  }
+
+  recordExpectedStop(hostId: number, vm: string, until: number, reason: string, recordedBy: string, now: number): void {
+    this.db.prepare("INSERT INTO expected_stops (host_id, vm, until, reason, recorded_by, created_at) VALUES (?, ?, ?, ?, ?, ?)")
+      .run(hostId, vm, until, reason, recordedBy, now);
+  }
+
+  /** The operator's (or a maintenance run's) record covering a stop of `vm` at `at`, if any. */
+  expectedStop(hostId: number, vm: string, at: number): { reason: string; recorded_by: string } | undefined {
+    return this.db.prepare(`SELECT reason, recorded_by FROM expected_stops WHERE host_id = ? AND vm = ? AND created_at <= ? AND until >= ?
+      ORDER BY created_at DESC LIMIT 1`).get(hostId, vm, at, at) as { reason: string; recorded_by: string } | undefined;
+  }
+}
