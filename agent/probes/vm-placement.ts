@@ -9,7 +9,8 @@
  *   Paths are resolved lexically, never stat()ed: a hung NFS mount must not hang the probe.
  * - A critical VM (domain-metadata.ts: <metadata> or settings) with autostart off.
  * - Two VMs of one HA group with disks on the same filesystem (same device in
- *   mountinfo) or the same storage server.
+ *   mountinfo), the same storage server, or the very same disk. Block devices are not
+ *   traced to their physical volumes (two LVs of one VG are not seen as shared).
  * - A running VM whose QEMU process is older than settings.maxVmUptimeDays: the
  *   process start is the VM's last cold boot as the host sees it (a reboot inside the
  *   guest keeps the process). /run/libvirt/qemu/<name>.pid -> /proc/<pid>/stat field 22
@@ -131,6 +132,8 @@ export function placeDisk(disk: DomainDisk, mounts: readonly MountInfoEntry[]): 
   if (disk.type === "volume" || !disk.source.startsWith("/")) return null;
   const iscsi = /^\/dev\/disk\/by-path\/ip-(\[[^\]]+\]|[^:]+):\d+-iscsi-/.exec(disk.source);
   if (iscsi) return { network: true, mount: null, server: iscsi[1]!.replace(/^\[|\]$/g, "").toLowerCase(), where: `iSCSI device ${disk.source}` };
+  // A device node lives on devtmpfs, which says nothing about where its data is.
+  if (disk.type === "block" || disk.source.startsWith("/dev/")) return { network: false, mount: null, server: null, where: `block device ${disk.source}` };
   const mount = mountFor(disk.source, mounts);
   if (!mount) return null;
   const network = isNetworkFstype(mount.fstype);
@@ -241,13 +244,14 @@ function haSharedStorage(domains: readonly PlacementDomain[],
   return findings;
 }
 
-/** What two VMs' data disks have in common: the same filesystem, else the same storage server. */
+/** What two VMs' data disks have in common: the very same disk, the same filesystem, else the same storage server. */
 function sharedStorage(a: readonly { disk: DomainDisk; place: DiskPlacement }[],
   b: readonly { disk: DomainDisk; place: DiskPlacement }[]): string[] {
   const things = new Set<string>();
   const servers = new Set<string>();
   for (const x of a.filter((d) => isDataDisk(d.disk))) {
     for (const y of b.filter((d) => isDataDisk(d.disk))) {
+      if (x.disk.source === y.disk.source) things.add(`disk ${x.disk.source}`);
       if (x.place.mount && y.place.mount && x.place.mount.device === y.place.mount.device) {
         things.add(`filesystem ${x.place.mount.mountPoint} (${x.place.mount.fstype} ${x.place.mount.source})`);
         if (x.place.server) servers.add(x.place.server);

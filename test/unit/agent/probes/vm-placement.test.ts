@@ -158,6 +158,16 @@ describe("assessPlacement", () => {
       + "one storage failure or maintenance takes the whole group down.");
   });
 
+  it("block devices: not placed on /dev's devtmpfs; only the very same device is shared", () => {
+    const marks = { critical: false, haGroups: ["g"], criticalFrom: [] };
+    const blk = (src: string) => disk(src, { type: "block", driverType: "raw" });
+    expect(placeDisk(blk("/dev/mapper/vg0-a"), mounts)).toEqual({ network: false, mount: null, server: null, where: "block device /dev/mapper/vg0-a" });
+    expect(assessPlacement([dom("a", { disks: [blk("/dev/mapper/vg0-a")], marks }), dom("b", { disks: [blk("/dev/mapper/vg0-b")], marks })],
+      mounts, settings, NOW)).toEqual([]);
+    const same = assessPlacement([dom("a", { disks: [blk("/dev/sdb")], marks }), dom("b", { disks: [blk("/dev/sdb")], marks })], mounts, settings, NOW);
+    expect(same.map((f) => f.message)).toEqual(["HA group g: a and b share disk /dev/sdb; one storage failure or maintenance takes the whole group down."]);
+  });
+
   it("uptime at the limit is fine, a day over is not", () => {
     const started = (days: number) => new Date(NOW.getTime() - days * 86_400_000);
     expect(assessPlacement([dom("x", { startedAt: started(90) })], mounts, settings, NOW)).toEqual([]);
