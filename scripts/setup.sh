@@ -13,6 +13,8 @@ DEBIAN_PACKAGES=(
   dpkg-dev cpio busybox-static e2fsprogs
   # promtool (metrics and alert-rule checks), systemd-analyze and systemd-notify
   prometheus systemd
+  # hung-mount tests: a FUSE mount whose daemon is stopped hangs like a dead NFS server
+  bindfs fuse3
   # pgrep/pkill, runuser, useradd used by scripts and tests
   procps util-linux passwd openssl
   # the systemd-notify test receives datagrams with a python3 socket
