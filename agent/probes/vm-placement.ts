@@ -3,7 +3,7 @@
  * back by itself, read from libvirt (not-applicable without a connection).
  *
  * - A disk on a network filesystem (its source path's mount in /proc/self/mountinfo,
- *   longest mount-point prefix: nfs, nfs4, cifs, smb3, glusterfs, ceph, cluster file
+ *   parsed by mountinfo.ts, of the mounts in effect the longest mount-point prefix: nfs, nfs4, cifs, smb3, glusterfs, ceph, cluster file
  *   systems, fuse.* except local helpers like lxcfs) or a network disk (nbd, rbd, iscsi,
  *   gluster, http ...; also /dev/disk/by-path/ip-*-iscsi-*): NS_VM_DISK_ON_NETWORK_FS.
  *   Paths are resolved lexically, never stat()ed: a hung NFS mount must not hang the probe.
@@ -30,43 +30,16 @@ import { parseDomainDisks, type DomainDisk } from "../libvirt/domain-xml.js";
 import { isNotFound } from "../libvirt/errors.js";
 import type { HostRoot } from "./host-root.js";
 import { parseNightshiftMetadata, vmMarks, type VmMarks } from "./domain-metadata.js";
+import { parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
 import type { ProbeSettings } from "./settings.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
 
 // --- mounts (pure) -------------------------------------------------------------------
 
-export interface MountInfoEntry {
-  mountId: number;
-  /** "major:minor" of the filesystem: the same for every mount of one filesystem. */
-  device: string;
-  mountPoint: string;
-  fstype: string;
-  source: string;
-}
-
-function unescapeMountField(field: string): string {
-  return field.replace(/\\([0-7]{3})/g, (_, oct: string) => String.fromCharCode(parseInt(oct, 8)));
-}
-
-/** /proc/self/mountinfo (proc(5)); malformed lines are skipped. */
-export function parseMountInfo(text: string): MountInfoEntry[] {
-  const mounts: MountInfoEntry[] = [];
-  for (const line of text.split("\n")) {
-    const fields = line.trim().split(" ");
-    const sep = fields.indexOf("-", 6);
-    if (fields.length < 10 || sep < 0 || fields.length < sep + 3) continue;
-    mounts.push({
-      mountId: Number(fields[0]),
-      device: fields[2]!,
-      mountPoint: unescapeMountField(fields[4]!),
-      fstype: fields[sep + 1]!,
-      source: unescapeMountField(fields[sep + 2]!),
-    });
-  }
-  return mounts;
-}
-
-/** The mount a path lies on: longest mount-point prefix; of equal ones the later (it covers the earlier). */
+/**
+ * The mount a path lies on: longest mount-point prefix. Pass the mounts in effect
+ * (mountinfo.ts topMounts); of equal mount points the later one wins (it covers the earlier).
+ */
 export function mountFor(hostPath: string, mounts: readonly MountInfoEntry[]): MountInfoEntry | null {
   const p = path.posix.normalize(hostPath);
   let best: MountInfoEntry | null = null;
@@ -252,7 +225,7 @@ function sharedStorage(a: readonly { disk: DomainDisk; place: DiskPlacement }[],
   for (const x of a.filter((d) => isDataDisk(d.disk))) {
     for (const y of b.filter((d) => isDataDisk(d.disk))) {
       if (x.disk.source === y.disk.source) things.add(`disk ${x.disk.source}`);
-      if (x.place.mount && y.place.mount && x.place.mount.device === y.place.mount.device) {
+      if (x.place.mount && y.place.mount && x.place.mount.major === y.place.mount.major && x.place.mount.minor === y.place.mount.minor) {
         things.add(`filesystem ${x.place.mount.mountPoint} (${x.place.mount.fstype} ${x.place.mount.source})`);
         if (x.place.server) servers.add(x.place.server);
       } else if (x.place.server && x.place.server === y.place.server) {
@@ -357,7 +330,9 @@ export async function collectPlacement(ctx: ProbeContext): Promise<ProbeOutput> 
   const notes: string[] = [];
   const mountText = await readText(ctx.root.path("/proc/self/mountinfo"));
   if (mountText === null) notes.push("no /proc/self/mountinfo: disks not placed");
-  const mounts = parseMountInfo(mountText ?? "");
+  const mountInfo = parseMountInfo(mountText ?? "");
+  if (mountInfo.errors.length > 0) notes.push(`${mountInfo.errors.length} unreadable line(s) in /proc/self/mountinfo`);
+  const mounts = [...topMounts(mountInfo.entries).values()];
 
   const facts = await domainFacts(ctx.libvirt);
   ctx.signal.throwIfAborted();

@@ -15,13 +15,14 @@ import { NIGHTSHIFT_VM_NS } from "../../../../agent/probes/domain-metadata.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { ProbeContext } from "../../../../agent/probes/types.js";
+import { parseMountInfo, topMounts } from "../../../../agent/probes/mountinfo.js";
 import {
-  assessPlacement, collectPlacement, isNetworkFstype, mountFor, parseBootTime, parseMountInfo, parseProcStat, placeDisk,
+  assessPlacement, collectPlacement, isNetworkFstype, mountFor, parseBootTime, parseProcStat, placeDisk,
   qemuStartTime, serverOfMountSource, type PlacementDomain,
 } from "../../../../agent/probes/vm-placement.js";
 
 const ROOT = fileURLToPath(new URL("../../../fixtures/hosts/vm-placement/", import.meta.url));
-const mounts = parseMountInfo(readFileSync(path.join(ROOT, "proc/self/mountinfo"), "utf8"));
+const mounts = [...topMounts(parseMountInfo(readFileSync(path.join(ROOT, "proc/self/mountinfo"), "utf8")).entries).values()];
 const NOW = new Date("2025-03-01T00:00:00Z");
 const BTIME = 1730000000; // fixture proc/stat
 
@@ -37,9 +38,9 @@ function dom(name: string, over: Partial<PlacementDomain> = {}): PlacementDomain
 }
 
 describe("mounts", () => {
-  it("parses the fixture mountinfo, decoding escapes", () => {
+  it("reads the fixture mountinfo through mountinfo.ts, escapes decoded", () => {
     expect(mounts).toHaveLength(14);
-    expect(mounts.find((m) => m.mountPoint === "/mnt/vm store")).toMatchObject({ fstype: "cifs", source: "//Filer02/vmstore", device: "0:47" });
+    expect(mounts.find((m) => m.mountPoint === "/mnt/vm store")).toMatchObject({ fstype: "cifs", source: "//Filer02/vmstore", major: 0, minor: 47 });
   });
 
   it("picks the longest mount-point prefix on a path boundary, lexically", () => {
