@@ -30,6 +30,7 @@ import { parseDomainDisks, type DomainDisk } from "../libvirt/domain-xml.js";
 import { isNotFound } from "../libvirt/errors.js";
 import type { HostRoot } from "./host-root.js";
 import { parseNightshiftMetadata, vmMarks, type VmMarks } from "./domain-metadata.js";
+import { networkServers } from "./fstab-parse.js";
 import { parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
 import type { ProbeSettings } from "./settings.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
@@ -61,21 +62,12 @@ export function isNetworkFstype(fstype: string): boolean {
   return NETWORK_FSTYPES.has(fstype) || (fstype.startsWith("fuse.") && !LOCAL_FUSE.has(fstype));
 }
 
-/** The storage server named by a network mount's source, lower-cased; null when none can be read. */
+/**
+ * The storage server a network mount's source names, lower-cased (the fstab parser's
+ * reading, so findings name servers alike); null when the source names none.
+ */
 export function serverOfMountSource(fstype: string, source: string): string | null {
-  if (/^(cifs|smb3|smbfs)$/.test(fstype)) {
-    const m = /^(?:\/\/|\\\\)([^/\\]+)/.exec(source);
-    return m ? m[1]!.toLowerCase() : null;
-  }
-  if (fstype === "ceph") {
-    // "mon1,mon2:6789:/path" (the monitors name the cluster) or "user@fsid.fs=/path".
-    const legacy = /^(.+?):\//.exec(source);
-    if (legacy) return legacy[1]!.toLowerCase();
-    const modern = /^(?:[^@]*@)?([^=]+)=/.exec(source);
-    return modern ? modern[1]!.toLowerCase() : null;
-  }
-  const m = /^(?:[^@/:]+@)?(\[[^\]]+\]|[^:/\s]+):/.exec(source);
-  return m ? m[1]!.replace(/^\[|\]$/g, "").toLowerCase() : null;
+  return networkServers(source, fstype)[0]?.toLowerCase() ?? null;
 }
 
 // --- disks (pure) ---------------------------------------------------------------------

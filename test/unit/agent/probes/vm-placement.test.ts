@@ -62,7 +62,7 @@ describe("mounts", () => {
     expect(serverOfMountSource("nfs4", "nas01:/export/vm")).toBe("nas01");
     expect(serverOfMountSource("nfs", "[fd00::5]:/export")).toBe("fd00::5");
     expect(serverOfMountSource("cifs", "//Filer02/vmstore")).toBe("filer02");
-    expect(serverOfMountSource("ceph", "10.0.0.11:6789,10.0.0.12:6789:/")).toBe("10.0.0.11:6789,10.0.0.12:6789");
+    expect(serverOfMountSource("ceph", "10.0.0.11:6789,10.0.0.12:6789:/")).toBe("10.0.0.11");
     expect(serverOfMountSource("fuse.sshfs", "backup@store03:/vm")).toBe("store03");
     expect(serverOfMountSource("glusterfs", "gl1.example.com:/vmvol")).toBe("gl1.example.com");
     expect(serverOfMountSource("fuse.rclone", "remote")).toBeNull();
