@@ -6,9 +6,11 @@ import type { Probe } from "./types.js";
 import { systemdProbe } from "./systemd.js";
 import { vmPlacementProbe } from "./vm-placement.js";
 import { libvirtHooksProbe } from "./libvirt-hooks.js";
+import { mountsProbe } from "./mounts.js";
 
 export const PROBES: readonly Probe[] = [
   systemdProbe,
   vmPlacementProbe,
   libvirtHooksProbe,
+  mountsProbe,
 ];
