@@ -2,10 +2,11 @@
  * Probe "vm-placement": where each VM's disks live and whether the VM comes
  * back by itself, read from libvirt (not-applicable without a connection).
  *
- * - A disk on a network filesystem (its source path's mount in /proc/self/mountinfo,
- *   parsed by mountinfo.ts, of the mounts in effect the longest mount-point prefix: nfs, nfs4, cifs, smb3, glusterfs, ceph, cluster file
- *   systems, fuse.* except local helpers like lxcfs) or a network disk (nbd, rbd, iscsi,
- *   gluster, http ...; also /dev/disk/by-path/ip-*-iscsi-*): NS_VM_DISK_ON_NETWORK_FS.
+ * - A disk on network storage: its source path's mount (mountinfo.ts; of the mounts in
+ *   effect, the longest mount-point prefix) is nfs, nfs4, cifs, smb3, glusterfs, ceph, a
+ *   cluster file system, or fuse.* other than local helpers like lxcfs; or it is a network
+ *   disk (nbd, rbd, iscsi, gluster, http ...; also /dev/disk/by-path/ip-*-iscsi-*):
+ *   NS_VM_DISK_ON_NETWORK_FS.
  *   Paths are resolved lexically, never stat()ed: a hung NFS mount must not hang the probe.
  * - A critical VM (domain-metadata.ts: <metadata> or settings) with autostart off.
  * - Two VMs of one HA group with disks on the same filesystem (same device in
@@ -58,7 +59,12 @@ const NETWORK_FSTYPES = new Set(["nfs", "nfs4", "cifs", "smb3", "smbfs", "ncpfs"
 const LOCAL_FUSE = new Set(["fuse.lxcfs", "fuse.gvfsd-fuse", "fuse.portal", "fuse.fuse-overlayfs", "fuse.bindfs",
   "fuse.squashfuse", "fuse.snapfuse", "fuse.encfs", "fuse.gocryptfs", "fuse.vmware-vmblock"]);
 
-export function isNetworkFstype(fstype: string): boolean {
+/**
+ * Whether a file system's data lives on other machines. Not mounts.ts's isNetworkFstype,
+ * which asks whether a mount can hang (a FUSE daemon serving local data can; it is not
+ * a storage server a VM depends on).
+ */
+export function isNetworkStorage(fstype: string): boolean {
   return NETWORK_FSTYPES.has(fstype) || (fstype.startsWith("fuse.") && !LOCAL_FUSE.has(fstype));
 }
 
@@ -101,7 +107,7 @@ export function placeDisk(disk: DomainDisk, mounts: readonly MountInfoEntry[]): 
   if (disk.type === "block" || disk.source.startsWith("/dev/")) return { network: false, mount: null, server: null, where: `block device ${disk.source}` };
   const mount = mountFor(disk.source, mounts);
   if (!mount) return null;
-  const network = isNetworkFstype(mount.fstype);
+  const network = isNetworkStorage(mount.fstype);
   return {
     network, mount,
     server: network ? serverOfMountSource(mount.fstype, mount.source) : null,

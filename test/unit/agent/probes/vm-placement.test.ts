@@ -17,7 +17,7 @@ import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { ProbeContext } from "../../../../agent/probes/types.js";
 import { parseMountInfo, topMounts } from "../../../../agent/probes/mountinfo.js";
 import {
-  assessPlacement, collectPlacement, isNetworkFstype, mountFor, parseBootTime, parseProcStat, placeDisk,
+  assessPlacement, collectPlacement, isNetworkStorage, mountFor, parseBootTime, parseProcStat, placeDisk,
   qemuStartTime, serverOfMountSource, type PlacementDomain,
 } from "../../../../agent/probes/vm-placement.js";
 
@@ -54,8 +54,8 @@ describe("mounts", () => {
   });
 
   it("classifies network file systems, FUSE helpers that serve local data excluded", () => {
-    expect(["nfs", "nfs4", "cifs", "smb3", "glusterfs", "ceph", "fuse.sshfs", "fuse.glusterfs"].every(isNetworkFstype)).toBe(true);
-    expect(["ext4", "xfs", "tmpfs", "fuse.lxcfs", "fuse.bindfs", "zfs"].some(isNetworkFstype)).toBe(false);
+    expect(["nfs", "nfs4", "cifs", "smb3", "glusterfs", "ceph", "fuse.sshfs", "fuse.glusterfs"].every(isNetworkStorage)).toBe(true);
+    expect(["ext4", "xfs", "tmpfs", "fuse.lxcfs", "fuse.bindfs", "zfs"].some(isNetworkStorage)).toBe(false);
   });
 
   it("reads the storage server from a mount source", () => {
