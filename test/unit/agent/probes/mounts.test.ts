@@ -30,6 +30,36 @@ const run = (name: string, settings: Record<string, unknown> = {}) => mountsProb
 const codes = (out: ProbeOutput) => out.findings.map((f) => [f.code, f.subject, f.severity]);
 const states = (out: ProbeOutput) => Object.fromEntries((out.mounts ?? []).map((m) => [m.mountPoint, m.state]));
 
+describe("mounts probe: the shared fixture hosts", () => {
+  it("healthy: every fstab mount point mounted as written, nothing to report", async () => {
+    const out = await run("healthy", { neverEmptyMounts: ["/srv/nas"] });
+    expect(out.findings).toEqual([]);
+    expect(states(out)).toEqual({ "/": "up", "/boot": "up", "/boot/efi": "up", "/srv/data": "up", "/srv/nas": "up" });
+    expect(out.mounts!.find((m) => m.mountPoint === "/srv/nas")).toEqual({
+      mountPoint: "/srv/nas", fstype: "nfs4", source: "192.168.10.20:/vmstore", state: "up", inFstab: true, network: true,
+    });
+  });
+
+  it("incident: in emergency mode the xfs line (an ext4 disk) and both NFS lines are not mounted; none has nofail", async () => {
+    const out = await run("incident");
+    expect(codes(out)).toEqual([
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/backup", "critical"],
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/data", "critical"],
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/nas", "critical"],
+    ]);
+    expect(states(out)).toEqual({ "/": "up", "/boot": "up", "/srv/backup": "missing", "/srv/data": "missing", "/srv/nas": "missing" });
+  });
+
+  it("escapes-and-kinds: odd but valid lines (\\040, tags, bind ro, rbind, noauto, swap files, tmpfs) give no finding", async () => {
+    const out = await run("escapes-and-kinds");
+    expect(out.findings).toEqual([]);
+    expect(states(out)).toEqual({
+      "/export/backups": "up", "/srv/backups": "up", "/srv/legacy": "up", "/srv/scratch": "up", "/srv/ssd": "up",
+      "/srv/vm images": "up", "/var/lib/libvirt/images": "up", "/var/lib/libvirt/iso": "up",
+    });
+  });
+});
+
 describe("mounts probe: not mounted", () => {
   it("reports fstab mount points that should be mounted but are not, critical without nofail", async () => {
     const out = await run("mounts-not-mounted", { neverEmptyMounts: ["/var/lib/nightshift-images/"] });
