@@ -127,6 +127,17 @@ describe("fixture hosts", () => {
     }]);
   });
 
+  it("the shared cases: healthy is clean; incident is in emergency mode with its wrong-type /srv/data mount failed", async () => {
+    const healthy = await collectSystemd(ctx(fixture("healthy")));
+    expect(healthy).toEqual({ status: "ok", findings: [], systemd: { state: "running", failedUnits: [], previousBootEmergency: false } });
+    const incident = await collectSystemd(ctx(fixture("incident")));
+    expect(incident.systemd).toEqual({ state: "maintenance", failedUnits: ["srv-data.mount"], previousBootEmergency: false });
+    expect(incident.findings.map((f) => [f.code, f.subject])).toEqual([
+      ["NS_SYSTEMD_MAINTENANCE", "systemd"], ["NS_SYSTEMD_FAILED_MOUNT_UNIT", "srv-data.mount"],
+    ]);
+    expect(incident.findings[1]!.message).toContain("(/etc/fstab line 7: UUID=9b1d7c3e-5f2a-4b8c-a1d3-e4f5a6b7c8d9 /srv/data");
+  });
+
   it("through the runner: a valid health report with the probe's name and the systemd fact", async () => {
     const { signal: _s, ...base } = ctx(fixture("systemd-degraded"));
     const report = HealthReportSchema.parse(await runProbes([systemdProbe], base));
