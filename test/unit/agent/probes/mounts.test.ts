@@ -60,6 +60,29 @@ describe("mounts probe: the shared fixture hosts", () => {
   });
 });
 
+describe("mounts probe: the shared fixture hosts with broken fstabs", () => {
+  it("broken: refused lines are no mount points, a duplicate mount point counts once (its first line)", async () => {
+    const out = await run("broken");
+    expect(out.findings).toEqual([]);
+    expect(states(out)).toEqual({ "/": "up", "/srv/data": "up", "/srv/nas": "up" });
+    expect(out.mounts!.find((m) => m.mountPoint === "/srv/nas")!.source).toBe("10.0.0.5:/vmstore");
+  });
+
+  it("missing-device: lines whose device is gone are not mounted; an untriggered automount is not", async () => {
+    const out = await run("missing-device");
+    expect(codes(out)).toEqual([
+      ["NS_MOUNT_NOT_MOUNTED", "/mnt/backup", "warning"],
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/data", "critical"],
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/export", "critical"],
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/old", "critical"],
+      ["NS_MOUNT_NOT_MOUNTED", "/srv/spare", "critical"],
+    ]);
+    // /mnt/archive is noauto; /srv/export-ro is a read-only bind and mounted as such.
+    expect(states(out)).toMatchObject({ "/srv/media": "up", "/srv/export-ro": "up", "/srv/scratch": "up" });
+    expect(states(out)).not.toHaveProperty("/mnt/archive");
+  });
+});
+
 describe("mounts probe: not mounted", () => {
   it("reports fstab mount points that should be mounted but are not, critical without nofail", async () => {
     const out = await run("mounts-not-mounted", { neverEmptyMounts: ["/var/lib/nightshift-images/"] });
