@@ -196,7 +196,8 @@ const FIELD_KEYS = ["source", "mountPoint", "fstype", "options", "dump", "pass"]
 
 /**
  * The entry's line with some fields replaced: what a remedy shows. Fields not
- * changed are copied as written, separators (and alignment) are kept, and a
+ * changed are copied as written, separators are kept (runs of spaces shrink or
+ * grow so the columns after a changed field stay where they were), and a
  * changed field is escaped (a space becomes \040). Passing an array changes
  * the options.
  */
@@ -216,12 +217,22 @@ export function formatFstabLine(entry: FstabEntry, change: FstabLineChange | str
     if (changes[key] !== undefined) last = Math.max(last, i);
   });
   let out = entry.raw.slice(0, tokens[0]!.start);
+  // How far the text has moved right of where it was; runs of spaces absorb it so columns stay aligned.
+  let shift = 0;
   for (let i = 0; i <= last; i++) {
     const token = tokens[i];
-    out += changes[FIELD_KEYS[i]!] !== undefined || !token ? fieldText(i) : token.text;
+    const text = changes[FIELD_KEYS[i]!] !== undefined || !token ? fieldText(i) : token.text;
+    out += text;
+    shift += text.length - (token?.text.length ?? 0);
     if (i < last) {
       const next = tokens[i + 1];
-      out += token && next ? entry.raw.slice(token.end, next.start) : " ";
+      let separator = token && next ? entry.raw.slice(token.end, next.start) : " ";
+      if (shift !== 0 && /^ +$/.test(separator)) {
+        const width = Math.max(1, separator.length - shift);
+        shift -= separator.length - width;
+        separator = " ".repeat(width);
+      }
+      out += separator;
     }
   }
   // Fields after pass are ignored by mount but were written by someone: keep them.

@@ -7,10 +7,12 @@ import { systemdProbe } from "./systemd.js";
 import { vmPlacementProbe } from "./vm-placement.js";
 import { libvirtHooksProbe } from "./libvirt-hooks.js";
 import { mountsProbe } from "./mounts.js";
+import { fstabProbe } from "./fstab.js";
 
 export const PROBES: readonly Probe[] = [
   systemdProbe,
   vmPlacementProbe,
   libvirtHooksProbe,
   mountsProbe,
+  fstabProbe,
 ];

@@ -173,6 +173,17 @@ describe("formatFstabLine", () => {
     expect(formatFstabLine(e, { fstype: "ext4" })).toBe("UUID=9b1d\t/srv/data   ext4\tdefaults\t0 2");
   });
 
+  it("keeps the columns after a changed field where they were, down to one space", () => {
+    const e = only("nas01:/vmstore   /srv/nas   nfs   defaults   0 0");
+    // 6 characters longer: three separators give up 2 each, and "0 0" is back in its column.
+    expect(formatFstabLine(e, { source: "192.168.1.2:/vmstore" })).toBe("192.168.1.2:/vmstore /srv/nas nfs defaults   0 0");
+    expect(formatFstabLine(e, { source: "n:/v" })).toBe("n:/v             /srv/nas   nfs   defaults   0 0");
+    expect(formatFstabLine(e, ["defaults", "nofail"])).toBe("nas01:/vmstore   /srv/nas   nfs   defaults,nofail 0 0");
+    // Tabs are left alone: they realign by themselves.
+    const t = only("nas01:/vmstore\t/srv/nas\tnfs\tdefaults\t0 0");
+    expect(formatFstabLine(t, { source: "192.168.1.2:/vmstore" })).toBe("192.168.1.2:/vmstore\t/srv/nas\tnfs\tdefaults\t0 0");
+  });
+
   it("takes an options array", () => {
     const e = only("nas01:/vmstore /srv/nas nfs defaults 0 0");
     expect(formatFstabLine(e, [...e.options, "nofail", "_netdev"])).toBe("nas01:/vmstore /srv/nas nfs defaults,nofail,_netdev 0 0");

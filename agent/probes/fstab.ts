@@ -1,0 +1,421 @@
+/**
+ * The fstab probe: what in /etc/fstab will hurt at the next boot. Each rule
+ * below names the systemd behaviour it rests on; remedies are corrected lines
+ * wherever one exists (see formatFstabLine).
+ *
+ * "Blocks the boot" means: systemd-fstab-generator makes local-fs.target
+ * Require= the mount (no nofail, noauto or x-systemd.automount), and a failed
+ * requirement of local-fs.target starts emergency.target. Swap is required by
+ * swap.target only, which has no such OnFailure=, so swap problems are never
+ * critical. Network mounts go to remote-fs.target; without nofail a dead server
+ * holds the boot (and everything ordered after the mount) until mount.nfs gives up.
+ */
+import fs from "node:fs/promises";
+import { isIP } from "node:net";
+import { NightshiftError, errorMessage } from "../../shared/errors.js";
+import type { Severity } from "../../shared/protocol/findings.js";
+import type { FstabEntry, FstabParseError } from "./fstab-types.js";
+import { fstabOption, formatFstabLine, networkServers, parseFstab, parseSourceTag, suggestFstabLineFix } from "./fstab-parse.js";
+import { DeviceResolver, runTool, type SourceResolution } from "./blkid.js";
+import type { HostRoot } from "./host-root.js";
+import type { Probe, ProbeContext, ProbeFinding } from "./types.js";
+
+/** Every code this probe emits, in the order findings for one line are listed. */
+export const FSTAB_CODES = [
+  "NS_FSTAB_UNPARSEABLE",
+  "NS_FSTAB_DUPLICATE_MOUNT_POINT",
+  "NS_FSTAB_NETWORK_NO_NOFAIL",
+  "NS_FSTAB_NETWORK_NO_NETDEV",
+  "NS_FSTAB_NETWORK_NO_TIMEOUT",
+  "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME",
+  "NS_FSTAB_LOCAL_ON_NETWORK",
+  "NS_FSTAB_DEVICE_MISSING",
+  "NS_FSTAB_TYPE_MISMATCH",
+  "NS_FSTAB_UNSTABLE_DEVICE_NAME",
+  "NS_FSTAB_DEVICES_UNCHECKED",
+] as const;
+type FstabCode = (typeof FSTAB_CODES)[number];
+
+/**
+ * Added to network entries that have no timeout. It bounds the mount job itself:
+ * a healthy NAS on the LAN mounts in well under a second, while a dead one holds
+ * the job (and units ordered after it, e.g. libvirt guests stored there) for
+ * systemd's 90 s default, or mount.nfs's 2-minute foreground retry. 30 s leaves
+ * a slow server room to answer and costs a reboot little when it cannot.
+ */
+export const NETWORK_MOUNT_TIMEOUT_OPTION = "x-systemd.mount-timeout=30";
+
+/** Network types systemd recognises as such by name (after dropping "fuse."); others need _netdev to be ordered after the network. */
+const SYSTEMD_NETWORK_FSTYPES = new Set([
+  "afs", "ceph", "cifs", "gfs", "gfs2", "ncp", "ncpfs", "nfs", "nfs4", "ocfs2", "orangefs", "pvfs2", "smb3", "smbfs",
+  "davfs", "glusterfs", "lustre", "sshfs",
+]);
+
+/** Declared types that mount what blkid reports as another type. */
+const ACCEPTS: Record<string, string[]> = {
+  ext4: ["ext2", "ext3", "ext4", "ext4dev"],
+  ext4dev: ["ext2", "ext3", "ext4", "ext4dev"],
+  ext3: ["ext2", "ext3"],
+  swap: ["swap", "swsuspend"],
+  ntfs3: ["ntfs"],
+  vfat: ["vfat", "msdos"],
+  msdos: ["vfat", "msdos"],
+};
+
+/** blkid types that are containers, not mountable filesystems, and what to mount instead. */
+const CONTAINERS: Record<string, string> = {
+  crypto_LUKS: "a LUKS container: open it (crypttab) and mount /dev/mapper/NAME",
+  LVM2_member: "an LVM physical volume: mount one of its logical volumes (/dev/VG/LV)",
+  linux_raid_member: "an md RAID member: mount the array (/dev/mdN)",
+  zfs_member: "a ZFS pool member: ZFS mounts its datasets itself",
+  bcache: "a bcache backing device: mount /dev/bcacheN",
+  drbd: "a DRBD backing device: mount /dev/drbdN",
+};
+
+const UNSTABLE_NAME = /^\/dev\/(?:(?:sd|vd|xvd|hd)[a-z]+\d*|nvme\d+n\d+(?:p\d+)?|mmcblk\d+(?:p\d+)?)$/;
+
+const GETENT_TIMEOUT_MS = 2_000;
+
+interface Draft {
+  finding: ProbeFinding;
+  line: number;
+}
+
+/** Findings keyed by (code, subject): a second one for the same pair is merged into the first. */
+class FindingSet {
+  private readonly drafts = new Map<string, Draft>();
+
+  add(line: number, code: FstabCode, severity: Severity, subject: string, message: string, remedy: string): void {
+    const key = `${code}\0${subject}`;
+    const existing = this.drafts.get(key);
+    if (!existing) {
+      this.drafts.set(key, { line, finding: { code, severity, subject, message, remedy } });
+      return;
+    }
+    const f = existing.finding;
+    if (severity === "critical" || (severity === "warning" && f.severity === "info")) f.severity = severity;
+    f.message = `${f.message}; also ${message}`.slice(0, 2048);
+    if (!f.remedy.split("\n").includes(remedy)) f.remedy = `${f.remedy}\n${remedy}`.slice(0, 2048);
+  }
+
+  list(): ProbeFinding[] {
+    const rank = (d: Draft) => d.line * 100 + FSTAB_CODES.indexOf(d.finding.code as FstabCode);
+    return [...this.drafts.values()].sort((a, b) => rank(a) - rank(b)).map((d) => d.finding);
+  }
+}
+
+function has(entry: FstabEntry, option: string): boolean {
+  return fstabOption(entry, option) !== undefined;
+}
+
+/** The subject of an entry's findings: its mount point; for swap (mount point "none") the device. */
+export function fstabSubject(entry: FstabEntry): string {
+  if (entry.swap) return `swap ${entry.source}`;
+  return entry.mountPoint.startsWith("/") ? normalizePath(entry.mountPoint) : entry.mountPoint;
+}
+
+/** Whether a failure of this entry fails local-fs.target (emergency mode). */
+function blocksBoot(entry: FstabEntry): boolean {
+  return !entry.swap && !has(entry, "nofail") && !has(entry, "noauto") && !has(entry, "x-systemd.automount");
+}
+
+/** Critical when it blocks the boot; info for noauto (only a manual mount would fail); else warning. */
+function bootSeverity(entry: FstabEntry): Severity {
+  if (blocksBoot(entry)) return "critical";
+  return has(entry, "noauto") ? "info" : "warning";
+}
+
+function normalizePath(p: string): string {
+  const collapsed = p.replace(/\/+/g, "/").replace(/\/\.(?=\/|$)/g, "");
+  return collapsed.length > 1 ? collapsed.replace(/\/$/, "") : collapsed;
+}
+
+function isBelow(child: string, parent: string): boolean {
+  const c = normalizePath(child);
+  const p = normalizePath(parent);
+  return p !== "/" && (c === p || c.startsWith(`${p}/`));
+}
+
+function withOptions(entry: FstabEntry, add: string[]): string[] {
+  return [...entry.options, ...add.filter((o) => !entry.options.includes(o))];
+}
+
+/** What a failure of this entry does to the boot. */
+function consequence(entry: FstabEntry): string {
+  if (entry.swap) return "the host runs without this swap (swap.target does not stop the boot)";
+  if (has(entry, "noauto")) return "nothing happens at boot (noauto), but mounting it by hand fails";
+  if (has(entry, "nofail")) return "the boot continues without it (nofail)";
+  if (has(entry, "x-systemd.automount")) return "the first access to it fails, the boot continues (x-systemd.automount)";
+  return "local-fs.target fails with it and the host boots into emergency mode";
+}
+
+/** Names listed in the host's /etc/hosts, lower-cased: they resolve at boot without DNS. */
+async function hostsFileNames(root: HostRoot): Promise<Set<string>> {
+  const names = new Set<string>();
+  let text: string;
+  try {
+    text = await fs.readFile(root.path("/etc/hosts"), "utf8");
+  } catch {
+    return names;
+  }
+  for (const line of text.split("\n")) {
+    const fields = line.replace(/#.*/, "").trim().split(/\s+/);
+    if (fields.length >= 2 && isIP(fields[0]!)) for (const n of fields.slice(1)) names.add(n.toLowerCase());
+  }
+  return names;
+}
+
+/**
+ * The IPv4 address a name resolves to now, for the remedy: `getent ahostsv4
+ * NAME` (NSS, as the mount itself would resolve it). In a fixture tree the
+ * recorded output is commands/getent-ahostsv4-NAME. Null when it does not resolve.
+ */
+async function resolveNow(root: HostRoot, name: string, signal: AbortSignal): Promise<string | null> {
+  if (!/^[A-Za-z0-9._-]+$/.test(name)) return null;
+  const recorded = root.commandOutput(`getent-ahostsv4-${name}`);
+  let text: string;
+  try {
+    if (recorded !== null) text = await fs.readFile(recorded, "utf8");
+    else {
+      const result = await runTool("getent", ["ahostsv4", name], { signal, timeoutMs: GETENT_TIMEOUT_MS });
+      if (result.code !== 0) return null;
+      text = result.stdout;
+    }
+  } catch {
+    return null;
+  }
+  for (const line of text.split("\n")) {
+    const [address, kind] = line.trim().split(/\s+/);
+    if (address && isIP(address) === 4 && kind === "STREAM") return address;
+  }
+  return null;
+}
+
+function replaceServer(source: string, host: string, address: string): string {
+  const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
+  return source.replace(new RegExp(`(^|[/@,#\\\\])${escaped}(?=[:/\\\\,]|$)`), `$1${address}`);
+}
+
+function unparseable(set: FindingSet, error: FstabParseError): void {
+  const fix = suggestFstabLineFix(error.raw);
+  set.add(error.lineNo, "NS_FSTAB_UNPARSEABLE", "warning", `line ${error.lineNo}`,
+    `line ${error.lineNo} cannot be parsed (${error.reason}); mount and systemd skip it, so whatever it was meant to mount is not mounted at boot`,
+    fix ?? `#${error.raw}`);
+}
+
+function duplicates(set: FindingSet, entries: FstabEntry[]): void {
+  const groups = new Map<string, FstabEntry[]>();
+  for (const e of entries) {
+    if (!e.swap && (e.mountPoint === "none" || !e.mountPoint.startsWith("/"))) continue;
+    const key = e.swap ? `swap ${e.source}` : normalizePath(e.mountPoint);
+    groups.set(key, [...(groups.get(key) ?? []), e]);
+  }
+  for (const [key, group] of groups) {
+    if (group.length < 2) continue;
+    const [first, ...rest] = group as [FstabEntry, ...FstabEntry[]];
+    const lines = group.length === 2 ? `lines ${first.lineNo} and ${rest[0]!.lineNo} both` : `lines ${group.map((e) => e.lineNo).join(", ")} all`;
+    set.add(first.lineNo, "NS_FSTAB_DUPLICATE_MOUNT_POINT", "warning", key,
+      `${lines} ${first.swap ? "activate" : "mount"} ${key}: at boot systemd-fstab-generator uses line ${first.lineNo} and drops ` +
+      `the others with an error; mount -a would mount each in turn, the last on top`,
+      rest.map((e) => `#${e.raw}`).join("\n"));
+  }
+}
+
+async function networkRules(set: FindingSet, entry: FstabEntry, ctx: ProbeContext, hostsFile: Set<string>): Promise<void> {
+  // noauto: not mounted at boot, so nothing here concerns the boot.
+  if (has(entry, "noauto")) return;
+  const n = entry.lineNo;
+  const subject = fstabSubject(entry);
+  const bg = has(entry, "bg"); // systemd turns NFS bg into nofail with an unbounded background retry
+  const needNofail = !has(entry, "nofail") && !bg && !has(entry, "x-systemd.automount");
+  const needNetdev = !has(entry, "_netdev");
+  const needTimeout = !bg && !has(entry, "x-systemd.mount-timeout") && !has(entry, "x-systemd.device-timeout");
+  const explicitAddress = /^(cifs|smb3|smbfs)$/.test(entry.fstype) && (has(entry, "ip") || has(entry, "addr"));
+  const byName = explicitAddress ? [] : networkServers(entry.source, entry.fstype)
+    .filter((s) => isIP(s.replace(/%.*$/, "")) === 0 && !hostsFile.has(s.toLowerCase()));
+  if (!needNofail && !needNetdev && !needTimeout && byName.length === 0) return;
+
+  const addresses = new Map<string, string>();
+  await Promise.all(byName.map(async (host) => {
+    const address = await resolveNow(ctx.root, host, ctx.signal);
+    if (address) addresses.set(host, address);
+  }));
+  let source = entry.source;
+  for (const [host, address] of addresses) source = replaceServer(source, host, address);
+  const add = [needNofail ? "nofail" : "", needNetdev ? "_netdev" : "", needTimeout ? NETWORK_MOUNT_TIMEOUT_OPTION : ""].filter(Boolean);
+  const fixed = formatFstabLine(entry, { options: withOptions(entry, add), ...(source !== entry.source ? { source } : {}) });
+  const server = entry.server ?? "the server";
+
+  if (needNofail) {
+    set.add(n, "NS_FSTAB_NETWORK_NO_NOFAIL", "critical", subject,
+      `line ${n}: ${entry.fstype} mount of ${entry.source} without nofail: when ${server} is down or cannot be reached at boot, ` +
+      `the boot waits for the mount and then fails it (the incident: emergency mode); with nofail the host boots without it`, fixed);
+  }
+  if (needNetdev) {
+    const bare = entry.fstype.toLowerCase().replace(/^fuse\./, "");
+    set.add(n, "NS_FSTAB_NETWORK_NO_NETDEV", "warning", subject, SYSTEMD_NETWORK_FSTYPES.has(bare)
+      ? `line ${n}: no _netdev: systemd infers from the type ${entry.fstype} that this mount needs the network, but other tools reading fstab ` +
+        `(mount -a, non-systemd init) do not; _netdev states it in the line`
+      : `line ${n}: no _netdev, and systemd does not know that ${entry.fstype} needs the network: it may try the mount before the network is up`,
+    fixed);
+  }
+  if (needTimeout) {
+    set.add(n, "NS_FSTAB_NETWORK_NO_TIMEOUT", "warning", subject,
+      `line ${n}: no x-systemd.mount-timeout= (or x-systemd.device-timeout=): a dead server holds the mount job, and every unit ordered after ` +
+      `it, for systemd's default 90 s or mount.nfs's 2 minutes of retries`, fixed);
+  }
+  for (const host of byName) {
+    const address = addresses.get(host);
+    set.add(n, "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME", "warning", subject,
+      `line ${n}: server ${host} is named by hostname and is not in /etc/hosts, so this mount needs DNS at boot; if the DNS server is a VM ` +
+      `stored on this mount (or started after it), the name cannot resolve and the mount fails` +
+      (address ? `. ${host} resolves to ${address} now` : `. ${host} does not resolve from here now either`),
+      address ? fixed : `replace ${host} with its IP address (or list it in /etc/hosts), and do not serve DNS from a VM on this storage: ${fixed}`);
+  }
+}
+
+function localOnNetwork(set: FindingSet, entry: FstabEntry, networkEntries: FstabEntry[]): void {
+  if (entry.network || has(entry, "_netdev")) return;
+  const paths: { what: string; path: string }[] = [];
+  if (!entry.swap && entry.mountPoint.startsWith("/")) paths.push({ what: "mount point", path: entry.mountPoint });
+  if (entry.sourceKind === "bind" || (entry.sourceKind === "path" && !entry.source.startsWith("/dev/") && entry.source.startsWith("/"))) {
+    paths.push({ what: entry.bind ? "bind source" : "source", path: entry.source });
+  }
+  for (const { what, path: p } of paths) {
+    const under = networkEntries.find((net) => net !== entry && isBelow(p, net.mountPoint) && (what !== "mount point" || normalizePath(p) !== normalizePath(net.mountPoint)));
+    if (!under) continue;
+    const add = ["_netdev", ...(has(entry, "nofail") ? [] : ["nofail"])];
+    set.add(entry.lineNo, "NS_FSTAB_LOCAL_ON_NETWORK", bootSeverity(entry), fstabSubject(entry),
+      `line ${entry.lineNo}: the ${what} ${p} lies on the ${under.fstype} mount ${under.mountPoint} (line ${under.lineNo}), so this entry ` +
+      `requires that mount, yet without _netdev it is ordered as local, before the network is up: a down server (or the ordering cycle) ` +
+      `fails it, and ${consequence(entry)}; _netdev orders it after the network mount`, formatFstabLine(entry, withOptions(entry, add)));
+    return;
+  }
+}
+
+function needsDevice(entry: FstabEntry): boolean {
+  return ["path", "uuid", "label", "partuuid", "partlabel"].includes(entry.sourceKind) || entry.sourceKind === "bind";
+}
+
+function deviceRules(set: FindingSet, entry: FstabEntry, r: SourceResolution): void {
+  const n = entry.lineNo;
+  const subject = fstabSubject(entry);
+  const severity = bootSeverity(entry);
+  const nofailLine = formatFstabLine(entry, withOptions(entry, ["nofail"]));
+  if (!r.exists) {
+    if (entry.bind) {
+      set.add(n, "NS_FSTAB_DEVICE_MISSING", severity, subject,
+        `line ${n}: the bind source ${entry.source} does not exist: the bind mount fails, and ${consequence(entry)}`,
+        !blocksBoot(entry) ? `create ${entry.source} (mkdir -p) or correct the path` : `create ${entry.source} (mkdir -p) or correct the path; to keep it from stopping the boot: ${nofailLine}`);
+      return;
+    }
+    const tag = parseSourceTag(entry.source);
+    if (tag && r.caseMismatch) {
+      const actual = r.caseMismatch.tags[tag.tag]!;
+      set.add(n, "NS_FSTAB_DEVICE_MISSING", severity, subject,
+        `line ${n}: no device has ${tag.tag}=${tag.value}; ${r.caseMismatch.devname} has ${tag.tag}=${actual}, which differs only in letter case, ` +
+        `but systemd waits for /dev/disk/by-${tag.tag.toLowerCase()}/${tag.value} (case-sensitive), which never appears, and ${consequence(entry)}`,
+        formatFstabLine(entry, { source: `${tag.tag}=${actual}` }));
+      return;
+    }
+    const what = tag ? `no device has ${tag.tag}=${tag.value}` : `${entry.source} does not exist`;
+    const waits = blocksBoot(entry) || entry.swap ? `at boot systemd waits for it (90 s by default), then fails the ${entry.swap ? "swap" : "mount"}, and ` : "";
+    set.add(n, "NS_FSTAB_DEVICE_MISSING", severity, subject,
+      `line ${n}: ${what}: ${waits}${consequence(entry)}`,
+      !blocksBoot(entry)
+        ? `if the disk is gone for good, comment the line out: #${entry.raw}`
+        : `if the disk is gone for good, comment the line out (#${entry.raw}); if it is only sometimes attached: ${nofailLine}`);
+    return;
+  }
+  if (entry.bind) return;
+  if (r.fstype !== null) typeRule(set, entry, r.fstype, r.device ?? entry.source);
+  if (UNSTABLE_NAME.test(entry.source)) {
+    set.add(n, "NS_FSTAB_UNSTABLE_DEVICE_NAME", "warning", subject,
+      `line ${n}: ${entry.source} is a kernel name, given out in probe order: after a disk is added, removed or fails, it can name another ` +
+      `disk, and this entry then mounts the wrong one or none`,
+      r.uuid ? formatFstabLine(entry, { source: `UUID=${r.uuid}` }) : `name the device by UUID= (see blkid ${entry.source}) or a /dev/disk/by-id/ link`);
+  }
+}
+
+function typeRule(set: FindingSet, entry: FstabEntry, actual: string, device: string): void {
+  const declared = entry.fstype.split(",");
+  if (declared.includes("auto") || declared.some((t) => t === actual || ACCEPTS[t]?.includes(actual))) return;
+  const n = entry.lineNo;
+  const severity = bootSeverity(entry);
+  const container = CONTAINERS[actual];
+  let remedy: string;
+  if (container) remedy = `${device} holds ${container}; or comment the line out: #${entry.raw}`;
+  else if (entry.swap) remedy = `${device} holds ${actual}, not swap: point the entry at the swap device, or comment it out: #${entry.raw}`;
+  else if (actual === "swap") remedy = `${device} is a swap area: make it a swap entry, or comment the line out: #${entry.raw}`;
+  else remedy = formatFstabLine(entry, { fstype: actual });
+  set.add(n, "NS_FSTAB_TYPE_MISMATCH", severity, fstabSubject(entry),
+    `line ${n}: declared ${entry.fstype} but ${device} holds ${actual} (blkid): ${entry.swap ? "swapon" : `mount -t ${entry.fstype}`} fails, and ${consequence(entry)}`,
+    remedy);
+}
+
+async function readFstab(file: string): Promise<string | null> {
+  try {
+    return await fs.readFile(file, "utf8");
+  } catch (err) {
+    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
+    throw new NightshiftError("NS_ERR_FSTAB_UNREADABLE", `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
+  }
+}
+
+export const fstabProbe: Probe = {
+  name: "fstab",
+  description: "/etc/fstab entries that would fail or hang the next boot: network mounts, missing devices, wrong types, duplicates, unparseable lines",
+  defaultEnabled: true,
+
+  async collect(ctx) {
+    const text = await readFstab(ctx.root.fstab);
+    if (text === null) return { status: "not-applicable", detail: `no fstab at ${ctx.root.fstab}`, findings: [] };
+    const fstab = parseFstab(text);
+    const set = new FindingSet();
+    for (const error of fstab.errors) unparseable(set, error);
+    duplicates(set, fstab.entries);
+
+    const networkEntries = fstab.entries.filter((e) => e.network);
+    const hostsFile = networkEntries.length ? await hostsFileNames(ctx.root) : new Set<string>();
+    for (const entry of fstab.entries) {
+      if (entry.network) await networkRules(set, entry, ctx, hostsFile);
+      else localOnNetwork(set, entry, networkEntries);
+    }
+
+    const local = fstab.entries.filter(needsDevice);
+    let devices = "no local devices to check";
+    if (local.length) {
+      let resolver: DeviceResolver | null = null;
+      let why = "";
+      if (ctx.root.isLive && process.getuid?.() !== 0) why = "not running as root, so blkid cannot read the devices";
+      else {
+        try {
+          resolver = await DeviceResolver.open(ctx.root, ctx.signal);
+        } catch (err) {
+          why = errorMessage(err);
+        }
+      }
+      if (resolver) {
+        // Paths on network mounts are not looked at: a stat there can hang, and LOCAL_ON_NETWORK covers them.
+        const checkable = local.filter((e) => !networkEntries.some((net) => isBelow(e.source, net.mountPoint)));
+        // A path that did not answer (a hung mount under it) is left unjudged rather than reported missing.
+        const resolutions = await Promise.all(checkable.map((e) => resolver.resolve(e.source).catch(() => null)));
+        checkable.forEach((e, i) => {
+          const r = resolutions[i];
+          if (r) deviceRules(set, e, r);
+        });
+        devices = `${resolver.devices.length} block devices from ${resolver.origin}`;
+      } else {
+        set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "warning", "devices",
+          `${local.length} local entries were not checked for missing devices or wrong filesystem types (the cause of emergency mode): ${why}`,
+          ctx.root.isLive ? "run the check as root on a host with blkid (util-linux) installed" : `record \`blkid -o export\` into ${ctx.root.commandOutput("blkid")}`);
+        devices = `devices unchecked: ${why}`;
+      }
+    }
+    return {
+      status: "ok",
+      detail: `${fstab.entries.length} entries (${networkEntries.length} network), ${fstab.errors.length} unparseable; ${devices}`.slice(0, 1000),
+      findings: set.list(),
+    };
+  },
+};
