@@ -92,6 +92,7 @@ interface Outstanding {
   childAlive: boolean;
   /** The check's answer is settled (children may still linger). */
   done: boolean;
+  log: Logger | undefined;
   answer: Promise<MountAnswer>;
 }
 
@@ -187,7 +188,7 @@ export class MountChecker {
       });
     }
     const entry: Outstanding = {
-      mountPoint: req.mountPoint, startedAt: new Date(), killedAt: null, pid: null, childAlive: false, done: false,
+      mountPoint: req.mountPoint, startedAt: new Date(), killedAt: null, pid: null, childAlive: false, done: false, log,
       answer: Promise.resolve({ state: "unchecked", reason: "not started" }),
     };
     this.outstanding.set(req.mountPoint, entry);
@@ -296,7 +297,7 @@ export class MountChecker {
         if (!entry.childAlive) return;
         entry.childAlive = false;
         if (entry.killedAt) {
-          this.log?.info({ mountPoint: entry.mountPoint, pid: entry.pid, afterKillMs: Date.now() - entry.killedAt.getTime() },
+          entry.log?.info({ mountPoint: entry.mountPoint, pid: entry.pid, afterKillMs: Date.now() - entry.killedAt.getTime() },
             "killed mount probe exited");
         }
         if (entry.done) this.forget(entry);

@@ -18,6 +18,7 @@
  * Needs bindfs (Debian package bindfs, which pulls in fuse) and /dev/fuse; runs as root.
  */
 import { execFile, spawn, type ChildProcess } from "node:child_process";
+import { randomUUID } from "node:crypto";
 import { existsSync, mkdirSync, mkdtempSync, readdirSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -31,7 +32,10 @@ import { parseMountInfo } from "../../../../agent/probes/mountinfo.js";
 import { createMountsProbe } from "../../../../agent/probes/mounts.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
+import { encodeMessage, parseAgentMessage } from "../../../../shared/protocol/codec.js";
 import type { HealthReport } from "../../../../shared/protocol/findings.js";
+import { AGENT_BIN } from "../../../helpers/run.js";
+import { AgentProcess, tempAgentDir } from "../daemon/agent-process.js";
 
 const TIMEOUT_MS = 500;
 const CYCLES = 10;
@@ -63,8 +67,8 @@ async function bindfs(src: string, mnt: string): Promise<ChildProcess> {
   return child;
 }
 
-/** Processes whose parent is this process, by name, from /proc: what the checker left behind. */
-function childrenNamed(names: string[]): { pid: number; comm: string; state: string }[] {
+/** Processes whose parent is `parent` (this process), by name, from /proc: what the checker left behind. */
+function childrenNamed(names: string[], parent = process.pid): { pid: number; comm: string; state: string }[] {
   const out: { pid: number; comm: string; state: string }[] = [];
   for (const d of readdirSync("/proc")) {
     if (!/^\d+$/.test(d)) continue;
@@ -77,9 +81,20 @@ function childrenNamed(names: string[]): { pid: number; comm: string; state: str
     const close = stat.lastIndexOf(")");
     const comm = stat.slice(stat.indexOf("(") + 1, close);
     const [state, ppid] = stat.slice(close + 2).split(" ");
-    if (Number(ppid) === process.pid && names.includes(comm)) out.push({ pid: Number(d), comm, state: state! });
+    if (Number(ppid) === parent && names.includes(comm)) out.push({ pid: Number(d), comm, state: state! });
   }
   return out;
+}
+
+/** Of those, the ones probing `mountPoint` (an argument of stat -f / find). */
+function probeChildrenFor(mountPoint: string, parent = process.pid): { pid: number; comm: string; state: string }[] {
+  return childrenNamed(["stat", "find"], parent).filter((c) => {
+    try {
+      return readFileSync(`/proc/${c.pid}/cmdline`, "utf8").split("\0").includes(mountPoint);
+    } catch {
+      return false; // exited meanwhile
+    }
+  });
 }
 
 function procState(pid: number): string | null {
@@ -117,6 +132,48 @@ async function responsiveness() {
   };
 }
 
+/**
+ * Just enough of a controller for the real agent: welcome on hello, ack for events,
+ * health reports recorded; and a ping to the agent every 25 ms, its pong timed.
+ */
+async function controllerStandIn() {
+  const wss = new WebSocketServer({ port: 0, host: "127.0.0.1" });
+  await new Promise<void>((r) => wss.once("listening", () => r()));
+  const healths: { at: number; report: HealthReport }[] = [];
+  const rtts: { at: number; ms: number }[] = [];
+  const timers: NodeJS.Timeout[] = [];
+  wss.on("connection", (ws) => {
+    let sentAt = 0;
+    ws.on("pong", () => rtts.push({ at: performance.now(), ms: performance.now() - sentAt }));
+    timers.push(setInterval(() => {
+      sentAt = performance.now();
+      ws.ping();
+    }, 25));
+    ws.on("message", (data) => {
+      const parsed = parseAgentMessage(data.toString());
+      if (!parsed.ok) return;
+      const m = parsed.message;
+      if (m.type === "hello") {
+        ws.send(encodeMessage({ type: "welcome", sessionId: randomUUID(), host: m.host, inventoryIntervalSeconds: 300, heartbeatSeconds: 1 }));
+      } else if (m.type === "events") {
+        ws.send(encodeMessage({ type: "ack", ids: m.events.map((e) => e.id) }));
+      } else if (m.type === "health") {
+        healths.push({ at: performance.now(), report: m.report });
+      }
+    });
+  });
+  return {
+    url: `ws://127.0.0.1:${(wss.address() as { port: number }).port}/v1/agent`,
+    healths,
+    rtts,
+    async close() {
+      for (const t of timers) clearInterval(t);
+      for (const c of wss.clients) c.terminate();
+      await new Promise((r) => wss.close(r));
+    },
+  };
+}
+
 function settingsFor() {
   return ProbeSettingsSchema.parse({ mountTimeoutMs: TIMEOUT_MS, probeTimeoutMs: 10_000 });
 }
@@ -138,7 +195,7 @@ beforeAll(() => {
 afterAll(async () => {
   // Continue every daemon first: unmounting or removing through a stopped FUSE mount would hang.
   for (const d of daemons) if (d.exitCode === null && d.signalCode === null) d.kill("SIGCONT");
-  for (const mp of ["a/mnt2", "a/mnt", "b/mnt"].map((p) => path.join(base, p)).filter(mounted)) {
+  for (const mp of ["a/mnt2", "a/mnt", "b/mnt", "c/mnt"].map((p) => path.join(base, p)).filter(mounted)) {
     await new Promise<void>((r) => execFile("fusermount", ["-u", "-z", mp], { timeout: 5000 }, () => r()));
     if (mounted(mp)) await new Promise<void>((r) => execFile("umount", ["-l", mp], { timeout: 5000 }, () => r()));
   }
@@ -148,7 +205,7 @@ afterAll(async () => {
     await Promise.race([new Promise((r) => d.once("exit", r)), new Promise((r) => setTimeout(r, 2000))]);
     if (d.exitCode === null && d.signalCode === null) d.kill("SIGKILL");
   }
-  const stillMounted = ["a/mnt2", "a/mnt", "b/mnt"].map((p) => path.join(base, p)).filter(mounted);
+  const stillMounted = ["a/mnt2", "a/mnt", "b/mnt", "c/mnt"].map((p) => path.join(base, p)).filter(mounted);
   if (base && stillMounted.length === 0) rmSync(base, { recursive: true, force: true });
   else if (base) console.error(`left ${base} in place: still mounted: ${stillMounted.join(", ")}`);
 });
@@ -184,6 +241,7 @@ describe("hung FUSE mount (bindfs stopped with SIGSTOP)", () => {
       const hung = report.findings.find((f) => f.code === "NS_MOUNT_HUNG" && f.subject === mnt);
       expect(hung).toMatchObject({ severity: "critical", probe: "mounts" });
       expect(hung!.remedy).toContain(`fusermount -u -z ${mnt}`);
+      // All probe children of this process, zombies included (only this FUSE mount exists yet).
       const kids = childrenNamed(["stat", "find"]);
       for (const k of kids) seenPids.add(k.pid);
       for (const c of checker.liveChildren()) if (c.pid) seenPids.add(c.pid);
@@ -244,22 +302,23 @@ describe("hung FUSE mount (bindfs stopped with SIGSTOP)", () => {
     const stuckPid = stuck[0]!.pid!;
     expect(procState(stuckPid)).toBe("D");
 
-    const perCycle: { ms: number; mnt2Children: number; allChildren: number }[] = [];
+    const perCycle: { ms: number; mnt2Children: number; mntChildren: number }[] = [];
     for (let i = 1; i < CYCLES; i++) {
       const { report, ms } = await runOnce(probe, fstab);
       expect(stateOf(report, mnt2)).toBe("hung");
       expect(report.findings.find((f) => f.code === "NS_MOUNT_HUNG" && f.subject === mnt2)!.message).toContain(`pid ${stuckPid}`);
       const live = checker.liveChildren();
-      perCycle.push({ ms, mnt2Children: live.filter((c) => c.mountPoint === mnt2).length, allChildren: childrenNamed(["stat", "find"]).length });
+      perCycle.push({ ms, mnt2Children: probeChildrenFor(mnt2).length, mntChildren: probeChildrenFor(mnt).length });
       // The same stuck child, never a second one for mnt2.
       expect(live.filter((c) => c.mountPoint === mnt2).map((c) => c.pid)).toEqual([stuckPid]);
     }
     const r = await meter.stop();
     console.log(`[hung-mount D-state] stuck pid ${stuckPid} in state D; cycles took ${perCycle.map((c) => c.ms.toFixed(0)).join(", ")} ms; ` +
-      `probe children per cycle (both mounts) ${perCycle.map((c) => c.allChildren).join(",")}; ` +
+      `probe children per cycle for mnt2 ${perCycle.map((c) => c.mnt2Children).join(",")} and for mnt ${perCycle.map((c) => c.mntChildren).join(",")}; ` +
       `max event-loop delay ${r.maxLagMs.toFixed(1)} ms; max WebSocket RTT ${r.maxRttMs.toFixed(1)} ms`);
     // At most one per mount: the stuck one for mnt2 and the one just killed for mnt.
-    expect(Math.max(...perCycle.map((c) => c.allChildren))).toBeLessThanOrEqual(2);
+    expect(perCycle.map((c) => c.mnt2Children)).toEqual(perCycle.map(() => 1));
+    expect(Math.max(...perCycle.map((c) => c.mntChildren))).toBeLessThanOrEqual(1);
     expect(r.maxLagMs).toBeLessThan(MAX_LAG_MS);
     expect(r.maxRttMs).toBeLessThan(MAX_LAG_MS);
 
@@ -278,6 +337,64 @@ describe("hung FUSE mount (bindfs stopped with SIGSTOP)", () => {
     expect(checker.liveChildren()).toEqual([]);
     expect(childrenNamed(["stat", "find"])).toEqual([]);
   }, 60_000);
+  it("in the real agent process: the health report says hung, the agent keeps answering pings, children stay one per mount", async () => {
+    expect(existsSync(AGENT_BIN), `${AGENT_BIN} missing: run npm run build`).toBe(true);
+    const src = path.join(base, "c/src");
+    const mnt = path.join(base, "c/mnt");
+    mkdirSync(src, { recursive: true });
+    mkdirSync(mnt, { recursive: true });
+    writeFileSync(path.join(src, "disk.img"), "x");
+    const daemon = await bindfs(src, mnt);
+    const controller = await controllerStandIn();
+    const dirs = tempAgentDir("token-hung-mount");
+    // No fstab line needed: the agent looks at every FUSE mount in its mountinfo.
+    const agent = new AgentProcess({
+      controller: controller.url, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir,
+      env: { NIGHTSHIFT_AGENT_PROBES_MOUNT_TIMEOUT_MS: String(TIMEOUT_MS), NIGHTSHIFT_AGENT_PROBES_INTERVAL_SECONDS: "1", NIGHTSHIFT_AGENT_LOG_LEVEL: "info" },
+    });
+    const waitHealth = async (state: string, after: number, what: string) => {
+      await waitFor(what, () => controller.healths.some((h) => h.at > after && stateOf(h.report, mnt) === state), 15_000)
+        .catch((err: Error) => { throw new Error(`${err.message}; agent logs:\n${agent.dump()}`); });
+      return controller.healths.find((h) => h.at > after && stateOf(h.report, mnt) === state)!;
+    };
+    try {
+      await waitHealth("up", 0, "a health report with the mount up");
+
+      const stoppedAt = performance.now();
+      daemon.kill("SIGSTOP");
+      const firstHung = await waitHealth("hung", stoppedAt, "a health report with the mount hung");
+      expect(firstHung.report.findings.find((f) => f.code === "NS_MOUNT_HUNG" && f.subject === mnt)).toMatchObject({ severity: "critical", probe: "mounts" });
+      // Several more probe rounds while it stays hung, watching the agent's children.
+      const counts: number[] = [];
+      const until = performance.now() + 5_000;
+      while (performance.now() < until) {
+        counts.push(probeChildrenFor(mnt, agent.pid).length);
+        await new Promise((r) => setTimeout(r, 50));
+      }
+      const hungReports = controller.healths.filter((h) => h.at > stoppedAt && stateOf(h.report, mnt) === "hung").length;
+      const during = controller.rtts.filter((r) => r.at > stoppedAt).map((r) => r.ms);
+
+      const contAt = performance.now();
+      daemon.kill("SIGCONT");
+      const up = await waitHealth("up", contAt, "a health report with the mount up again");
+      console.log(`[hung-mount agent] hung in a health report ${(firstHung.at - stoppedAt).toFixed(0)} ms after SIGSTOP ` +
+        `(probe interval 1 s ±20 %, timeout ${TIMEOUT_MS} ms); ${hungReports} hung reports; ${during.length} pings during the hang, ` +
+        `max pong RTT ${Math.max(...during).toFixed(1)} ms; agent's probe children for the mount, sampled every 50 ms: max ${Math.max(...counts)}; ` +
+        `up again in a report ${(up.at - contAt).toFixed(0)} ms after SIGCONT`);
+      expect(firstHung.at - stoppedAt).toBeLessThan(1_200 + 2 * TIMEOUT_MS + 500);
+      expect(hungReports).toBeGreaterThanOrEqual(3);
+      expect(during.length).toBeGreaterThan(100);
+      expect(Math.max(...during)).toBeLessThan(MAX_LAG_MS);
+      expect(Math.max(...counts)).toBeLessThanOrEqual(1);
+      expect(up.report.findings.filter((f) => f.subject === mnt)).toEqual([]);
+      await waitFor("no probe children left", () => childrenNamed(["stat", "find"], agent.pid).every((c) => c.state !== "Z"), 2000);
+    } finally {
+      daemon.kill("SIGCONT");
+      await agent.stop();
+      await controller.close();
+      dirs.cleanup();
+    }
+  }, 90_000);
 });
 
 // If the worker exits without reaching afterAll (a crash), continue any daemon it stopped,
