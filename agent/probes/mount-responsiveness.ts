@@ -36,7 +36,8 @@
  * children that are still out: an overlapping check of the same mount joins the
  * running one.
  */
-import { spawn } from "node:child_process";
+import { spawn, type ChildProcessByStdio } from "node:child_process";
+import type { Readable } from "node:stream";
 import type { Logger } from "../../shared/logging.js";
 
 export type MountAnswer =
@@ -192,7 +193,8 @@ export class MountChecker {
       answer: Promise.resolve({ state: "unchecked", reason: "not started" }),
     };
     this.outstanding.set(req.mountPoint, entry);
-    entry.answer = this.run(entry, req, opts).then((answer) => {
+    const unexpected = (err: unknown): MountAnswer => ({ state: "unchecked", reason: `could not run the check: ${err instanceof Error ? err.message : String(err)}` });
+    entry.answer = this.run(entry, req, opts).catch(unexpected).then((answer) => {
       entry.done = true;
       if (!entry.childAlive) this.forget(entry);
       this.noteOutcome(req.mountPoint, answer, log);
@@ -264,7 +266,13 @@ export class MountChecker {
     return new Promise<StepResult>((resolve) => {
       if (signal?.aborted) return resolve({ kind: "aborted" });
       const [command, ...args] = argv as [string, ...string[]];
-      const child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: "/", env: CHILD_ENV });
+      let child: ChildProcessByStdio<null, Readable, Readable>;
+      try {
+        child = spawn(command, args, { stdio: ["ignore", "pipe", "pipe"], cwd: "/", env: CHILD_ENV });
+      } catch (err) {
+        // Invalid arguments throw at once (no child, no events).
+        return resolve({ kind: "spawn-error", error: err instanceof Error ? err.message : String(err) });
+      }
       entry.pid = child.pid ?? null;
       entry.childAlive = true;
       // A stuck child must not keep the process alive (a one-shot `check` has to exit).

@@ -289,6 +289,11 @@ describe("MountChecker (stand-in commands)", () => {
     const answers = await checker.check([{ mountPoint: "/a" }], { timeoutMs: 1000 });
     expect(answers.get("/a")).toMatchObject({ state: "unchecked", reason: expect.stringContaining("could not run statfs command") });
     expect(checker.liveChildren()).toEqual([]);
+    // spawn() throws at once for an argument with a NUL byte: still an answer, and nothing left tracked.
+    const real = new MountChecker();
+    expect((await real.check([{ mountPoint: "/bad\0name" }], { timeoutMs: 1000 })).get("/bad\0name")).toMatchObject({ state: "unchecked" });
+    expect(real.liveChildren()).toEqual([]);
+    expect((await real.check([{ mountPoint: "/" }], { timeoutMs: 5000 })).get("/")).toMatchObject({ state: "up", empty: false });
     const probe = createMountsProbe(checker);
     // A live root: the probe's own /proc/self/mountinfo and a fixture fstab.
     await expect(probe.collect(ctx(new HostRoot("/", fixture("mounts-not-mounted") + "etc/fstab")))).rejects.toThrow(/could not run statfs command/);
