@@ -3,6 +3,7 @@
 import { Command } from "commander";
 import { virtCommand } from "./virt.js";
 import { runCommand } from "./run.js";
+import { checkCommand } from "./check.js";
 import { NightshiftError } from "../../shared/errors.js";
 import { AGENT_VERSION } from "../version.js";
 
@@ -12,6 +13,7 @@ const program = new Command("nightshift-agent")
   .showHelpAfterError()
   .addCommand(virtCommand());
 program.addCommand(runCommand());
+program.addCommand(checkCommand());
 
 try {
   await program.parseAsync(process.argv);
