@@ -148,10 +148,9 @@ export interface MountsInput {
   fstab: readonly FstabEntry[];
   mountinfo: readonly MountInfoEntry[];
   neverEmptyMounts: readonly string[];
-  timeoutMs: number;
 }
 
-interface Target {
+export interface Target {
   mountPoint: string;
   entry: FstabEntry | null;
   mounted: MountInfoEntry | null;
@@ -159,7 +158,7 @@ interface Target {
 }
 
 /** Which mount points the probe looks at, and which of them to ask whether they answer. */
-export function selectTargets(input: Omit<MountsInput, "timeoutMs">): { targets: Target[]; toCheck: Target[] } {
+export function selectTargets(input: MountsInput): { targets: Target[]; toCheck: Target[] } {
   const top = topMounts(input.mountinfo);
   const neverEmpty = new Set(input.neverEmptyMounts.map(normalizeMountPoint));
   const targets = new Map<string, Target>();
@@ -184,6 +183,11 @@ export function selectTargets(input: Omit<MountsInput, "timeoutMs">): { targets:
   return { targets: sorted, toCheck: sorted.filter((t) => t.mounted && t.mounted.fstype !== "autofs") };
 }
 
+/** A path as a shell word: as is when plain, else in single quotes ("/srv/vm images" -> '/srv/vm images'). */
+export function shellWord(p: string): string {
+  return /^[A-Za-z0-9_/.,:@%+=-]+$/.test(p) ? p : `'${p.replace(/'/g, "'\\''")}'`;
+}
+
 function describe(t: Target): string {
   const m = t.mounted;
   return m ? `${t.mountPoint} (${m.fstype} from ${m.source || "none"})` : t.mountPoint;
@@ -191,12 +195,12 @@ function describe(t: Target): string {
 
 function hungRemedy(t: Target): string {
   const m = t.mounted!;
-  const mp = t.mountPoint;
+  const mp = shellWord(t.mountPoint);
   const server = networkServers(m.source, m.fstype)[0] ?? t.entry?.server ?? null;
   const keep = "Meanwhile every process that touches it blocks: start no maintenance on VMs whose disks or images are there.";
   if (m.fstype === "fuse" || m.fstype.startsWith("fuse.")) {
     return `The FUSE daemon serving ${mp} does not answer (stopped, deadlocked, or its own backend is gone): ` +
-      `find it (\`ps -eo pid,stat,args | grep -F -- '${m.source}'\`), resume or restart it. ` +
+      `find it (\`ps -eo pid,stat,args | grep -F -- ${shellWord(m.source || m.fstype)}\`), resume or restart it. ` +
       `To detach the mount: \`fusermount -u -z ${mp}\` (or \`umount -l ${mp}\`). ${keep}`;
   }
   if (isNetworkFstype(m.fstype, m.source)) {
@@ -211,7 +215,7 @@ function hungRemedy(t: Target): string {
 }
 
 function errorRemedy(t: Target, error: string): string {
-  const mp = t.mountPoint;
+  const mp = shellWord(t.mountPoint);
   if (/not connected/i.test(error)) return `Its FUSE daemon or connection is gone: \`umount -l ${mp}\` (FUSE: \`fusermount -u -z ${mp}\`), then \`mount ${mp}\`.`;
   if (/stale/i.test(error)) return `The server no longer knows this export or handle (export changed, server restored): \`umount -l ${mp}\`, then \`mount ${mp}\`.`;
   return `Look for the cause in \`dmesg\` and \`journalctl -k\`; then \`umount -l ${mp}\` and \`mount ${mp}\`.`;
@@ -247,7 +251,7 @@ export function evaluateMounts(targets: readonly Target[], answers: ReadonlyMap<
           code: "NS_MOUNT_NOT_MOUNTED", severity: nofail ? "warning" : "critical", subject: mountPoint,
           message: `fstab line ${entry.lineNo} mounts ${entry.source} (${entry.fstype}) on ${mountPoint}, but nothing is mounted there` +
             (nofail ? "." : "; the entry has no nofail, so the next boot waits for it and may stop in emergency mode."),
-          remedy: `Run \`mount ${mountPoint}\` and read its error (also \`journalctl -b -u $(systemd-escape -p --suffix=mount ${mountPoint})\`). ` +
+          remedy: `Run \`mount ${shellWord(mountPoint)}\` and read its error (also \`journalctl -b -u $(systemd-escape -p --suffix=mount ${shellWord(mountPoint)})\`). ` +
             "If it is not meant to be mounted at boot, add noauto to the line; if it is optional, add nofail.",
         });
       } else {
@@ -281,7 +285,7 @@ export function evaluateMounts(targets: readonly Target[], answers: ReadonlyMap<
       findings.push({
         code: "NS_MOUNT_EMPTY", severity: "critical", subject: mountPoint,
         message: `${describe(t)} is mounted but empty, and it is listed in neverEmptyMounts.`,
-        remedy: `Check that the right device or export is mounted (\`findmnt ${mountPoint}\`): an empty export on the server, ` +
+        remedy: `Check that the right device or export is mounted (\`findmnt ${shellWord(mountPoint)}\`): an empty export on the server, ` +
           "a wrong or freshly formatted device, or a mount that failed under an automount. Start no VM or maintenance that needs its contents until it holds them.",
       });
     }
@@ -297,8 +301,8 @@ export function evaluateMounts(targets: readonly Target[], answers: ReadonlyMap<
           message: `${mountPoint} runs with options that differ from fstab line ${entry.lineNo}: ` +
             diffs.map((d) => `${d.option}: fstab ${d.fstab}, mounted ${d.mounted}`).join("; ") + ".",
           remedy: (wentRo
-            ? `It went read-only, most often after I/O or file system errors (errors=remount-ro): check \`dmesg\`, repair the cause (fsck once unmounted), then \`mount -o remount,rw ${mountPoint}\`. `
-            : `Apply fstab's options with \`umount ${mountPoint} && mount ${mountPoint}\` (some, e.g. ro/rw and atime, also by \`mount -o remount,<options> ${mountPoint}\`). `) +
+            ? `It went read-only, most often after I/O or file system errors (errors=remount-ro): check \`dmesg\`, repair the cause (fsck once unmounted), then \`mount -o remount,rw ${shellWord(mountPoint)}\`. `
+            : `Apply fstab's options with \`umount ${shellWord(mountPoint)} && mount ${shellWord(mountPoint)}\` (some, e.g. ro/rw and atime, also by \`mount -o remount,<options> ${shellWord(mountPoint)}\`). `) +
             "If the running options are the intended ones, correct the fstab line instead, or the next boot changes them.",
         });
       }

@@ -11,7 +11,7 @@ import { parseFstab } from "../../../../agent/probes/fstab-parse.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
 import { MountChecker, type MountCommands } from "../../../../agent/probes/mount-responsiveness.js";
 import { parseMountInfo } from "../../../../agent/probes/mountinfo.js";
-import { compareOptions, createMountsProbe, mountsProbe, normalizeMountPoint } from "../../../../agent/probes/mounts.js";
+import { compareOptions, createMountsProbe, mountsProbe, normalizeMountPoint, shellWord } from "../../../../agent/probes/mounts.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { ProbeContext, ProbeOutput } from "../../../../agent/probes/types.js";
 import { MountFactSchema } from "../../../../shared/protocol/findings.js";
@@ -204,6 +204,16 @@ describe("mounts probe: edges", () => {
     const out = await mountsProbe.collect(ctx(root));
     // That fstab's images line is nfs4 without nofail, and mounted here: no NOT_MOUNTED for it.
     expect(out.findings.filter((f) => f.code === "NS_MOUNT_NOT_MOUNTED").map((f) => f.subject)).toEqual(["/mnt/backup", "/srv/scratch"]);
+  });
+
+  it("quotes mount points in remedies when the shell would split or expand them", async () => {
+    expect(shellWord("/srv/nas")).toBe("/srv/nas");
+    expect(shellWord("/srv/vm images")).toBe("'/srv/vm images'");
+    expect(shellWord("/it's")).toBe("'/it'\\''s'");
+    const out = await run("mounts-hung", { neverEmptyMounts: ["/srv/vms local"] });
+    expect(out.findings.find((f) => f.subject === "/srv/vms local")).toMatchObject({
+      code: "NS_MOUNT_EMPTY", remedy: expect.stringContaining("`findmnt '/srv/vms local'`"),
+    });
   });
 
   it("normalizes mount points as mountinfo writes them", () => {
