@@ -18,7 +18,7 @@ import type { FstabEntry, FstabParseError } from "./fstab-types.js";
 import { fstabOption, formatFstabLine, networkServers, parseFstab, parseSourceTag, suggestFstabLineFix } from "./fstab-parse.js";
 import { DeviceResolver, runTool, type SourceResolution } from "./blkid.js";
 import type { HostRoot } from "./host-root.js";
-import type { Probe, ProbeContext, ProbeFinding } from "./types.js";
+import type { Probe, ProbeFinding } from "./types.js";
 
 /** Every code this probe emits, in the order findings for one line are listed. */
 export const FSTAB_CODES = [
@@ -221,7 +221,15 @@ function duplicates(set: FindingSet, entries: FstabEntry[]): void {
   }
 }
 
-async function networkRules(set: FindingSet, entry: FstabEntry, ctx: ProbeContext, hostsFile: Set<string>): Promise<void> {
+/** The servers of a network entry that are named by a hostname DNS must answer for at boot. */
+function serversByName(entry: FstabEntry, hostsFile: Set<string>): string[] {
+  // noauto: not mounted at boot. cifs with ip=/addr=: mount.cifs does not resolve the name.
+  if (has(entry, "noauto")) return [];
+  if (/^(cifs|smb3|smbfs)$/.test(entry.fstype) && (has(entry, "ip") || has(entry, "addr"))) return [];
+  return networkServers(entry.source, entry.fstype).filter((s) => isIP(s.replace(/%.*$/, "")) === 0 && !hostsFile.has(s.toLowerCase()));
+}
+
+function networkRules(set: FindingSet, entry: FstabEntry, hostsFile: Set<string>, addressOf: Map<string, string | null>): void {
   // noauto: not mounted at boot, so nothing here concerns the boot.
   if (has(entry, "noauto")) return;
   const n = entry.lineNo;
@@ -230,18 +238,14 @@ async function networkRules(set: FindingSet, entry: FstabEntry, ctx: ProbeContex
   const needNofail = !has(entry, "nofail") && !bg && !has(entry, "x-systemd.automount");
   const needNetdev = !has(entry, "_netdev");
   const needTimeout = !bg && !has(entry, "x-systemd.mount-timeout") && !has(entry, "x-systemd.device-timeout");
-  const explicitAddress = /^(cifs|smb3|smbfs)$/.test(entry.fstype) && (has(entry, "ip") || has(entry, "addr"));
-  const byName = explicitAddress ? [] : networkServers(entry.source, entry.fstype)
-    .filter((s) => isIP(s.replace(/%.*$/, "")) === 0 && !hostsFile.has(s.toLowerCase()));
+  const byName = serversByName(entry, hostsFile);
   if (!needNofail && !needNetdev && !needTimeout && byName.length === 0) return;
 
-  const addresses = new Map<string, string>();
-  await Promise.all(byName.map(async (host) => {
-    const address = await resolveNow(ctx.root, host, ctx.signal);
-    if (address) addresses.set(host, address);
-  }));
   let source = entry.source;
-  for (const [host, address] of addresses) source = replaceServer(source, host, address);
+  for (const host of byName) {
+    const address = addressOf.get(host);
+    if (address) source = replaceServer(source, host, address);
+  }
   const add = [needNofail ? "nofail" : "", needNetdev ? "_netdev" : "", needTimeout ? NETWORK_MOUNT_TIMEOUT_OPTION : ""].filter(Boolean);
   const fixed = formatFstabLine(entry, { options: withOptions(entry, add), ...(source !== entry.source ? { source } : {}) });
   const server = entry.server ?? "the server";
@@ -265,7 +269,7 @@ async function networkRules(set: FindingSet, entry: FstabEntry, ctx: ProbeContex
       `it, for systemd's default 90 s or mount.nfs's 2 minutes of retries`, fixed);
   }
   for (const host of byName) {
-    const address = addresses.get(host);
+    const address = addressOf.get(host);
     set.add(n, "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME", "warning", subject,
       `line ${n}: server ${host} is named by hostname and is not in /etc/hosts, so this mount needs DNS at boot; if the DNS server is a VM ` +
       `stored on this mount (or started after it), the name cannot resolve and the mount fails` +
@@ -377,8 +381,11 @@ export const fstabProbe: Probe = {
 
     const networkEntries = fstab.entries.filter((e) => e.network);
     const hostsFile = networkEntries.length ? await hostsFileNames(ctx.root) : new Set<string>();
+    // Each name once, all at once: a lookup that hangs costs its timeout one time, not once per line.
+    const names = [...new Set(networkEntries.flatMap((e) => serversByName(e, hostsFile)))];
+    const addressOf = new Map(await Promise.all(names.map(async (name) => [name, await resolveNow(ctx.root, name, ctx.signal)] as const)));
     for (const entry of fstab.entries) {
-      if (entry.network) await networkRules(set, entry, ctx, hostsFile);
+      if (entry.network) networkRules(set, entry, hostsFile, addressOf);
       else localOnNetwork(set, entry, networkEntries);
     }
 
@@ -406,7 +413,8 @@ export const fstabProbe: Probe = {
         });
         devices = `${resolver.devices.length} block devices from ${resolver.origin}`;
       } else {
-        set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "warning", "devices",
+        // Critical: the check that catches what sends hosts to emergency mode did not run, so `check && reboot` must not pass.
+        set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices",
           `${local.length} local entries were not checked for missing devices or wrong filesystem types (the cause of emergency mode): ${why}`,
           ctx.root.isLive ? "run the check as root on a host with blkid (util-linux) installed" : `record \`blkid -o export\` into ${ctx.root.commandOutput("blkid")}`);
         devices = `devices unchecked: ${why}`;

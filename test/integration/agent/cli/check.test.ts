@@ -10,6 +10,7 @@ import path from "node:path";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HealthReportSchema, type HealthReport } from "../../../../shared/protocol/findings.js";
 import { AGENT_BIN, REPO_ROOT, runNode } from "../../../helpers/run.js";
+import { ensureTestUser, TEST_DAEMON_USER } from "../../../helpers/session-daemon.js";
 
 const fixture = (name: string) => path.join(REPO_ROOT, "test/fixtures/hosts", name);
 const check = (...args: string[]) => runNode(AGENT_BIN, ["check", ...args]);
@@ -123,6 +124,23 @@ describe("check: what must never exit 0", () => {
     const report = HealthReportSchema.parse(JSON.parse(result.stdout));
     expect(report.probes.map((p) => p.name)).not.toContain("fstab");
     expect(result.code).toBe(criticals(report));
+  });
+
+  it("run by a user who cannot read the devices: the fstab's devices are unchecked, which is critical", async () => {
+    ensureTestUser();
+    const shared = fs.mkdtempSync(path.join(os.tmpdir(), "ns-check-user-"));
+    try {
+      fs.chmodSync(shared, 0o755);
+      const file = path.join(shared, "fstab");
+      fs.writeFileSync(file, "UUID=9b1d7c3e-5f2a-4b8c-a1d3-e4f5a6b7c8d9 /srv/data ext4 defaults 0 2\n", { mode: 0o644 });
+      const result = await runNode(AGENT_BIN, ["check", "--probe", "fstab", "--fstab", file, "--no-libvirt", "--json"], { user: TEST_DAEMON_USER });
+      const report = HealthReportSchema.parse(JSON.parse(result.stdout));
+      expect(report.findings.map((f) => [f.code, f.severity, f.subject])).toEqual([["NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices"]]);
+      expect(report.findings[0]!.message).toMatch(/not running as root, so blkid cannot read the devices$/);
+      expect(result.code).toBe(1);
+    } finally {
+      fs.rmSync(shared, { recursive: true, force: true });
+    }
   });
 
   it("--help documents the exit status", async () => {

@@ -103,3 +103,15 @@ describe("fstab probe on a real loop device", () => {
     expect(r.findings.map((f) => [f.code, f.severity, f.subject])).toEqual([["NS_FSTAB_DEVICE_MISSING", "critical", "/mnt/nstest-loop-uuid"]]);
   });
 });
+
+describe("fstab probe live: hostname lookups", () => {
+  it("looks each name up once, in parallel, bounded: three lines naming an unresolvable server finish well within one lookup timeout each", async () => {
+    const started = performance.now();
+    const r = await probe([1, 2, 3].map((i) => `nstest-unresolvable.invalid:/export${i} /mnt/nstest-nfs${i} nfs nofail,_netdev,x-systemd.mount-timeout=30 0 0`).join("\n") + "\n");
+    const elapsed = performance.now() - started;
+    expect(r.findings.map((f) => [f.code, f.subject])).toEqual([1, 2, 3].map((i) => ["NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME", `/mnt/nstest-nfs${i}`]));
+    expect(r.findings[0]!.message).toMatch(/nstest-unresolvable\.invalid does not resolve from here now either$/);
+    // getent is given 2 s; three sequential lookups would take up to 6 s.
+    expect(elapsed).toBeLessThan(3_500);
+  });
+});

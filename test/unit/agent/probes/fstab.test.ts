@@ -213,10 +213,10 @@ describe("fstab probe: devices", () => {
     expect(remedy(r, "NS_FSTAB_TYPE_MISMATCH", "/srv/caps")).toBe("UUID=3d4e5f6a-7b8c-4d9e-8f0a-2b3c4d5e6f7a /srv/caps xfs defaults 0 2");
   });
 
-  it("no-blkid: says the devices went unchecked instead of passing them", async () => {
+  it("no-blkid: says the devices went unchecked instead of passing them (critical, so a reboot gate does not pass)", async () => {
     const r = await run("no-blkid");
     expect(r.findings).toEqual([{
-      code: "NS_FSTAB_DEVICES_UNCHECKED", severity: "warning", subject: "devices", probe: "fstab",
+      code: "NS_FSTAB_DEVICES_UNCHECKED", severity: "critical", subject: "devices", probe: "fstab",
       message: "2 local entries were not checked for missing devices or wrong filesystem types (the cause of emergency mode): " +
         `no recorded blkid output at ${fixture("no-blkid")}/commands/blkid`,
       remedy: `record \`blkid -o export\` into ${fixture("no-blkid")}/commands/blkid`,
