@@ -14,9 +14,9 @@ DEBIAN_PACKAGES=(
   # promtool (metrics and alert-rule checks), systemd-analyze and systemd-notify
   prometheus systemd
   # hung-mount tests: a FUSE mount whose daemon is stopped hangs like a dead NFS server
-  bindfs fuse3
+  bindfs
   # pgrep/pkill, runuser, useradd used by scripts and tests
-  procps util-linux passwd openssl
+  procps util-linux mount passwd openssl
   # the systemd-notify test receives datagrams with a python3 socket
   python3 kmod
 )
