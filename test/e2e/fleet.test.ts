@@ -109,6 +109,20 @@ describe("fleet inventory end to end", { timeout: 60_000 }, () => {
     expect(vms.find((v) => v.name === `${prefix}db`)).toMatchObject({ state: "shutoff", autostart: false });
   });
 
+  it("the agent's probes report host health: every probe ran, and the findings are readable", async () => {
+    const { value: metrics } = await until("probe results in /metrics", async () => {
+      const text = await (await fetch(`${controller.url}/metrics`)).text();
+      return text.includes(`nightshift_probe_success{host="${hostName}",probe="fstab"}`) ? text : null;
+    }, 10_000);
+    for (const probe of ["fstab", "mounts", "systemd", "vm-placement", "libvirt-hooks"]) {
+      expect(metrics).toMatch(new RegExp(`^nightshift_probe_success\\{host="${hostName}",probe="${probe}"\\} 1$`, "m"));
+    }
+    // No systemd as PID 1 on the test machines: reported as such, not as an error.
+    expect(metrics).toMatch(new RegExp(`^nightshift_systemd_state\\{host="${hostName}",state="absent"\\} 1$`, "m"));
+    const findings = await cliJson<{ host: string; code: string }[]>(["findings", "--host", hostName]);
+    expect(Array.isArray(findings)).toBe(true);
+  });
+
   it("a guest started and destroyed shows in nightshift events within 2 s each", async () => {
     const db = `${prefix}db`;
     guests.db = await conn.domainCreate(guests.db!);
@@ -120,6 +134,9 @@ describe("fleet inventory end to end", { timeout: 60_000 }, () => {
     expect(stopped.value).toMatchObject({ kind: "lifecycle", detail: "destroyed" });
     const vm = (await cliJson<VmJson[]>(["vms", "--host", hostName])).find((v) => v.name === db);
     expect(vm).toMatchObject({ state: "shutoff", stateReason: "destroyed" });
+    // Nobody recorded why it stopped: an unexpected-stop finding, with libvirt's reason.
+    const findings = await cliJson<{ code: string; subject: string; message: string }[]>(["findings", "--host", hostName]);
+    expect(findings.find((f) => f.code === "NS_VM_UNEXPECTED_STOP" && f.subject === db)?.message).toMatch(/libvirt: stopped\/destroyed/);
   });
 
   it("an event raised while the controller is down arrives exactly once after it restarts", async () => {
