@@ -62,9 +62,19 @@ function coerce(value: string, type: string, env: string): unknown {
       if (/^(0|false|no|off)$/i.test(value)) return false;
       throw new ConfigError(`${env}=${JSON.stringify(value)} is not a boolean (true/false)`);
     case "array":
-      return value.trim().startsWith("[") ? JSON.parse(value) : value.split(",").map((s) => s.trim()).filter(Boolean);
+      return value.trim().startsWith("[") ? parseJson(value, env) : value.split(",").map((s) => s.trim()).filter(Boolean);
+    case "object":
+      return parseJson(value, env);
     default:
       return value;
+  }
+}
+
+function parseJson(value: string, env: string): unknown {
+  try {
+    return JSON.parse(value);
+  } catch {
+    throw new ConfigError(`${env}=${JSON.stringify(value)} is not valid JSON`);
   }
 }
 
