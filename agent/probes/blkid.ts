@@ -15,73 +15,17 @@
  * either the promise settles at once and the child is killed and forgotten, so
  * a blkid stuck in the kernel on a dead disk never holds up the agent.
  */
-import { spawn } from "node:child_process";
 import fs from "node:fs/promises";
 import path from "node:path";
 import { NightshiftError, errorMessage } from "../../shared/errors.js";
 import type { HostRoot } from "./host-root.js";
 import { parseSourceTag, type SourceTag } from "./fstab-parse.js";
+import { runTool, type ToolResult } from "./run-tool.js";
 
 export interface BlockDevice {
   devname: string;
   /** blkid's tags: TYPE, UUID, LABEL, PARTUUID, PARTLABEL, BLOCK_SIZE, ... */
   tags: Record<string, string>;
-}
-
-export interface ToolResult {
-  code: number;
-  stdout: string;
-  stderr: string;
-}
-
-/** Runs a command without a shell; rejects with NS_ERR_PROBE_COMMAND on spawn failure, timeout or abort. */
-export function runTool(file: string, args: string[], options: { signal: AbortSignal; timeoutMs: number; maxBytes?: number }): Promise<ToolResult> {
-  const maxBytes = options.maxBytes ?? 8 * 1024 * 1024;
-  const what = [file, ...args].join(" ");
-  return new Promise((resolve, reject) => {
-    if (options.signal.aborted) {
-      reject(new NightshiftError("NS_ERR_PROBE_COMMAND", `${what}: not started, the probe was aborted`));
-      return;
-    }
-    // blkid lives in /usr/sbin, which a non-root PATH on Debian lacks.
-    const env = { ...process.env, LC_ALL: "C", PATH: `${process.env.PATH ?? "/usr/bin:/bin"}:/usr/sbin:/sbin` };
-    const child = spawn(file, args, { stdio: ["ignore", "pipe", "pipe"], env });
-    const out: Buffer[] = [];
-    const err: Buffer[] = [];
-    let size = 0;
-    let settled = false;
-    const finish = (fn: () => void) => {
-      if (settled) return;
-      settled = true;
-      clearTimeout(timer);
-      options.signal.removeEventListener("abort", onAbort);
-      fn();
-    };
-    const abandon = (reason: string) => finish(() => {
-      // A process in uninterruptible sleep outlives SIGKILL: stop waiting for it.
-      child.kill("SIGKILL");
-      child.unref();
-      child.stdout.destroy();
-      child.stderr.destroy();
-      reject(new NightshiftError("NS_ERR_PROBE_COMMAND", `${what}: ${reason}`));
-    });
-    const onAbort = () => abandon("aborted (probe timeout)");
-    const timer = setTimeout(() => abandon(`no answer within ${options.timeoutMs} ms`), options.timeoutMs);
-    options.signal.addEventListener("abort", onAbort, { once: true });
-    const collect = (into: Buffer[]) => (chunk: Buffer) => {
-      size += chunk.length;
-      if (size > maxBytes) abandon(`more than ${maxBytes} bytes of output`);
-      else into.push(chunk);
-    };
-    child.stdout.on("data", collect(out));
-    child.stderr.on("data", collect(err));
-    child.on("error", (e) => finish(() => reject(new NightshiftError("NS_ERR_PROBE_COMMAND", `${what}: ${e.message}`, { cause: e }))));
-    child.on("close", (code, signal) => finish(() => resolve({
-      code: code ?? 128 + (signal ? 9 : 0),
-      stdout: Buffer.concat(out).toString("utf8"),
-      stderr: Buffer.concat(err).toString("utf8"),
-    })));
-  });
 }
 
 /** Undoes blkid's export escaping (a backslash before shell-special characters). */

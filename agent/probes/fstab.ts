@@ -16,7 +16,8 @@ import { NightshiftError, errorMessage } from "../../shared/errors.js";
 import type { Severity } from "../../shared/protocol/findings.js";
 import type { FstabEntry, FstabParseError } from "./fstab-types.js";
 import { fstabOption, formatFstabLine, networkServers, parseFstab, parseSourceTag, suggestFstabLineFix } from "./fstab-parse.js";
-import { DeviceResolver, runTool, type SourceResolution } from "./blkid.js";
+import { DeviceResolver, type SourceResolution } from "./blkid.js";
+import { runTool } from "./run-tool.js";
 import type { HostRoot } from "./host-root.js";
 import type { Probe, ProbeFinding } from "./types.js";
 

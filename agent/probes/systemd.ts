@@ -27,7 +27,7 @@
  *   journalctl-previous-boot      JSON lines of both journalctl queries above (absent: no
  *                                 persistent journal); failures after the emergency are ignored
  */
-import { execFile } from "node:child_process";
+import { runTool, type ToolResult } from "./run-tool.js";
 import { lstat, readFile } from "node:fs/promises";
 import type { SystemdFact } from "../../shared/protocol/findings.js";
 import type { HostRoot } from "./host-root.js";
@@ -248,20 +248,9 @@ export interface SystemdSources {
   previousBoot(): Promise<PreviousBootJournal>;
 }
 
-interface CommandResult { code: number; stdout: string; stderr: string }
-
 /** Runs a command to completion; a non-zero exit is a result, not an error. Killed on abort or timeout. */
-function run(file: string, args: string[], signal: AbortSignal, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<CommandResult> {
-  return new Promise((resolve, reject) => {
-    execFile(file, args, { signal, timeout: timeoutMs, killSignal: "SIGKILL", maxBuffer: 4 * 1024 * 1024, encoding: "utf8", env },
-      (err, stdout, stderr) => {
-        if (!err) return resolve({ code: 0, stdout, stderr });
-        if (typeof err.code === "number") return resolve({ code: err.code, stdout, stderr });
-        if (err.name === "AbortError") return reject(new Error(`${file} ${args[0]} was stopped: ${signal.reason instanceof Error ? signal.reason.message : "aborted"}`));
-        if (err.killed) return reject(new Error(`${file} ${args[0]} did not finish within ${timeoutMs} ms`));
-        reject(new Error(`${file} ${args.join(" ")}: ${err.message}`));
-      });
-  });
+function run(file: string, args: string[], signal: AbortSignal, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<ToolResult> {
+  return runTool(file, args, { signal, timeoutMs, env, maxBytes: 4 * 1024 * 1024 });
 }
 
 function firstLine(text: string): string {

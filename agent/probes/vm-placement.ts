@@ -23,7 +23,6 @@
  * Host paths go through ctx.root, so a fixture tree's proc/self/mountinfo, proc/stat,
  * proc/<pid>/stat and run/libvirt/qemu/*.pid stand in for the host's.
  */
-import { execFile } from "node:child_process";
 import { readFile } from "node:fs/promises";
 import path from "node:path";
 import type { LibvirtConnection } from "../libvirt/connection.js";
@@ -33,6 +32,7 @@ import type { HostRoot } from "./host-root.js";
 import { parseNightshiftMetadata, vmMarks, type VmMarks } from "./domain-metadata.js";
 import { networkServers } from "./fstab-parse.js";
 import { parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
+import { runTool } from "./run-tool.js";
 import type { ProbeSettings } from "./settings.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
 
@@ -258,12 +258,12 @@ export async function clockTicks(root: HostRoot, signal: AbortSignal): Promise<n
     const n = Number((await readText(fixture))?.trim());
     return Number.isInteger(n) && n > 0 ? n : 100;
   }
-  liveClockTicks ??= new Promise<number>((resolve) => {
-    execFile("getconf", ["CLK_TCK"], { signal, timeout: 2_000, killSignal: "SIGKILL" }, (err, stdout) => {
-      const n = Number(String(stdout).trim());
-      resolve(!err && Number.isInteger(n) && n > 0 ? n : 100);
-    });
-  });
+  liveClockTicks ??= runTool("getconf", ["CLK_TCK"], { signal, timeoutMs: 2_000 }).then(
+    (r) => {
+      const n = Number(r.stdout.trim());
+      return r.code === 0 && Number.isInteger(n) && n > 0 ? n : 100;
+    },
+    () => 100);
   return liveClockTicks;
 }
 

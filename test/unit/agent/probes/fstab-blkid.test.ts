@@ -5,7 +5,8 @@
  */
 import { fileURLToPath } from "node:url";
 import { describe, expect, it } from "vitest";
-import { DeviceResolver, parseBlkidExport, runTool } from "../../../../agent/probes/blkid.js";
+import { DeviceResolver, parseBlkidExport } from "../../../../agent/probes/blkid.js";
+import { runTool } from "../../../../agent/probes/run-tool.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/hosts/${name}`, import.meta.url));
@@ -70,7 +71,7 @@ describe("runTool", () => {
     const controller = new AbortController();
     const pending = runTool("sleep", ["30"], { signal: controller.signal, timeoutMs: 60_000 });
     setTimeout(() => controller.abort(), 50);
-    await expect(pending).rejects.toMatchObject({ code: "NS_ERR_PROBE_COMMAND", message: "sleep 30: aborted (probe timeout)" });
+    await expect(pending).rejects.toMatchObject({ code: "NS_ERR_PROBE_COMMAND", message: "sleep 30: stopped: This operation was aborted" });
     await expect(runTool("true", [], { signal: controller.signal, timeoutMs: 1000 })).rejects.toMatchObject({ code: "NS_ERR_PROBE_COMMAND" });
   });
 

@@ -210,7 +210,7 @@ describe("live commands (stand-in binaries on PATH)", () => {
     const c = ctx(root, ac.signal);
     const t0 = performance.now();
     setTimeout(() => ac.abort(new Error("probe systemd timed out")), 200);
-    await expect(collectSystemd(c, liveSystemdSources(c.signal, env()))).rejects.toThrow("systemctl is-system-running was stopped: probe systemd timed out");
+    await expect(collectSystemd(c, liveSystemdSources(c.signal, env()))).rejects.toThrow("systemctl is-system-running: stopped: probe systemd timed out");
     expect(performance.now() - t0).toBeLessThan(1_500);
     const pid = Number((await readFile(pidFile, "utf8")).trim());
     await new Promise((r) => setTimeout(r, 50));
