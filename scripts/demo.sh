@@ -75,6 +75,13 @@ echo
 echo "== nightshift vms"
 nightshift vms
 echo
+echo "== nightshift findings (this host's health probes)"
+for _ in $(seq 1 50); do
+  curl -sf "$URL/metrics" | grep -q "^nightshift_probe_success{host=\"$HOST_NAME\"" && break
+  sleep 0.2
+done
+nightshift findings
+echo
 echo "== nightshift events --since 1h (latest)"
 nightshift events --since 1h --limit 10
 echo
