@@ -5,6 +5,8 @@
  * error carries the server's own code and message.
  */
 import { NightshiftError } from "../shared/errors.js";
+import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
+import type { DomainDisk } from "../shared/protocol/messages.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -72,45 +74,14 @@ export interface RevokedHost {
   revokedAt: string;
 }
 
-export interface VmDisk {
-  target: string;
-  bus: string | null;
-  device: string;
-  type: string;
-  source: string | null;
-  driverType: string | null;
-  readonly: boolean;
-  shareable: boolean;
-}
 
-export interface VmInfo {
-  host: string;
-  name: string;
-  uuid: string;
-  state: string;
-  stateReason: string;
-  autostart: boolean;
-  persistent: boolean;
-  vcpus: number;
-  memoryKiB: number;
-  maxMemoryKiB: number;
-  disks: VmDisk[];
-  updatedAt: string;
-}
 
-export interface EventInfo {
-  seq: number;
-  id: string;
-  time: string;
-  receivedAt: string;
-  host: string;
-  kind: string;
-  vm: string | null;
-  uuid: string | null;
-  event: string | null;
-  detail: string | null;
-  data: Record<string, unknown> | null;
-}
+
+/** The API's record shapes, shared with the controller (shared/api.ts). */
+export type VmDisk = DomainDisk;
+export type VmInfo = VmRecord;
+export type EventInfo = EventRecord;
+export type FindingInfo = FindingRecord;
 
 export interface ControllerStatus {
   version: string;
@@ -121,19 +92,6 @@ export interface ControllerStatus {
   eventsStored: number;
 }
 
-export interface FindingInfo {
-  host: string;
-  code: string;
-  severity: "critical" | "warning" | "info";
-  subject: string;
-  message: string;
-  remedy: string;
-  probe: string;
-  source: "agent" | "controller";
-  firstSeenAt: string;
-  lastSeenAt: string;
-  resolvedAt: string | null;
-}
 
 export interface FindingsQuery {
   host?: string | undefined;

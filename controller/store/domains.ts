@@ -1,21 +1,8 @@
 /** The latest known domains and disks of every host, replaced by each inventory and nudged by events. */
 import type { Db } from "./db.js";
 import type { Domain, DomainDisk } from "../../shared/protocol/messages.js";
+import type { VmRecord } from "../../shared/api.js";
 
-export interface VmRecord {
-  host: string;
-  name: string;
-  uuid: string;
-  state: string;
-  stateReason: string;
-  autostart: boolean;
-  persistent: boolean;
-  vcpus: number;
-  memoryKiB: number;
-  maxMemoryKiB: number;
-  disks: DomainDisk[];
-  updatedAt: string;
-}
 
 interface DomainJoinRow {
   host: string;

@@ -5,6 +5,7 @@
  * deletes; `event_id` is unique, so a redelivered event is stored once.
  */
 import type { Db } from "./db.js";
+import type { EventRecord } from "../../shared/api.js";
 
 export interface NewEvent {
   eventId: string;
@@ -18,19 +19,6 @@ export interface NewEvent {
   data?: Record<string, unknown> | null;
 }
 
-export interface EventRecord {
-  seq: number;
-  id: string;
-  time: string;
-  receivedAt: string;
-  host: string;
-  kind: string;
-  vm: string | null;
-  uuid: string | null;
-  event: string | null;
-  detail: string | null;
-  data: Record<string, unknown> | null;
-}
 
 interface EventRow {
   seq: number;

@@ -5,21 +5,9 @@
  * the operator's records of expected stops that prevent them.
  */
 import type { Db } from "./db.js";
+import type { FindingRecord } from "../../shared/api.js";
 import type { Finding, HealthReport, Severity } from "../../shared/protocol/findings.js";
 
-export interface FindingRecord {
-  host: string;
-  code: string;
-  severity: Severity;
-  subject: string;
-  message: string;
-  remedy: string;
-  probe: string;
-  source: "agent" | "controller";
-  firstSeenAt: string;
-  lastSeenAt: string;
-  resolvedAt: string | null;
-}
 
 interface FindingRow {
   id: number;
