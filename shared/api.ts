@@ -2,22 +2,12 @@
  * The shapes the controller's JSON API returns and the CLI prints with
  * `--json`: one definition for both ends. Fields are added, never renamed.
  */
-import type { DomainDisk } from "./protocol/messages.js";
-import type { Severity } from "./protocol/findings.js";
+import type { Domain } from "./protocol/messages.js";
+import type { Finding } from "./protocol/findings.js";
 
-/** GET /v1/vms */
-export interface VmRecord {
+/** GET /v1/vms: an agent's inventory entry, with its host and when it was last updated. */
+export interface VmRecord extends Omit<Domain, "id"> {
   host: string;
-  name: string;
-  uuid: string;
-  state: string;
-  stateReason: string;
-  autostart: boolean;
-  persistent: boolean;
-  vcpus: number;
-  memoryKiB: number;
-  maxMemoryKiB: number;
-  disks: DomainDisk[];
   updatedAt: string;
 }
 
@@ -36,15 +26,9 @@ export interface EventRecord {
   data: Record<string, unknown> | null;
 }
 
-/** GET /v1/findings */
-export interface FindingRecord {
+/** GET /v1/findings: a probe's finding, with where and since when. */
+export interface FindingRecord extends Finding {
   host: string;
-  code: string;
-  severity: Severity;
-  subject: string;
-  message: string;
-  remedy: string;
-  probe: string;
   source: "agent" | "controller";
   firstSeenAt: string;
   lastSeenAt: string;

@@ -43,14 +43,27 @@ export class HealthStore {
   private readonly touchFinding;
   private readonly openForSource;
   private readonly resolveStmt;
+  private readonly deleteMounts;
+  private readonly insertMount;
+  private readonly upsertHostHealth;
+  private readonly insertRun;
 
   constructor(private readonly db: Db) {
     this.openByKey = db.prepare("SELECT id FROM findings WHERE host_id = ? AND code = ? AND subject = ? AND resolved_at IS NULL");
     this.insertFinding = db.prepare(`INSERT INTO findings (host_id, code, subject, severity, message, remedy, probe, source,
       first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.touchFinding = db.prepare("UPDATE findings SET severity = ?, message = ?, remedy = ?, probe = ?, last_seen_at = ? WHERE id = ?");
-    this.openForSource = db.prepare("SELECT id, code, subject FROM findings WHERE host_id = ? AND source = ? AND resolved_at IS NULL");
+    this.openForSource = db.prepare("SELECT id, code, subject, probe FROM findings WHERE host_id = ? AND source = ? AND resolved_at IS NULL");
     this.resolveStmt = db.prepare("UPDATE findings SET resolved_at = ? WHERE id = ?");
+    this.deleteMounts = db.prepare("DELETE FROM mounts WHERE host_id = ?");
+    this.insertMount = db.prepare(`INSERT OR REPLACE INTO mounts (host_id, mount_point, fstype, source, state, in_fstab,
+      network, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.upsertHostHealth = db.prepare(`INSERT INTO host_health (host_id, reported_at, systemd_state, failed_units, previous_boot_emergency)
+      VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET reported_at = excluded.reported_at,
+      systemd_state = excluded.systemd_state, failed_units = excluded.failed_units,
+      previous_boot_emergency = excluded.previous_boot_emergency`);
+    this.insertRun = db.prepare(`INSERT OR REPLACE INTO probe_runs (host_id, probe, status, duration_ms, detail, reported_at)
+      VALUES (?, ?, ?, ?, ?, ?)`);
   }
 
   /** Opens or refreshes one finding. Returns true when it is new (not open before). */
@@ -86,30 +99,21 @@ export class HealthStore {
     // A probe that failed or timed out did not look: keep its open findings rather than call them resolved.
     const didNotLook = new Set(report.probes.filter((p) => p.status === "failed" || p.status === "timeout").map((p) => p.name));
     let resolved = 0;
-    const stillOpen = this.openForSource.all(hostId, "agent") as { id: number; code: string; subject: string }[];
-    const probeOf = this.db.prepare("SELECT probe FROM findings WHERE id = ?").pluck();
+    const stillOpen = this.openForSource.all(hostId, "agent") as { id: number; code: string; subject: string; probe: string }[];
     for (const row of stillOpen) {
       if (present.has(`${row.code}\u0000${row.subject}`)) continue;
-      if (didNotLook.has(probeOf.get(row.id) as string)) continue;
+      if (didNotLook.has(row.probe)) continue;
       this.resolveStmt.run(now, row.id);
       resolved++;
     }
-    this.db.prepare("DELETE FROM mounts WHERE host_id = ?").run(hostId);
-    const insertMount = this.db.prepare(`INSERT OR REPLACE INTO mounts (host_id, mount_point, fstype, source, state, in_fstab,
-      network, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
+    this.deleteMounts.run(hostId);
     for (const m of report.mounts) {
-      insertMount.run(hostId, m.mountPoint, m.fstype, m.source, m.state, m.inFstab ? 1 : 0, m.network ? 1 : 0, now);
+      this.insertMount.run(hostId, m.mountPoint, m.fstype, m.source, m.state, m.inFstab ? 1 : 0, m.network ? 1 : 0, now);
     }
-    this.db.prepare(`INSERT INTO host_health (host_id, reported_at, systemd_state, failed_units, previous_boot_emergency)
-      VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET reported_at = excluded.reported_at,
-      systemd_state = excluded.systemd_state, failed_units = excluded.failed_units,
-      previous_boot_emergency = excluded.previous_boot_emergency`)
-      .run(hostId, now, report.systemd?.state ?? null, JSON.stringify(report.systemd?.failedUnits ?? []),
+    this.upsertHostHealth.run(hostId, now, report.systemd?.state ?? null, JSON.stringify(report.systemd?.failedUnits ?? []),
         report.systemd?.previousBootEmergency === undefined || report.systemd?.previousBootEmergency === null
           ? null : report.systemd.previousBootEmergency ? 1 : 0);
-    const insertRun = this.db.prepare(`INSERT OR REPLACE INTO probe_runs (host_id, probe, status, duration_ms, detail, reported_at)
-      VALUES (?, ?, ?, ?, ?, ?)`);
-    for (const p of report.probes) insertRun.run(hostId, p.name, p.status, p.durationMs, p.detail ?? null, now);
+    for (const p of report.probes) this.insertRun.run(hostId, p.name, p.status, p.durationMs, p.detail ?? null, now);
     return { opened, resolved };
   }
 
