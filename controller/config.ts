@@ -25,6 +25,27 @@ export const ControllerConfigSchema = z.object({
     heartbeatSeconds: z.number().positive().default(15),
     maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024),
   }).prefault({}),
+  runs: z.object({
+    /** A step whose agent stays disconnected this long fails, and its VM needs attention. */
+    agentLostTimeoutSeconds: z.number().positive().default(120),
+    /** Reads and small operations: inspect, guest ping, start, snapshot lookups. */
+    quickStepTimeoutSeconds: z.number().positive().default(60),
+    /** One verify command or HTTP check; also an operator's patch hook's time limit is patchTimeout. */
+    verifyTimeoutSeconds: z.number().positive().default(120),
+    /** Snapshot creation and revert (a memory snapshot of a large VM takes minutes). */
+    snapshotTimeoutSeconds: z.number().positive().default(900),
+    /** Waiting for the guest agent after a start, reboot or revert. */
+    guestAgentTimeoutSeconds: z.number().positive().default(300),
+  }).prefault({}),
+  retention: z.object({
+    /** node-cron expression for deleting expired snapshots (5 fields, or 6 with seconds). */
+    schedule: z.string().default("*/10 * * * *"),
+  }).prefault({}),
+  notifications: z.object({
+    /** URLs that get a JSON POST on run start and end, rollbacks and VMs needing attention. */
+    webhooks: z.array(z.string().url()).default([]),
+    timeoutSeconds: z.number().positive().default(5),
+  }).prefault({}),
   log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });
 

@@ -17,6 +17,8 @@ export class ControllerMetrics {
   readonly messageErrors: Counter<"kind">;
   readonly eventsStored: Counter;
   readonly agentConnections: Counter<"result">;
+  readonly webhookFailures: Counter;
+  readonly snapshotsDeleted: Counter<"result">;
 
   constructor(store: Store, live: LiveSource) {
     const registers = [this.registry];
@@ -27,6 +29,35 @@ export class ControllerMetrics {
       this.registry.removeSingleMetric(`nightshift_controller_${gauge}`);
     }
 
+    new Gauge({
+      name: "nightshift_vm_in_maintenance", help: "1 while a maintenance run works on the VM (alert rules hold VM-down alerts for it).",
+      labelNames: ["host", "vm", "run"], registers,
+      collect() {
+        this.reset();
+        for (const r of store.runs.inMaintenance()) this.set({ host: r.host, vm: r.vm, run: r.run_id }, 1);
+      },
+    });
+    new Gauge({
+      name: "nightshift_vm_needs_attention", help: "1 for a VM a maintenance run left needing attention, until a later run on it ends well.",
+      labelNames: ["host", "vm", "run"], registers,
+      collect() {
+        this.reset();
+        for (const r of store.runs.needsAttention()) this.set({ host: r.host, vm: r.vm, run: r.run_id }, 1);
+      },
+    });
+    new Gauge({
+      name: "nightshift_runs_active", help: "Maintenance runs not finished yet.", registers,
+      collect() {
+        this.set(store.runs.activeRunCount());
+      },
+    });
+    this.webhookFailures = new Counter({
+      name: "nightshift_webhook_failures_total", help: "Run notifications that could not be delivered after 3 attempts.", registers,
+    });
+    this.snapshotsDeleted = new Counter({
+      name: "nightshift_snapshots_deleted_total", help: "Expired snapshots the retention job deleted (result=deleted|gone|failed).",
+      labelNames: ["result"], registers,
+    });
     new Gauge({
       name: "nightshift_host_up", help: "1 when the host's agent was heard from recently (status up), else 0.",
       labelNames: ["host", "status"], registers,

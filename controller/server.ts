@@ -19,6 +19,12 @@ import { bearerToken } from "./tokens.js";
 import type { Logger } from "../shared/logging.js";
 import { NightshiftError } from "../shared/errors.js";
 import { AGENT_VERSION } from "../agent/version.js";
+import { AgentCalls } from "./hub/agent-calls.js";
+import { RunEngine } from "./runs/engine.js";
+import { RunNotifier } from "./runs/notifier.js";
+import { SnapshotRetention } from "./runs/retention.js";
+import { runTimeouts } from "./runs/timeouts.js";
+import { registerRunsApi } from "./http/runs-api.js";
 
 export interface RunningController {
   url: string;
@@ -26,6 +32,8 @@ export interface RunningController {
   store: Store;
   hub: AgentHub;
   liveness: LivenessMonitor;
+  engine: RunEngine;
+  retention: SnapshotRetention;
   adminTokenFile: string | null;
   close(): Promise<void>;
 }
@@ -47,15 +55,26 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     connectedAgents: (): number => hub.connectedAgents(),
     lastSeen: (id: number): number | undefined => hub.lastSeen(id),
   });
+  const calls = new AgentCalls({ agentLostTimeoutMs: config.runs.agentLostTimeoutSeconds * 1000, log: log.child({ part: "steps" }) });
   const hub: AgentHub = new AgentHub({
     store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeatSeconds,
-    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes,
+    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes, calls,
+  });
+  const timeouts = runTimeouts(config.runs);
+  const notifier = new RunNotifier({
+    webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeoutSeconds * 1000,
+    log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc(),
+  });
+  const engine = new RunEngine({ store, calls, notifier, timeouts, log: log.child({ part: "runs" }) });
+  const retention = new SnapshotRetention({
+    store, calls, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule, stepTimeoutMs: timeouts.quickMs,
   });
   const liveness = new LivenessMonitor(store, hub, log.child({ part: "liveness" }),
     config.liveness.missingAfterSeconds * 1000, config.liveness.checkIntervalSeconds * 1000);
 
   const router = new Router();
   registerApi(router, { store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
+  registerRunsApi(router, { store, engine });
   const authorize = (req: http.IncomingMessage) => {
     const token = bearerToken(req.headers.authorization);
     if (!token || store.apiTokens.verify(token) === null) {
@@ -91,6 +110,9 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
     server.listen(port, host, () => resolve());
   });
   liveness.start();
+  // Unfinished runs continue: their steps wait for the agents to reconnect (runs.agentLostTimeoutSeconds).
+  engine.resume();
+  retention.start();
   ready = true;
   const actualPort = (server.address() as AddressInfo).port;
   const scheme = server instanceof https.Server ? "https" : "http";
@@ -98,13 +120,18 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   log.info({ url, dataDir: config.dataDir }, "controller listening");
 
   return {
-    url, port: actualPort, store, hub, liveness, adminTokenFile,
+    url, port: actualPort, store, hub, liveness, engine, retention, adminTokenFile,
     async close() {
       ready = false;
       liveness.stop();
+      await retention.stop();
+      // Runs stop where they are; the store says where, and the next start resumes them.
+      engine.stop();
+      calls.abandonAll();
       await hub.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
+      await notifier.settled();
       store.close();
     },
   };

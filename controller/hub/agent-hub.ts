@@ -14,6 +14,7 @@ import { bearerToken } from "../tokens.js";
 import { AgentSession, type SessionContext } from "./agent-session.js";
 import { StoreWriter } from "./store-writer.js";
 import { recordHostEvent } from "./host-events.js";
+import type { AgentCalls } from "./agent-calls.js";
 
 export interface HubOptions {
   store: Store;
@@ -22,6 +23,7 @@ export interface HubOptions {
   heartbeatSeconds: number;
   inventoryIntervalSeconds: number;
   maxMessageBytes: number;
+  calls: AgentCalls;
 }
 
 export const AGENT_PATH = "/v1/agent";
@@ -42,6 +44,7 @@ export class AgentHub {
     this.ctx = {
       store: opts.store, writer: this.writer, metrics: opts.metrics, log: opts.log,
       inventoryIntervalSeconds: opts.inventoryIntervalSeconds, heartbeatSeconds: opts.heartbeatSeconds,
+      calls: opts.calls,
       touch: (hostId) => this.lastSeenAt.set(hostId, Date.now()),
     };
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatSeconds * 1000);
@@ -127,6 +130,7 @@ export class AgentHub {
     ws.on("close", (code, reasonBuf) => {
       const reason = `${code}${reasonBuf.length ? ` ${reasonBuf.toString()}` : ""}`;
       if (this.sessions.get(host.id) === session) this.sessions.delete(host.id);
+      this.opts.calls.sessionEnded(host.id, session);
       const at = Date.now();
       try {
         store.transaction(() => {

@@ -7,6 +7,7 @@ import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
 import type { AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
+import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
 import type { StoreWriter } from "./store-writer.js";
@@ -21,6 +22,8 @@ export interface SessionContext {
   log: Logger;
   inventoryIntervalSeconds: number;
   heartbeatSeconds: number;
+  /** Maintenance steps in flight to agents; told about welcomed sessions and step results. */
+  calls: AgentCalls;
   /** Called on every sign of life (message or pong). */
   touch(hostId: number): void;
 }
@@ -84,6 +87,9 @@ export class AgentSession {
         return this.onEventsLost(message);
       case "health":
         return this.onHealth(message);
+      case "step-result":
+        this.ctx.calls.result(this.host.id, message);
+        return Promise.resolve();
     }
   }
 
@@ -109,6 +115,7 @@ export class AgentSession {
       type: "welcome", sessionId: this.id, host: this.host.name,
       inventoryIntervalSeconds: this.ctx.inventoryIntervalSeconds, heartbeatSeconds: this.ctx.heartbeatSeconds,
     });
+    this.ctx.calls.sessionStarted(this.host.id, this);
   }
 
   private async onInventory(inventory: Inventory): Promise<void> {

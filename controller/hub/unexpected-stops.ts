@@ -22,6 +22,8 @@ export function applyUnexpectedStops(store: Store, hostId: number, hostName: str
   if (!stopped || DELIBERATE_DETAILS.has(event.detail ?? "")) return;
   const at = Date.parse(event.time);
   if (store.health.expectedStop(hostId, event.domain, at)) return;
+  // A VM in a maintenance run is stopped by the run itself (reboot, revert); the run's evidence says why.
+  if (store.runs.openRunsOf(hostId, event.domain).length > 0) return;
   const reason = `${event.event}/${event.detail ?? "unknown"}`;
   store.health.upsertFinding(hostId, {
     code: UNEXPECTED_STOP,

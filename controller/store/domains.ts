@@ -137,6 +137,12 @@ export class DomainStore {
     return counts;
   }
 
+  /** Every VM of this name, on whichever hosts have one (maintenance targets). */
+  findByName(name: string): { host_id: number; host: string; name: string; state: string }[] {
+    return this.db.prepare(`SELECT d.host_id, h.name AS host, d.name, d.state FROM domains d JOIN hosts h ON h.id = d.host_id
+      WHERE d.name = ? AND h.status != 'revoked' ORDER BY h.name`).all(name) as { host_id: number; host: string; name: string; state: string }[];
+  }
+
   countByHost(): Map<number, number> {
     const rows = this.db.prepare("SELECT host_id, count(*) AS n FROM domains GROUP BY host_id").all() as { host_id: number; n: number }[];
     return new Map(rows.map((r) => [r.host_id, r.n]));

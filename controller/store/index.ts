@@ -6,6 +6,7 @@ import { EventStore } from "./events.js";
 import { ApiTokenStore } from "./api-tokens.js";
 import { SessionStore } from "./sessions.js";
 import { HealthStore } from "./health.js";
+import { RunStore } from "./runs.js";
 
 export class Store {
   readonly hosts: HostStore;
@@ -14,6 +15,7 @@ export class Store {
   readonly apiTokens: ApiTokenStore;
   readonly sessions: SessionStore;
   readonly health: HealthStore;
+  readonly runs: RunStore;
 
   constructor(readonly db: Db) {
     this.hosts = new HostStore(db);
@@ -22,6 +24,7 @@ export class Store {
     this.apiTokens = new ApiTokenStore(db);
     this.sessions = new SessionStore(db);
     this.health = new HealthStore(db);
+    this.runs = new RunStore(db);
   }
 
   static open(file: string): Store {

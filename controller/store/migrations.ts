@@ -166,6 +166,71 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX expected_stops_vm ON expected_stops (host_id, vm, until);
     `,
   },
+  {
+    version: 4,
+    name: "maintenance runs, their VMs, evidence and snapshots",
+    sql: `
+      CREATE TABLE runs (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('running', 'stopping', 'finished')),
+        halt_reason TEXT,
+        created_at INTEGER NOT NULL,
+        finished_at INTEGER
+      );
+      CREATE TABLE run_vms (
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        position INTEGER NOT NULL,
+        host_id INTEGER NOT NULL REFERENCES hosts(id),
+        vm TEXT NOT NULL,
+        canary INTEGER NOT NULL,
+        -- The phase being executed; 'attempt' counts how often it was entered, so a
+        -- controller that restarts mid-phase knows it is re-examining, not starting.
+        phase TEXT NOT NULL,
+        attempt INTEGER NOT NULL DEFAULT 0,
+        outcome TEXT CHECK (outcome IN ('succeeded', 'rolled-back', 'skipped', 'needs-attention', 'aborted')),
+        reason TEXT,
+        snapshot TEXT,
+        started_at INTEGER,
+        finished_at INTEGER,
+        updated_at INTEGER NOT NULL,
+        PRIMARY KEY (run_id, position)
+      );
+      CREATE INDEX run_vms_open ON run_vms (host_id, vm) WHERE outcome IS NULL;
+      CREATE INDEX run_vms_vm ON run_vms (host_id, vm);
+      -- Evidence is a record of what happened: append-only like the event history.
+      CREATE TABLE run_evidence (
+        seq INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        time INTEGER NOT NULL,
+        vm TEXT,
+        host TEXT,
+        step TEXT NOT NULL,
+        check_name TEXT NOT NULL,
+        command TEXT NOT NULL,
+        result TEXT NOT NULL CHECK (result IN ('PASS', 'FAIL', 'INFO', 'WARN')),
+        output TEXT NOT NULL,
+        duration_ms REAL NOT NULL
+      );
+      CREATE INDEX run_evidence_run ON run_evidence (run_id, seq);
+      CREATE TRIGGER run_evidence_no_update BEFORE UPDATE ON run_evidence BEGIN SELECT RAISE(ABORT, 'run evidence is append-only'); END;
+      CREATE TRIGGER run_evidence_no_delete BEFORE DELETE ON run_evidence BEGIN SELECT RAISE(ABORT, 'run evidence is append-only'); END;
+      CREATE TABLE snapshots (
+        id INTEGER PRIMARY KEY,
+        run_id TEXT NOT NULL REFERENCES runs(id),
+        host_id INTEGER NOT NULL REFERENCES hosts(id),
+        vm TEXT NOT NULL,
+        name TEXT NOT NULL,
+        created_at INTEGER NOT NULL,
+        expires_at INTEGER,
+        deleted_at INTEGER,
+        note TEXT,
+        UNIQUE (host_id, vm, name)
+      );
+      CREATE INDEX snapshots_expiring ON snapshots (expires_at) WHERE deleted_at IS NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -17,6 +17,7 @@
  */
 import { z } from "zod";
 import { HealthReportSchema } from "./findings.js";
+import { StepActionSchema } from "./steps.js";
 
 export const PROTOCOL_VERSION = 1;
 /** Frames above this are refused by the WebSocket layer (close code 1009). */
@@ -130,8 +131,29 @@ export const ErrorMessageSchema = z.object({
   message: z.string(),
 });
 
-export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, HealthSchema]);
-export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema]);
+/** Controller -> agent: do one maintenance step (see steps.ts for ids, resume and what is allowed). */
+export const StepRequestSchema = z.object({
+  v: version,
+  type: z.literal("step"),
+  id: z.string().min(1).max(200),
+  resume: z.boolean(),
+  action: StepActionSchema,
+});
+
+/** Agent -> controller: the one answer to a step; `result` is checked against the action's schema by the controller. */
+export const StepResultMessageSchema = z.object({
+  v: version,
+  type: z.literal("step-result"),
+  id: z.string().min(1).max(200),
+  outcome: z.discriminatedUnion("ok", [
+    z.object({ ok: z.literal(true), result: z.record(z.string(), z.unknown()) }),
+    z.object({ ok: z.literal(false), error: z.object({ code: z.string().max(64), message: z.string().max(8192) }) }),
+  ]),
+});
+
+export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, HealthSchema,
+  StepResultMessageSchema]);
+export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema, StepRequestSchema]);
 
 export type DomainDisk = z.infer<typeof DomainDiskSchema>;
 export type Domain = z.infer<typeof DomainSchema>;
@@ -144,5 +166,7 @@ export type Health = z.infer<typeof HealthSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
+export type StepRequest = z.infer<typeof StepRequestSchema>;
+export type StepResultMessage = z.infer<typeof StepResultMessageSchema>;
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
 export type ControllerMessage = z.infer<typeof ControllerMessageSchema>;

@@ -1,0 +1,91 @@
+/**
+ * From a run spec to its targets and plan: each VM name resolved to one host
+ * from the inventory, in the order given; the first `canary` VMs marked; and,
+ * for a dry run, the steps each VM would go through and the run's rules.
+ */
+import { NightshiftError } from "../../shared/errors.js";
+import { failureBudget, type RunPlan, type RunSpec } from "../../shared/runs.js";
+import type { Store } from "../store/index.js";
+import { describeVerify } from "./verify.js";
+import { patternError } from "./output-match.js";
+
+export class RunRequestError extends NightshiftError {
+  constructor(readonly status: number, code: string, message: string) {
+    super(code, message);
+  }
+}
+
+export interface RunTarget {
+  position: number;
+  hostId: number;
+  host: string;
+  vm: string;
+  canary: boolean;
+}
+
+export function resolveTargets(store: Store, spec: RunSpec): RunTarget[] {
+  if (spec.verify.outputPattern !== undefined) {
+    const error = patternError(spec.verify.outputPattern);
+    if (error) throw new RunRequestError(400, "NS_ERR_RUN_SPEC", `verify outputPattern is not a valid regular expression: ${error}`);
+  }
+  const seen = new Set<string>();
+  const targets: RunTarget[] = [];
+  for (const entry of spec.vms) {
+    const slash = entry.indexOf("/");
+    const hostName = slash >= 0 ? entry.slice(0, slash) : null;
+    const vmName = slash >= 0 ? entry.slice(slash + 1) : entry;
+    const matches = store.domains.findByName(vmName).filter((d) => hostName === null || d.host === hostName);
+    if (matches.length === 0) {
+      throw new RunRequestError(404, "NS_ERR_NO_VM", `no VM named '${vmName}'${hostName ? ` on host ${hostName}` : ""} in the inventory ` +
+        `(see nightshift vms)`);
+    }
+    if (matches.length > 1) {
+      throw new RunRequestError(409, "NS_ERR_VM_AMBIGUOUS", `'${vmName}' exists on ${matches.map((m) => m.host).join(", ")}: ` +
+        `name it as HOST/VM, e.g. ${matches[0]!.host}/${vmName}`);
+    }
+    const match = matches[0]!;
+    const key = `${match.host_id}/${match.name}`;
+    if (seen.has(key)) throw new RunRequestError(400, "NS_ERR_RUN_SPEC", `VM ${match.host}/${match.name} is listed twice`);
+    seen.add(key);
+    const busy = store.runs.openRunsOf(match.host_id, match.name);
+    if (busy.length > 0) {
+      throw new RunRequestError(409, "NS_ERR_VM_IN_RUN", `VM ${match.host}/${match.name} is already in run ${busy[0]}: ` +
+        `wait for it to finish or abort it (nightshift run abort ${busy[0]})`);
+    }
+    targets.push({ position: targets.length + 1, hostId: match.host_id, host: match.host, vm: match.name, canary: targets.length < spec.canary });
+  }
+  return targets;
+}
+
+export function buildPlan(name: string, spec: RunSpec, targets: RunTarget[]): RunPlan {
+  const verifyChecks = describeVerify(spec);
+  const patch = "exec" in spec.patch ? `patch: run \`${spec.patch.exec}\` in the guest (timeout ${spec.patchTimeout})`
+    : `patch: run ${spec.patch.hook} VM on the hypervisor (timeout ${spec.patchTimeout})`;
+  const steps = [
+    `pre-check: the agent allows the commands; VM running; disks snapshotable; guest agent answers; verify passes; ` +
+      `room for the snapshot; logged-in users (${spec.loggedInUsers})`,
+    ...(spec.rebootIfOlderThan ? [`precautionary reboot and verify if up longer than ${spec.rebootIfOlderThan}`] : []),
+    `snapshot nightshift-<run>-<vm> (${spec.snapshotMode}${spec.allowNoRollback ? "; VMs that cannot be snapshotted are patched without one" : ""})`,
+    patch,
+    ...(spec.reboot === "never" ? [] : [`reboot: ${spec.reboot}, then wait for the guest agent`]),
+    `verify: ${verifyChecks.join("; ")}`,
+    `on failure: revert to the snapshot, start, verify again -> rolled-back, else needs-attention`,
+    `on success: keep the snapshot ${spec.keepSnapshots}`,
+  ];
+  const budget = failureBudget(spec.maxFailures, targets.length);
+  return {
+    name,
+    vms: targets.map((t) => ({ position: t.position, vm: t.vm, host: t.host, canary: t.canary, steps })),
+    rules: [
+      `at most ${spec.maxParallel} VMs at once, ${spec.maxParallelPerHost} per host`,
+      spec.canary > 0 ? `the first ${Math.min(spec.canary, targets.length)} VM(s) are canaries, one at a time; a canary failure halts the run`
+        : "no canaries",
+      `no new VM starts once ${budget} VM(s) failed (max failures ${spec.maxFailures})`,
+      "a VM that needs attention halts the run",
+    ],
+  };
+}
+
+export function defaultRunName(spec: RunSpec): string {
+  return spec.name ?? ("exec" in spec.patch ? spec.patch.exec : spec.patch.hook).slice(0, 200);
+}

@@ -1,0 +1,248 @@
+/**
+ * Maintenance runs in the store: the run, each target VM's phase and outcome
+ * (the durable state machine the run engine resumes from), the evidence log
+ * and the snapshots nightshift took. Every state change is one small
+ * transaction written before the work it announces, so a controller killed at
+ * any point finds each VM's last phase on disk.
+ */
+import type { Db } from "./db.js";
+import type { RunSpec, RunState, VmOutcome, VmPhase, EvidenceResult } from "../../shared/runs.js";
+
+export interface RunRow {
+  id: string;
+  name: string;
+  spec: string;
+  state: RunState;
+  halt_reason: string | null;
+  created_at: number;
+  finished_at: number | null;
+}
+
+export interface RunVmRow {
+  run_id: string;
+  position: number;
+  host_id: number;
+  host: string;
+  vm: string;
+  canary: number;
+  phase: VmPhase;
+  attempt: number;
+  outcome: VmOutcome | null;
+  reason: string | null;
+  snapshot: string | null;
+  started_at: number | null;
+  finished_at: number | null;
+  updated_at: number;
+}
+
+export interface EvidenceRow {
+  seq: number;
+  run_id: string;
+  time: number;
+  vm: string | null;
+  host: string | null;
+  step: string;
+  check_name: string;
+  command: string;
+  result: EvidenceResult;
+  output: string;
+  duration_ms: number;
+}
+
+export interface NewEvidence {
+  runId: string;
+  time: number;
+  vm: string | null;
+  host: string | null;
+  step: string;
+  check: string;
+  command: string;
+  result: EvidenceResult;
+  output: string;
+  durationMs: number;
+}
+
+export interface SnapshotRow {
+  id: number;
+  run_id: string;
+  host_id: number;
+  host: string;
+  vm: string;
+  name: string;
+  created_at: number;
+  expires_at: number | null;
+  deleted_at: number | null;
+  note: string | null;
+}
+
+export interface NewRunVm {
+  position: number;
+  hostId: number;
+  vm: string;
+  canary: boolean;
+}
+
+/** Output kept per evidence line: enough to see what went wrong, bounded so a chatty patch cannot bloat the store. */
+export const EVIDENCE_OUTPUT_LIMIT = 4096;
+
+const RUN_VM_COLUMNS = `rv.run_id, rv.position, rv.host_id, h.name AS host, rv.vm, rv.canary, rv.phase, rv.attempt, rv.outcome,
+  rv.reason, rv.snapshot, rv.started_at, rv.finished_at, rv.updated_at`;
+
+export class RunStore {
+  private readonly stmts;
+
+  constructor(private readonly db: Db) {
+    this.stmts = {
+      insertRun: db.prepare(`INSERT INTO runs (id, name, spec, state, created_at) VALUES (?, ?, ?, 'running', ?)`),
+      insertVm: db.prepare(`INSERT INTO run_vms (run_id, position, host_id, vm, canary, phase, updated_at)
+        VALUES (?, ?, ?, ?, ?, 'pending', ?)`),
+      getRun: db.prepare(`SELECT * FROM runs WHERE id = ?`),
+      listRuns: db.prepare(`SELECT * FROM runs ORDER BY created_at DESC, id DESC LIMIT ?`),
+      unfinishedRuns: db.prepare(`SELECT * FROM runs WHERE state != 'finished' ORDER BY created_at`),
+      vms: db.prepare(`SELECT ${RUN_VM_COLUMNS} FROM run_vms rv JOIN hosts h ON h.id = rv.host_id WHERE rv.run_id = ? ORDER BY rv.position`),
+      vm: db.prepare(`SELECT ${RUN_VM_COLUMNS} FROM run_vms rv JOIN hosts h ON h.id = rv.host_id WHERE rv.run_id = ? AND rv.position = ?`),
+      openVmsOn: db.prepare(`SELECT rv.run_id, rv.vm FROM run_vms rv JOIN runs r ON r.id = rv.run_id
+        WHERE rv.host_id = ? AND rv.vm = ? AND rv.outcome IS NULL AND r.state != 'finished'`),
+      setPhase: db.prepare(`UPDATE run_vms SET phase = ?, attempt = attempt + 1, started_at = coalesce(started_at, ?), updated_at = ?
+        WHERE run_id = ? AND position = ?`),
+      setSnapshot: db.prepare(`UPDATE run_vms SET snapshot = ?, updated_at = ? WHERE run_id = ? AND position = ?`),
+      setReason: db.prepare(`UPDATE run_vms SET reason = ?, updated_at = ? WHERE run_id = ? AND position = ?`),
+      finishVm: db.prepare(`UPDATE run_vms SET phase = 'done', outcome = ?, reason = ?, finished_at = ?, updated_at = ?
+        WHERE run_id = ? AND position = ? AND outcome IS NULL`),
+      abortPending: db.prepare(`UPDATE run_vms SET phase = 'done', outcome = 'aborted', reason = ?, finished_at = ?, updated_at = ?
+        WHERE run_id = ? AND phase = 'pending' AND outcome IS NULL`),
+      halt: db.prepare(`UPDATE runs SET state = 'stopping', halt_reason = coalesce(halt_reason, ?) WHERE id = ? AND state != 'finished'`),
+      finishRun: db.prepare(`UPDATE runs SET state = 'finished', finished_at = ? WHERE id = ? AND state != 'finished'`),
+      insertEvidence: db.prepare(`INSERT INTO run_evidence (run_id, time, vm, host, step, check_name, command, result, output, duration_ms)
+        VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`),
+      evidence: db.prepare(`SELECT * FROM run_evidence WHERE run_id = ? AND seq > ? ORDER BY seq LIMIT ?`),
+      insertSnapshot: db.prepare(`INSERT INTO snapshots (run_id, host_id, vm, name, created_at) VALUES (?, ?, ?, ?, ?)
+        ON CONFLICT (host_id, vm, name) DO NOTHING`),
+      setSnapshotExpiry: db.prepare(`UPDATE snapshots SET expires_at = ? WHERE host_id = ? AND vm = ? AND name = ? AND deleted_at IS NULL`),
+      markSnapshotDeleted: db.prepare(`UPDATE snapshots SET deleted_at = ?, note = ? WHERE id = ? AND deleted_at IS NULL`),
+      noteSnapshot: db.prepare(`UPDATE snapshots SET note = ? WHERE id = ?`),
+      snapshots: db.prepare(`SELECT s.*, h.name AS host FROM snapshots s JOIN hosts h ON h.id = s.host_id
+        WHERE (? OR s.deleted_at IS NULL) ORDER BY s.created_at DESC, s.id DESC`),
+      expiredSnapshots: db.prepare(`SELECT s.*, h.name AS host FROM snapshots s JOIN hosts h ON h.id = s.host_id
+        WHERE s.deleted_at IS NULL AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at`),
+      inMaintenance: db.prepare(`SELECT rv.run_id, h.name AS host, rv.vm FROM run_vms rv JOIN hosts h ON h.id = rv.host_id
+        JOIN runs r ON r.id = rv.run_id WHERE rv.outcome IS NULL AND rv.phase != 'pending' AND r.state != 'finished'`),
+      // A needs-attention VM stays flagged until a later run on it ends well.
+      needsAttention: db.prepare(`SELECT rv.run_id, h.name AS host, rv.vm FROM run_vms rv JOIN hosts h ON h.id = rv.host_id
+        WHERE rv.outcome = 'needs-attention' AND NOT EXISTS (
+          SELECT 1 FROM run_vms later WHERE later.host_id = rv.host_id AND later.vm = rv.vm
+            AND later.finished_at > rv.finished_at AND later.outcome IN ('succeeded', 'rolled-back'))`),
+      activeRunCount: db.prepare(`SELECT count(*) AS n FROM runs WHERE state != 'finished'`),
+    };
+  }
+
+  createRun(id: string, name: string, spec: RunSpec, vms: NewRunVm[], now: number): void {
+    this.db.transaction(() => {
+      this.stmts.insertRun.run(id, name, JSON.stringify(spec), now);
+      for (const v of vms) this.stmts.insertVm.run(id, v.position, v.hostId, v.vm, v.canary ? 1 : 0, now);
+    })();
+  }
+
+  getRun(id: string): RunRow | undefined {
+    return this.stmts.getRun.get(id) as RunRow | undefined;
+  }
+
+  listRuns(limit: number): RunRow[] {
+    return this.stmts.listRuns.all(limit) as RunRow[];
+  }
+
+  unfinishedRuns(): RunRow[] {
+    return this.stmts.unfinishedRuns.all() as RunRow[];
+  }
+
+  activeRunCount(): number {
+    return (this.stmts.activeRunCount.get() as { n: number }).n;
+  }
+
+  vms(runId: string): RunVmRow[] {
+    return this.stmts.vms.all(runId) as RunVmRow[];
+  }
+
+  vm(runId: string, position: number): RunVmRow | undefined {
+    return this.stmts.vm.get(runId, position) as RunVmRow | undefined;
+  }
+
+  /** Runs (not finished) in which this VM has no outcome yet. */
+  openRunsOf(hostId: number, vm: string): string[] {
+    return (this.stmts.openVmsOn.all(hostId, vm) as { run_id: string }[]).map((r) => r.run_id);
+  }
+
+  /** Records that a VM enters a phase; returns the new attempt number. */
+  enterPhase(runId: string, position: number, phase: VmPhase, now: number): number {
+    this.stmts.setPhase.run(phase, now, now, runId, position);
+    return this.vm(runId, position)!.attempt;
+  }
+
+  setSnapshot(runId: string, position: number, snapshot: string | null, now: number): void {
+    this.stmts.setSnapshot.run(snapshot, now, runId, position);
+  }
+
+  /** Why the VM is being rolled back, kept so a restarted controller can finish the rollback with it. */
+  setReason(runId: string, position: number, reason: string, now: number): void {
+    this.stmts.setReason.run(reason, now, runId, position);
+  }
+
+  /** Sets the outcome once; false when the VM already had one. */
+  finishVm(runId: string, position: number, outcome: VmOutcome, reason: string | null, now: number): boolean {
+    return this.stmts.finishVm.run(outcome, reason, now, now, runId, position).changes > 0;
+  }
+
+  /** Stops new VMs: the run goes `stopping` (first reason wins) and pending VMs are aborted with the reason. */
+  halt(runId: string, reason: string, now: number): number {
+    return this.db.transaction(() => {
+      this.stmts.halt.run(reason, runId);
+      return this.stmts.abortPending.run(`not started: ${reason}`, now, now, runId).changes;
+    })();
+  }
+
+  finishRun(runId: string, now: number): boolean {
+    return this.stmts.finishRun.run(now, runId).changes > 0;
+  }
+
+  addEvidence(e: NewEvidence): number {
+    const output = e.output.length > EVIDENCE_OUTPUT_LIMIT ? `${e.output.slice(0, EVIDENCE_OUTPUT_LIMIT)}... [cut at ${EVIDENCE_OUTPUT_LIMIT} characters]` : e.output;
+    return Number(this.stmts.insertEvidence.run(e.runId, e.time, e.vm, e.host, e.step, e.check, e.command, e.result, output,
+      Math.round(e.durationMs * 10) / 10).lastInsertRowid);
+  }
+
+  evidence(runId: string, afterSeq = 0, limit = 100_000): EvidenceRow[] {
+    return this.stmts.evidence.all(runId, afterSeq, limit) as EvidenceRow[];
+  }
+
+  recordSnapshot(runId: string, hostId: number, vm: string, name: string, now: number): void {
+    this.stmts.insertSnapshot.run(runId, hostId, vm, name, now);
+  }
+
+  setSnapshotExpiry(hostId: number, vm: string, name: string, expiresAt: number): void {
+    this.stmts.setSnapshotExpiry.run(expiresAt, hostId, vm, name);
+  }
+
+  markSnapshotDeleted(id: number, note: string, now: number): boolean {
+    return this.stmts.markSnapshotDeleted.run(now, note, id).changes > 0;
+  }
+
+  noteSnapshot(id: number, note: string): void {
+    this.stmts.noteSnapshot.run(note, id);
+  }
+
+  snapshots(includeDeleted: boolean): SnapshotRow[] {
+    return this.stmts.snapshots.all(includeDeleted ? 1 : 0) as SnapshotRow[];
+  }
+
+  expiredSnapshots(now: number): SnapshotRow[] {
+    return this.stmts.expiredSnapshots.all(now) as SnapshotRow[];
+  }
+
+  inMaintenance(): { run_id: string; host: string; vm: string }[] {
+    return this.stmts.inMaintenance.all() as { run_id: string; host: string; vm: string }[];
+  }
+
+  needsAttention(): { run_id: string; host: string; vm: string }[] {
+    return this.stmts.needsAttention.all() as { run_id: string; host: string; vm: string }[];
+  }
+}

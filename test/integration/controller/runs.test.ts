@@ -1,0 +1,285 @@
+/**
+ * The run engine's rules over real WebSocket connections and a real SQLite
+ * file, with simulated hypervisors answering the steps: outcomes, evidence,
+ * canaries, failure budget, parallelism, abort, an agent lost mid-step, a
+ * controller restarted mid-patch, retention. (Real guests: test/e2e/runs.)
+ */
+import { afterEach, beforeEach, describe, expect, it } from "vitest";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { pino } from "pino";
+import { startController, type RunningController } from "../../../controller/server.js";
+import { ControllerConfigSchema } from "../../../controller/config.js";
+import { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
+import type { EvidenceRecord, RunDetail, RunPlan, RunSpecInput, SnapshotRecord } from "../../../shared/runs.js";
+
+let controller: RunningController;
+let dataDir: string;
+let adminToken: string;
+let hypervisors: SimulatedHypervisor[] = [];
+
+const baseConfig = (extra: Record<string, unknown> = {}) => ControllerConfigSchema.parse({
+  listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 },
+  retention: { schedule: "0 0 1 1 *" }, ...extra,
+});
+
+async function api<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const res = await fetch(controller.url + p, {
+    method, headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+async function hypervisor(host: string, vms: string[], options: ConstructorParameters<typeof SimulatedHypervisor>[2] = {}): Promise<SimulatedHypervisor> {
+  const { json } = await api<{ token: string }>("POST", "/v1/hosts", { name: host });
+  const hv = new SimulatedHypervisor(host, vms, options);
+  (hv as unknown as { token: string }).token = json.token;
+  await hv.connect(controller.url, json.token);
+  hypervisors.push(hv);
+  // The inventory is stored through the group writer; wait until the VMs are known.
+  for (let i = 0; i < 100; i++) {
+    const { json: list } = await api<{ name: string; host: string }[]>("GET", "/v1/vms");
+    if (vms.every((v) => list.some((d) => d.name === v && d.host === host))) return hv;
+    await new Promise((r) => setTimeout(r, 20));
+  }
+  throw new Error(`inventory of ${host} not stored`);
+}
+
+const tokenOf = (hv: SimulatedHypervisor) => (hv as unknown as { token: string }).token;
+
+async function startRun(spec: RunSpecInput): Promise<RunDetail> {
+  const { status, json } = await api<{ run: RunDetail }>("POST", "/v1/runs", { spec });
+  if (status !== 201) throw new Error(`start failed: ${status} ${JSON.stringify(json)}`);
+  return json.run;
+}
+
+async function waitFinished(id: string, timeoutMs = 15_000): Promise<RunDetail> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { json } = await api<RunDetail>("GET", `/v1/runs/${id}`);
+    if (json.state === "finished") return json;
+    if (Date.now() > deadline) throw new Error(`run ${id} not finished: ${JSON.stringify(json, null, 1)}`);
+    await new Promise((r) => setTimeout(r, 25));
+  }
+}
+
+const outcomes = (run: RunDetail) => Object.fromEntries(run.vms.map((v) => [v.vm, v.outcome]));
+const spec = (vms: string[], extra: Partial<RunSpecInput> = {}): RunSpecInput => ({
+  vms, patch: { exec: "apt-get -y upgrade" }, verify: { exec: "cat /data/version", outputPattern: "v[0-9]+" }, ...extra,
+});
+
+beforeEach(async () => {
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-runs-"));
+  controller = await startController(baseConfig(), pino({ level: "silent" }));
+  adminToken = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
+});
+
+afterEach(async () => {
+  for (const hv of hypervisors) await hv.disconnect();
+  hypervisors = [];
+  await controller.close();
+  fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("maintenance runs (simulated hypervisors)", () => {
+  it("patches, verifies and keeps snapshots; rolls back the VM whose verify fails; evidence has every step", async () => {
+    const hv = await hypervisor("hv1", ["a", "b", "c"]);
+    hv.vms.get("c")!.breaksOnPatch = true;
+    const run = await startRun(spec(["a", "b", "c"], { maxFailures: 2 }));
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "succeeded", b: "succeeded", c: "rolled-back" });
+    expect(hv.vms.get("c")!.version).toBe("v1");
+    expect(hv.vms.get("a")!.version).toBe("v2");
+    expect(done.vms.find((v) => v.vm === "c")!.reason).toMatch(/verify failed/);
+
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    const forC = evidence.filter((e) => e.vm === "c").map((e) => `${e.step}/${e.check} ${e.result}`);
+    expect(forC).toEqual(expect.arrayContaining(["precheck/exec PASS", "snapshot/create PASS", "patch/exec PASS", "verify/exec FAIL",
+      "rollback/revert PASS", "rollback/exec PASS", "outcome/rolled-back FAIL"]));
+    const verifyFail = evidence.find((e) => e.vm === "c" && e.step === "verify" && e.check === "exec")!;
+    expect(verifyFail.command).toBe('guest-exec /bin/sh -c "cat /data/version"');
+    expect(verifyFail.output).toContain("broken");
+
+    const { json: snaps } = await api<SnapshotRecord[]>("GET", "/v1/snapshots");
+    expect(snaps.map((s) => s.vm).sort()).toEqual(["a", "b", "c"]);
+    for (const s of snaps) {
+      expect(s.name).toBe(`nightshift-${run.id}-${s.vm}`);
+      const keep = Date.parse(s.expiresAt!) - Date.parse(s.createdAt);
+      expect(keep).toBeGreaterThan(3 * 86_400_000 - 60_000);
+      expect(keep).toBeLessThan(3 * 86_400_000 + 60_000);
+    }
+  });
+
+  it("a VM that fails a pre-check is skipped untouched", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"]);
+    hv.vms.get("b")!.version = "corrupt";
+    const run = await startRun(spec(["a", "b"]));
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "succeeded", b: "skipped" });
+    expect(hv.vms.get("b")!.version).toBe("corrupt");
+    expect(hv.vms.get("b")!.snapshots.size).toBe(0);
+    expect(done.vms.find((v) => v.vm === "b")!.reason).toMatch(/pre-check verify failed.*nothing was changed/);
+  });
+
+  it("a canary failure halts the run: the others are aborted, never touched", async () => {
+    const hv = await hypervisor("hv1", ["a", "b", "c"]);
+    hv.vms.get("a")!.breaksOnPatch = true;
+    const run = await startRun(spec(["a", "b", "c"], { canary: 1, maxFailures: 5 }));
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "rolled-back", b: "aborted", c: "aborted" });
+    expect(done.haltReason).toBe("canary a rolled-back");
+    expect(hv.steps.some((s) => s.action.vm !== "a")).toBe(false);
+  });
+
+  it("canaries go one at a time, then max-parallel and the per-host limit hold", async () => {
+    const names = ["a", "b", "c", "d", "e", "f"];
+    const hv1 = await hypervisor("hv1", names.slice(0, 4), { patchMs: 150 });
+    await hypervisor("hv2", names.slice(4), { patchMs: 150 });
+    const run = await startRun(spec(["a", "b", "e", "c", "d", "f"], { canary: 2, maxParallel: 3, maxParallelPerHost: 2 }));
+    let maxAll = 0;
+    let maxHv1 = 0;
+    let canaryOverlap = false;
+    for (;;) {
+      const { json } = await api<RunDetail>("GET", `/v1/runs/${run.id}`);
+      const flying = json.vms.filter((v) => v.outcome === null && v.phase !== "pending");
+      maxAll = Math.max(maxAll, flying.length);
+      maxHv1 = Math.max(maxHv1, flying.filter((v) => v.host === "hv1").length);
+      if (flying.some((v) => v.canary) && flying.length > 1) canaryOverlap = true;
+      if (json.state === "finished") {
+        expect(Object.values(outcomes(json)).every((o) => o === "succeeded")).toBe(true);
+        break;
+      }
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    expect(canaryOverlap).toBe(false);
+    expect(maxAll).toBe(3);
+    expect(maxHv1).toBe(2);
+    expect([...hv1.vms.values()].every((v) => v.version === "v2")).toBe(true);
+  });
+
+  it("the failure budget stops new VMs once spent", async () => {
+    const hv = await hypervisor("hv1", ["a", "b", "c", "d"]);
+    for (const n of ["a", "b", "c", "d"]) hv.vms.get(n)!.breaksOnPatch = true;
+    const run = await startRun(spec(["a", "b", "c", "d"], { canary: 0, maxParallel: 1, maxFailures: "50%" }));
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "rolled-back", b: "rolled-back", c: "aborted", d: "aborted" });
+    expect(done.haltReason).toMatch(/failure budget spent: 2 of 4/);
+  });
+
+  it("abort stops new VMs while the one in flight finishes", async () => {
+    await hypervisor("hv1", ["a", "b", "c"], { patchMs: 600 });
+    const run = await startRun(spec(["a", "b", "c"], { canary: 0, maxParallel: 1 }));
+    for (;;) {
+      const { json } = await api<RunDetail>("GET", `/v1/runs/${run.id}`);
+      if (json.vms[0]!.phase === "patch") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const { status } = await api("POST", `/v1/runs/${run.id}/abort`);
+    expect(status).toBe(200);
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "succeeded", b: "aborted", c: "aborted" });
+    expect(done.haltReason).toBe("aborted by the operator");
+  });
+
+  it("an agent lost mid-patch makes the VM need attention and halts the run", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"], { patchMs: 60_000 });
+    const run = await startRun(spec(["a", "b"], { canary: 0, maxParallel: 1, maxFailures: 5 }));
+    for (;;) {
+      const { json } = await api<RunDetail>("GET", `/v1/runs/${run.id}`);
+      if (json.vms[0]!.phase === "patch") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    const started = Date.now();
+    await hv.disconnect();
+    const done = await waitFinished(run.id);
+    expect(Date.now() - started).toBeGreaterThanOrEqual(1_900);
+    expect(outcomes(done)).toEqual({ a: "needs-attention", b: "aborted" });
+    expect(done.vms[0]!.reason).toMatch(/agent lost during the patch.*not connected for 2 s/);
+    const metrics = await (await fetch(`${controller.url}/metrics`)).text();
+    expect(metrics).toContain(`nightshift_vm_needs_attention{host="hv1",vm="a",run="${run.id}"} 1`);
+  });
+
+  it("a controller restarted mid-patch resumes: the patch in flight is attached to, the run completes", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"], { patchMs: 1_500 });
+    const run = await startRun(spec(["a", "b"], { canary: 0, maxParallel: 2 }));
+    for (;;) {
+      const { json } = await api<RunDetail>("GET", `/v1/runs/${run.id}`);
+      if (json.vms.every((v) => v.phase === "patch")) break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await controller.close();
+    controller = await startController(baseConfig(), pino({ level: "silent" }));
+    await hv.disconnect();
+    await hv.connect(controller.url, tokenOf(hv));
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "succeeded", b: "succeeded" });
+    // Each patch ran exactly once: the resumed request attached to the execution in flight.
+    const patches = hv.steps.filter((s) => s.action.kind === "guest-exec" && s.action.command === "apt-get -y upgrade");
+    expect(patches.filter((s) => !s.resume)).toHaveLength(2);
+    expect(patches.filter((s) => s.resume).length).toBeGreaterThanOrEqual(2);
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.filter((e) => e.step === "resume" && e.vm !== null)).toHaveLength(2);
+  });
+
+  it("a patch whose agent restarted (outcome unknown) is rolled back after a controller restart", async () => {
+    const hv = await hypervisor("hv1", ["a"], { patchMs: 1_500 });
+    const run = await startRun(spec(["a"], { canary: 0 }));
+    for (;;) {
+      const { json } = await api<RunDetail>("GET", `/v1/runs/${run.id}`);
+      if (json.vms[0]!.phase === "patch") break;
+      await new Promise((r) => setTimeout(r, 10));
+    }
+    await controller.close();
+    await hv.disconnect();
+    hv.forgetExecutions();
+    controller = await startController(baseConfig(), pino({ level: "silent" }));
+    await hv.connect(controller.url, tokenOf(hv));
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "rolled-back" });
+    expect(done.vms[0]!.reason).toMatch(/interrupted and its outcome is unknown/);
+  });
+
+  it("a dry run returns the plan and starts nothing; unknown VMs and bad specs are refused", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"]);
+    const { status, json } = await api<{ plan: RunPlan }>("POST", "/v1/runs", { spec: spec(["a", "b"], { canary: 1 }), dryRun: true });
+    expect(status).toBe(200);
+    expect(json.plan.vms.map((v) => [v.vm, v.host, v.canary])).toEqual([["a", "hv1", true], ["b", "hv1", false]]);
+    expect(json.plan.vms[0]!.steps.join("\n")).toContain("apt-get -y upgrade");
+    expect(hv.steps).toHaveLength(0);
+    const { json: runs } = await api<unknown[]>("GET", "/v1/runs");
+    expect(runs).toHaveLength(0);
+
+    const unknown = await api<{ error: { code: string } }>("POST", "/v1/runs", { spec: spec(["zz"]) });
+    expect([unknown.status, unknown.json.error.code]).toEqual([404, "NS_ERR_NO_VM"]);
+    const bad = await api<{ error: { code: string; message: string } }>("POST", "/v1/runs", { spec: { vms: ["a"], patch: {} } });
+    expect([bad.status, bad.json.error.code]).toEqual([400, "NS_ERR_RUN_SPEC"]);
+    const badPattern = await api<{ error: { message: string } }>("POST", "/v1/runs",
+      { spec: spec(["a"], { verify: { exec: "hostname", outputPattern: "(" } }) });
+    expect(badPattern.status).toBe(400);
+    expect(badPattern.json.error.message).toMatch(/outputPattern is not a valid regular expression/);
+  });
+
+  it("retention deletes expired snapshots and nothing else", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"]);
+    hv.vms.get("a")!.snapshots.set("operator-own", "v0");
+    const short = await startRun(spec(["a"], { keepSnapshots: "1s" }));
+    await waitFinished(short.id);
+    const long = await startRun(spec(["b"], { keepSnapshots: "3d" }));
+    await waitFinished(long.id);
+    await new Promise((r) => setTimeout(r, 1_100));
+    const result = await controller.retention.sweep();
+    expect(result).toEqual({ deleted: 1, gone: 0, failed: 0, waiting: 0 });
+    expect([...hv.vms.get("a")!.snapshots.keys()]).toEqual(["operator-own"]);
+    expect([...hv.vms.get("b")!.snapshots.keys()]).toEqual([`nightshift-${long.id}-b`]);
+    const { json: all } = await api<SnapshotRecord[]>("GET", "/v1/snapshots?all=1");
+    const a = all.find((s) => s.vm === "a")!;
+    expect(a.deletedAt).not.toBeNull();
+    expect(a.note).toMatch(/deleted by retention/);
+    const { json: kept } = await api<SnapshotRecord[]>("GET", "/v1/snapshots");
+    expect(kept.map((s) => s.vm)).toEqual(["b"]);
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${short.id}/evidence`);
+    expect(evidence.some((e) => e.step === "retention" && e.result === "PASS")).toBe(true);
+  });
+});
