@@ -8,6 +8,8 @@ import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import http from "node:http";
+import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
@@ -281,5 +283,40 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect(kept.map((s) => s.vm)).toEqual(["b"]);
     const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${short.id}/evidence`);
     expect(evidence.some((e) => e.step === "retention" && e.result === "PASS")).toBe(true);
+  });
+
+  it("webhooks get run start, rollback and end; the in-maintenance metric marks VMs in flight", async () => {
+    const received: { event: string; vm?: { name: string } }[] = [];
+    const hook = http.createServer((req, res) => {
+      let body = "";
+      req.on("data", (c: Buffer) => { body += c.toString(); }).on("end", () => {
+        received.push(JSON.parse(body) as { event: string });
+        res.end("ok");
+      });
+    });
+    await new Promise<void>((r) => hook.listen(0, "127.0.0.1", r));
+    try {
+      await controller.close();
+      controller = await startController(baseConfig({
+        notifications: { webhooks: [`http://127.0.0.1:${(hook.address() as AddressInfo).port}/hook`] },
+      }), pino({ level: "silent" }));
+      const hv = await hypervisor("hv1", ["a", "b"], { patchMs: 400 });
+      hv.vms.get("b")!.breaksOnPatch = true;
+      const run = await startRun(spec(["a", "b"], { canary: 0, maxFailures: 2 }));
+      let marked = "";
+      for (let i = 0; i < 100 && !marked; i++) {
+        const text = await (await fetch(`${controller.url}/metrics`)).text();
+        marked = text.split("\n").find((l) => l.startsWith("nightshift_vm_in_maintenance{") && l.includes('vm="a"')) ?? "";
+        await new Promise((r) => setTimeout(r, 20));
+      }
+      expect(marked).toBe(`nightshift_vm_in_maintenance{host="hv1",vm="a",run="${run.id}"} 1`);
+      await waitFinished(run.id);
+      const after = await (await fetch(`${controller.url}/metrics`)).text();
+      expect(after).not.toMatch(/^nightshift_vm_in_maintenance\{/m);
+      for (let i = 0; i < 100 && received.length < 3; i++) await new Promise((r) => setTimeout(r, 20));
+      expect(received.map((n) => `${n.event}${n.vm ? `:${n.vm.name}` : ""}`)).toEqual(["run-started", "vm-rolled-back:b", "run-finished"]);
+    } finally {
+      hook.close();
+    }
   });
 });
