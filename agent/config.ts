@@ -1,4 +1,5 @@
 /** The agent's configuration: YAML file, NIGHTSHIFT_AGENT_* environment variables, flags. */
+import path from "node:path";
 import { z } from "zod";
 import { ProbeSettingsSchema } from "./probes/settings.js";
 
@@ -36,6 +37,19 @@ export const AgentConfigSchema = z.object({
   /** Host-health probes: how often they run, and what the operator marks (see agent/probes/settings.ts). */
   probes: ProbeSettingsSchema.extend({
     intervalSeconds: z.number().positive().default(300),
+  }).prefault({}),
+  /**
+   * What maintenance steps may run. The controller asks; this decides: a
+   * compromised or mistaken controller can only run what the host's own
+   * operator listed here (see agent/maintenance/allowlist.ts).
+   */
+  maintenance: z.object({
+    /** Exact command lines `guest-exec` may run in guests (`/bin/sh -c COMMAND`). */
+    guestCommands: z.array(z.string().min(1)).default([]),
+    /** Lets `guest-exec` run any command; for labs, not for production hosts. */
+    allowAnyGuestCommand: z.boolean().default(false),
+    /** Absolute paths of the scripts `hook` steps may run on this host. */
+    hooks: z.array(z.string().refine((p) => path.isAbsolute(p), "must be an absolute path")).default([]),
   }).prefault({}),
   log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });

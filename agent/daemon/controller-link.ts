@@ -11,13 +11,16 @@
  *   delay. The token file is read again before every attempt, so a re-enrolled
  *   host recovers without a restart.
  * - The backoff resets once a session was welcomed.
+ * - `step` requests go to handlers.onStep; one the agent cannot read (a newer
+ *   controller's action kind, a bad value) but that names an id goes to
+ *   onInvalidStep, so the controller gets an answer instead of waiting for one.
  */
 import fs from "node:fs";
 import WebSocket from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { errorMessage } from "../../shared/errors.js";
 import { parseControllerMessage, encodeMessage } from "../../shared/protocol/codec.js";
-import { MAX_MESSAGE_BYTES, type AgentMessage, type Hello, type Welcome } from "../../shared/protocol/messages.js";
+import { MAX_MESSAGE_BYTES, type AgentMessage, type Hello, type StepRequest, type Welcome } from "../../shared/protocol/messages.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ControllerRejectedError, DaemonError } from "./errors.js";
 import { formatDelay } from "./libvirt-session.js";
@@ -35,6 +38,10 @@ export interface ControllerLinkHandlers {
   onSession(session: ControllerSession): void;
   onSessionEnd(): void;
   onAck(ids: string[]): void;
+  /** A maintenance step; answered later with `step-result` on whichever session is current then. Must not throw. */
+  onStep?(request: StepRequest): void;
+  /** A `step` frame that failed validation but names an id: `detail` says what is wrong with it. */
+  onInvalidStep?(id: string, detail: string): void;
   /** Human-readable state for STATUS= lines. */
   onStatus?(text: string): void;
   /** After an attempt that ended without a session (refused, unreachable). */
@@ -68,6 +75,17 @@ export function readToken(tokenFile: string): string {
   }
   if (!token) throw new DaemonError("NS_ERR_AGENT_TOKEN", `the token file ${tokenFile} is empty`);
   return token;
+}
+
+/** The id of a `step` frame that failed validation, if it has a usable one. */
+function invalidStepId(text: string): string | null {
+  try {
+    const raw = JSON.parse(text) as { type?: unknown; id?: unknown };
+    if (raw.type === "step" && typeof raw.id === "string" && raw.id.length > 0 && raw.id.length <= 200) return raw.id;
+  } catch {
+    // Not JSON: nothing to answer.
+  }
+  return null;
 }
 
 export class ControllerLink {
@@ -168,6 +186,15 @@ export class ControllerLink {
     let heartbeatTimer: NodeJS.Timeout | null = null;
     let hello: Omit<Hello, "v"> | null = null;
 
+    // A failing step handler must not take the connection's message loop down with it.
+    const guard = (what: string, fn: () => void) => {
+      try {
+        fn();
+      } catch (err) {
+        logger.error({ code: "NS_ERR_STEP_FAILED", handler: what }, `step handler failed: ${errorMessage(err)}`);
+      }
+    };
+
     const heartbeat = () => {
       const now = Date.now();
       if (now - lastSeen > 2 * heartbeatMs) {
@@ -236,9 +263,12 @@ export class ControllerLink {
         logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" }, "controller sent a binary frame; ignored");
         return;
       }
-      const parsed = parseControllerMessage(data.toString());
+      const text = data.toString();
+      const parsed = parseControllerMessage(text);
       if (!parsed.ok) {
         logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL", kind: parsed.kind }, `controller sent an unusable frame: ${parsed.detail}`);
+        const stepId = invalidStepId(text);
+        if (stepId !== null) guard("onInvalidStep", () => handlers.onInvalidStep?.(stepId, parsed.detail));
         return;
       }
       const message = parsed.message;
@@ -274,6 +304,9 @@ export class ControllerLink {
         }
         case "ack":
           handlers.onAck(message.ids);
+          return;
+        case "step":
+          guard("onStep", () => handlers.onStep?.(message));
           return;
         case "error":
           logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL", controllerCode: message.code }, `controller reported an error: ${message.message}`);

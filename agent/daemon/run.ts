@@ -1,6 +1,6 @@
 /**
  * The agent daemon's wiring: spool, libvirt session, controller link,
- * reporter, systemd notifications. Each piece does one job in its own file;
+ * reporter, maintenance steps, systemd notifications. Each piece does one job in its own file;
  * this one only connects them and orders start-up and shutdown.
  *
  * Start-up: spool (so nothing is lost from the first event on) -> libvirt ->
@@ -23,6 +23,9 @@ import { HealthReporter } from "./health-reporter.js";
 import { PROBES } from "../probes/index.js";
 import { runProbes, selectProbes } from "../probes/runner.js";
 import { HostRoot } from "../probes/host-root.js";
+import { StepExecutor } from "../maintenance/step-executor.js";
+import { StepResponder } from "../maintenance/step-responder.js";
+import { STEP_HANDLERS } from "../maintenance/actions/index.js";
 
 export interface RunAgentOptions {
   logger: Logger;
@@ -78,6 +81,15 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     }),
   });
 
+  // Steps run over whatever libvirt connection is live when they ask for it.
+  const steps = new StepResponder(new StepExecutor({
+    handlers: STEP_HANDLERS,
+    libvirt: () => libvirt.connection,
+    libvirtUri: config.libvirt.uri,
+    config: config.maintenance,
+    logger,
+  }), logger);
+
   const link = new ControllerLink({
     url: config.controller,
     tokenFile: config.tokenFile,
@@ -97,12 +109,16 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
       onSession: (session) => {
         void reporter.sessionStarted(session).finally(firstReport);
         health.sessionStarted(session);
+        steps.sessionStarted(session);
       },
       onSessionEnd: () => {
         reporter.sessionEnded();
         health.sessionEnded();
+        steps.sessionEnded();
       },
       onAck: (ids) => reporter.acked(ids),
+      onStep: (request) => steps.onStep(request),
+      onInvalidStep: (id, detail) => steps.onInvalidStep(id, detail),
       onStatus: (text) => { status.controller = text; },
       onAttemptFailed: () => firstReport(),
     },
@@ -136,6 +152,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   reporter.stop();
   health.stop();
   await link.stop();
+  // Steps still running are not waited for (a reboot step may take minutes): the controller's
+  // resume gets NS_ERR_STEP_UNKNOWN from the next agent and checks the VM itself.
   await Promise.all([reporter.settled(), health.settled()]);
   // libvirt before the spool: an event arriving meanwhile is still spooled for the next start.
   await libvirt.stop();

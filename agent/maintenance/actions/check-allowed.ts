@@ -1,0 +1,26 @@
+/**
+ * check-allowed: which of the run's commands and hooks this agent would
+ * refuse, so a run is stopped at planning time and not halfway through a
+ * window. Nothing runs. A hook counts as refused when it is not listed in
+ * maintenance.hooks or when its file fails the safety checks the hook step
+ * makes (hook-file.ts): either way the hook step would refuse it.
+ */
+import { guestCommandRefusal, hookListingRefusal } from "../allowlist.js";
+import { hookFileRefusal } from "../hook-file.js";
+import type { StepHandler } from "../types.js";
+
+export const checkAllowedAction: StepHandler<"check-allowed"> = {
+  kind: "check-allowed",
+  async run(action, ctx) {
+    const deniedCommands = action.guestCommands.filter((c) => guestCommandRefusal(ctx.config, c) !== null);
+    const deniedHooks: string[] = [];
+    for (const hook of action.hooks) {
+      const refusal = hookListingRefusal(ctx.config, hook) ?? (await hookFileRefusal(hook));
+      if (refusal !== null) {
+        ctx.log.info({ stepId: ctx.stepId, hook }, refusal);
+        deniedHooks.push(hook);
+      }
+    }
+    return { deniedCommands, deniedHooks };
+  },
+};
