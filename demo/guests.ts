@@ -3,13 +3,35 @@
  * starts N tiny real guests (nsdemo-1..N, the test guest image, autostart on
  * for all but the last so the fleet has something to show); `down` removes them.
  * Idempotent: guests that exist are left as they are.
+ *
+ * Each guest gets /data/health = "ok" (what the demo run verifies), and the
+ * last one /data/fragile: the demo patch breaks /data/health where that file
+ * exists, so the demo run rolls that guest back.
  */
 import { LibvirtConnection } from "../agent/libvirt/connection.js";
 import { isNotFound } from "../agent/libvirt/errors.js";
 import { DomainUndefineFlags } from "../agent/libvirt/protocol.js";
+import { GuestAgent } from "../agent/libvirt/guest-agent.js";
+import type { DomainRef } from "../agent/libvirt/remote-types.js";
 import { ensureGuestBuilt, guestDomainXml, guestDiskPath, prepareGuestDisk, removeGuestDisk } from "../test/helpers/guest.js";
 
 const PREFIX = "nsdemo-";
+
+async function prepareGuest(conn: LibvirtConnection, dom: DomainRef, fragile: boolean): Promise<void> {
+  const agent = new GuestAgent(conn, dom);
+  for (let i = 0; ; i++) {
+    try {
+      await agent.ping();
+      break;
+    } catch (err) {
+      if (i >= 240) throw new Error(`${dom.name}: the guest agent did not answer within 60 s`, { cause: err });
+      await new Promise((r) => setTimeout(r, 250));
+    }
+  }
+  const script = `[ -e /data/health ] || echo ok > /data/health; ${fragile ? "touch /data/fragile" : "rm -f /data/fragile"}; sync`;
+  const r = await agent.exec({ path: "/bin/sh", args: ["-c", script], timeoutMs: 20_000 });
+  if (r.exitCode !== 0) throw new Error(`${dom.name}: preparing /data failed: ${r.stderr}`);
+}
 
 async function up(count: number): Promise<void> {
   const artifacts = await ensureGuestBuilt();
@@ -31,6 +53,9 @@ async function up(count: number): Promise<void> {
         await conn.domainCreate(dom);
         process.stdout.write(`started ${name}\n`);
       }
+    }
+    for (let i = 1; i <= count; i++) {
+      await prepareGuest(conn, await conn.domainLookupByName(`${PREFIX}${i}`), i === count);
     }
   } finally {
     await conn.connectClose();

@@ -1,6 +1,8 @@
 #!/usr/bin/env bash
 # The main job on one machine: a few real demo guests on the local libvirtd, a
-# controller, and this host's agent reporting to it; then what an operator sees.
+# controller, and this host's agent reporting to it; then what an operator sees,
+# and a maintenance run over the three guests: snapshot, patch, verify, and a
+# rollback of nsdemo-3, whose patch deliberately breaks it; then its evidence.
 #
 #   scripts/demo.sh          start (or keep) everything and show the fleet
 #   scripts/demo.sh stop     stop controller and agent, remove the demo guests
@@ -57,8 +59,17 @@ if [ ! -s "$DEMO_DIR/agent.token" ]; then
     >"$DEMO_DIR/agent.token"
   chmod 600 "$DEMO_DIR/agent.token"
 fi
+# The only guest commands this agent runs for the controller: the demo's patch and verify.
+PATCH='echo v2 > /data/version && if [ -e /data/fragile ]; then echo broken > /data/health; fi; sync'
+VERIFY='cat /data/health'
+cat >"$DEMO_DIR/agent.yaml" <<EOF
+maintenance:
+  guestCommands:
+    - '$PATCH'
+    - '$VERIFY'
+EOF
 if ! { [ -f "$DEMO_DIR/agent.pid" ] && kill -0 "$(cat "$DEMO_DIR/agent.pid")" 2>/dev/null; }; then
-  NIGHTSHIFT_AGENT_HOST=$HOST_NAME nohup "$node_bin" dist/agent/cli/main.js run \
+  NIGHTSHIFT_AGENT_HOST=$HOST_NAME nohup "$node_bin" dist/agent/cli/main.js run --config "$DEMO_DIR/agent.yaml" \
     --controller "ws://$LISTEN/v1/agent" --token-file "$DEMO_DIR/agent.token" \
     --uri qemu:///system --state-dir "$DEMO_DIR/agent" >>"$LOG_DIR/agent.log" 2>&1 &
   echo $! >"$DEMO_DIR/agent.pid"
@@ -84,6 +95,29 @@ nightshift findings
 echo
 echo "== nightshift events --since 1h (latest)"
 nightshift events --since 1h --limit 10
+echo
+echo "== nightshift run start: snapshot -> patch -> verify on 3 guests (nsdemo-3 is meant to fail and be rolled back)"
+# --wait exits 1 unless every VM succeeded; here one rollback is the point, so the outcome is checked below.
+nightshift run start --name "demo: version 2" --vm nsdemo-1 --vm nsdemo-2 --vm nsdemo-3 \
+  --patch-exec "$PATCH" --verify-exec "$VERIFY" --verify-output ok --canary 1 --max-failures 2 --wait || true
+RUN_ID=$(nightshift runs --json --limit 1 | "$node_bin" -e 'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s)[0].id))')
+echo
+echo "== nightshift run show $RUN_ID"
+nightshift run show "$RUN_ID"
+echo
+echo "== nightshift run evidence $RUN_ID"
+nightshift run evidence "$RUN_ID"
+echo
+echo "== nightshift snapshots"
+nightshift snapshots
+OUTCOMES=$(nightshift run show "$RUN_ID" --json | "$node_bin" -e \
+  'let s="";process.stdin.on("data",d=>s+=d).on("end",()=>console.log(JSON.parse(s).vms.map(v=>v.vm+"="+v.outcome).join(" ")))')
+if [ "$OUTCOMES" != "nsdemo-1=succeeded nsdemo-2=succeeded nsdemo-3=rolled-back" ]; then
+  echo "demo run did not end as intended: $OUTCOMES" >&2
+  exit 1
+fi
+echo
+echo "Run $RUN_ID: $OUTCOMES"
 echo
 echo "Metrics:     $URL/metrics   (e.g. curl -s $URL/metrics | grep ^nightshift_vm_state)"
 echo "CLI:         export NIGHTSHIFT_URL=$URL NIGHTSHIFT_TOKEN=\$(cat $DEMO_DIR/controller/admin.token)"

@@ -1,0 +1,266 @@
+/**
+ * Maintenance runs end to end, all real: the controller and the agent as
+ * processes, three QEMU guests on the system libvirtd, internal snapshots with
+ * memory, the patch and the verify command run in the guests by qemu-ga.
+ *
+ * Each guest has /data/version = v1 and /data/health = ok. The patch writes
+ * v2 to /data/version and, on a guest that has /data/fragile, breaks
+ * /data/health; verify is `cat /data/health` with output "ok". So the patch
+ * succeeds on two guests and fails verify on the fragile one, which must be
+ * rolled back to v1.
+ */
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { randomBytes } from "node:crypto";
+import fs from "node:fs";
+import os from "node:os";
+import path from "node:path";
+import { LibvirtConnection } from "../../agent/libvirt/connection.js";
+import { GuestAgent } from "../../agent/libvirt/guest-agent.js";
+import type { DomainRef } from "../../agent/libvirt/remote-types.js";
+import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk } from "../helpers/guest.js";
+import { removeDomainsWithPrefix, testPrefix } from "../helpers/libvirt.js";
+import { startController, type TestController } from "../helpers/controller.js";
+import { AgentProcess, tempAgentDir } from "../integration/agent/daemon/agent-process.js";
+import { runAgainst } from "../integration/cli/run-cli.js";
+import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord } from "../../shared/runs.js";
+
+const prefix = testPrefix("runs");
+const hostName = `runs-${randomBytes(3).toString("hex")}`;
+const NAMES = ["a", "b", "c"].map((s) => `${prefix}${s}`);
+const [A, B, C] = NAMES as [string, string, string];
+const PATCH = "echo v2 > /data/version && if [ -e /data/fragile ]; then echo broken > /data/health; fi; sync";
+const SLOW_PATCH = "sleep 4 && echo v3 > /data/version && sync";
+const VERIFY = "cat /data/health";
+const CONTROLLER_CONFIG = {
+  liveness: { missingAfterSeconds: 5, checkIntervalSeconds: 0.5 }, agents: { heartbeatSeconds: 1 },
+  runs: { agentLostTimeoutSeconds: 4 }, retention: { schedule: "* * * * * *" },
+};
+
+let conn: LibvirtConnection;
+let controller: TestController;
+let agent: AgentProcess;
+let agentDir: ReturnType<typeof tempAgentDir>;
+let agentConfig: string;
+let dataDir: string;
+const doms: Record<string, DomainRef> = {};
+
+async function guestSh(name: string, command: string): Promise<string> {
+  const r = await new GuestAgent(conn, doms[name]!).exec({ path: "/bin/sh", args: ["-c", command], timeoutMs: 20_000 });
+  if (r.exitCode !== 0) throw new Error(`${command} in ${name}: exit ${r.exitCode}: ${r.stderr}`);
+  return r.stdout.trim();
+}
+
+async function api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; json: T }> {
+  const res = await fetch(controller.url + p, {
+    method, headers: { Authorization: `Bearer ${controller.adminToken}`, "Content-Type": "application/json" },
+    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+  });
+  return { status: res.status, json: (await res.json()) as T };
+}
+
+async function startRun(spec: RunSpecInput): Promise<RunDetail> {
+  const { status, json } = await api<{ run: RunDetail }>("POST", "/v1/runs", { spec });
+  if (status !== 201) throw new Error(`run start: HTTP ${status} ${JSON.stringify(json)}`);
+  return json.run;
+}
+
+async function waitFor(id: string, done: (r: RunDetail) => boolean, timeoutMs: number): Promise<RunDetail> {
+  const deadline = Date.now() + timeoutMs;
+  for (;;) {
+    const { json } = await api<RunDetail>("GET", `/v1/runs/${id}`).catch(() => ({ json: null }));
+    if (json && done(json)) return json;
+    if (Date.now() > deadline) {
+      const consoles = await Promise.all(NAMES.map(async (n) => `--- ${n}\n${(await readGuestConsoleLog(n)).slice(-1500)}`));
+      throw new Error(`run ${id} not there within ${timeoutMs} ms: ${JSON.stringify(json, null, 1)}\n` +
+        `agent log:\n${agent.dump().slice(-5000)}\ncontroller log:\n${controller.logs().slice(-5000)}\n${consoles.join("\n")}`);
+    }
+    await new Promise((r) => setTimeout(r, 200));
+  }
+}
+const finished = (id: string, timeoutMs = 120_000) => waitFor(id, (r) => r.state === "finished", timeoutMs);
+const outcomes = (run: RunDetail) => Object.fromEntries(run.vms.map((v) => [v.vm, v.outcome]));
+
+function startAgent(): AgentProcess {
+  return new AgentProcess({
+    controller: controller.agentUrl, tokenFile: agentDir.tokenFile, stateDir: agentDir.stateDir, uri: "qemu:///system",
+    env: { NIGHTSHIFT_AGENT_HOST: hostName, NIGHTSHIFT_AGENT_LOG_LEVEL: "info" }, args: ["--config", agentConfig],
+  });
+}
+
+async function waitConnected(): Promise<void> {
+  for (let i = 0; i < 200; i++) {
+    const { json } = await api<{ name: string; connected: boolean }[]>("GET", "/v1/hosts").catch(() => ({ json: [] }));
+    const { json: vms } = await api<{ name: string }[]>("GET", "/v1/vms").catch(() => ({ json: [] }));
+    if (json.some((h) => h.name === hostName && h.connected) && NAMES.every((n) => vms.some((v) => v.name === n))) return;
+    await new Promise((r) => setTimeout(r, 100));
+  }
+  throw new Error(`agent not connected with its inventory\n${agent.dump().slice(-3000)}`);
+}
+
+beforeAll(async () => {
+  const artifacts = await ensureGuestBuilt();
+  conn = await LibvirtConnection.open({ uri: "qemu:///system" });
+  for (const name of NAMES) {
+    const diskPath = await prepareGuestDisk(name, artifacts);
+    const dom = await conn.domainDefineXML(guestDomainXml({ name, kernel: artifacts.kernel, initrd: artifacts.initrd, diskPath }));
+    doms[name] = await conn.domainCreate(dom);
+  }
+  for (const name of NAMES) {
+    for (let i = 0; ; i++) {
+      try {
+        await new GuestAgent(conn, doms[name]!).ping();
+        break;
+      } catch (err) {
+        if (i > 120) throw err;
+        await new Promise((r) => setTimeout(r, 250));
+      }
+    }
+    await guestSh(name, `echo ok > /data/health${name === C ? " && touch /data/fragile" : ""}; sync`);
+  }
+
+  dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "nstest-runs-controller-"));
+  controller = await startController({ dataDir, config: CONTROLLER_CONFIG });
+  const enrolled = await runAgainst(controller, ["hosts", "enroll", hostName]);
+  expect(enrolled.code).toBe(0);
+  agentDir = tempAgentDir(enrolled.stdout.trim());
+  agentConfig = path.join(agentDir.dir, "agent.yaml");
+  fs.writeFileSync(agentConfig, [
+    "maintenance:",
+    "  guestCommands:",
+    ...[PATCH, SLOW_PATCH, VERIFY].map((c) => `    - ${JSON.stringify(c)}`),
+    "",
+  ].join("\n"));
+  agent = startAgent();
+  await agent.waitForLibvirt();
+  await waitConnected();
+}, 180_000);
+
+afterAll(async () => {
+  await agent?.stop();
+  await controller?.stop();
+  if (conn) {
+    await removeDomainsWithPrefix(conn, prefix);
+    await conn.connectClose();
+  }
+  for (const name of NAMES) await removeGuestDisk(guestDiskPath(name));
+  agentDir?.cleanup();
+  if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
+});
+
+describe("maintenance runs on real guests", { timeout: 180_000 }, () => {
+  let firstRun: RunDetail;
+
+  it("patches three guests: two verified (snapshots kept), the third rolled back to its old version file", async () => {
+    const t0 = Date.now();
+    const run = await startRun({ vms: NAMES, patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 1, maxFailures: 1 });
+    firstRun = await finished(run.id);
+    console.log(`3-guest run finished in ${Date.now() - t0} ms`);
+    expect(outcomes(firstRun)).toEqual({ [A]: "succeeded", [B]: "succeeded", [C]: "rolled-back" });
+    expect(firstRun.vms.find((v) => v.vm === C)!.reason).toMatch(/verify failed.*broken/);
+
+    expect(await guestSh(A, "cat /data/version")).toBe("v2");
+    expect(await guestSh(B, "cat /data/version")).toBe("v2");
+    // Rolled back: the old version file, a healthy guest, and its guest agent answers.
+    expect(await guestSh(C, "cat /data/version")).toBe("v1");
+    expect(await guestSh(C, "cat /data/health")).toBe("ok");
+    await new GuestAgent(conn, doms[C]!).ping();
+
+    // The snapshots exist in libvirt under nightshift's name and are kept (3 days by default).
+    for (const name of NAMES) {
+      const snaps = (await conn.domainListAllSnapshots(doms[name]!)).map((s) => s.name);
+      expect(snaps).toContain(`nightshift-${run.id}-${name}`);
+    }
+    const { json: kept } = await api<SnapshotRecord[]>("GET", "/v1/snapshots");
+    expect(kept.filter((s) => s.runId === run.id).map((s) => s.vm).sort()).toEqual([...NAMES].sort());
+  });
+
+  it("the evidence shows every step with PASS or FAIL, the exact commands and output, as text and JSON", async () => {
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${firstRun.id}/evidence`);
+    const lines = (vm: string) => evidence.filter((e) => e.vm === vm).map((e) => `${e.step}/${e.check} ${e.result}`);
+    expect(lines(A)).toEqual(expect.arrayContaining(["precheck/allowed PASS", "precheck/vm PASS", "precheck/exec PASS",
+      "precheck/disk-space PASS", "snapshot/create PASS", "patch/exec PASS", "verify/vm-running PASS", "verify/guest-agent PASS",
+      "verify/exec PASS", "outcome/succeeded PASS"]));
+    expect(lines(C)).toEqual(expect.arrayContaining(["patch/exec PASS", "verify/exec FAIL", "rollback/revert PASS",
+      "rollback/guest-agent PASS", "rollback/exec PASS", "outcome/rolled-back FAIL"]));
+    const patchLine = evidence.find((e) => e.vm === A && e.step === "patch")!;
+    expect(patchLine.command).toBe(`guest-exec /bin/sh -c ${JSON.stringify(PATCH)}`);
+    const failed = evidence.find((e) => e.vm === C && e.step === "verify" && e.check === "exec")!;
+    expect(failed.output).toContain("broken");
+    for (const e of evidence) expect(Number.isNaN(Date.parse(e.time))).toBe(false);
+
+    const text = await runAgainst(controller, ["run", "evidence", firstRun.id]);
+    expect(text.code).toBe(0);
+    expect(text.stdout).toMatch(new RegExp(`${C}.*verify/exec.*FAIL`));
+    expect(text.stdout).toMatch(new RegExp(`${A}.*patch/exec.*PASS`));
+  });
+
+  it("a canary that fails halts the run: the other guests are not touched", async () => {
+    const before = await Promise.all([A, B].map((n) => guestSh(n, "cat /data/version")));
+    const run = await startRun({ vms: [C, A, B], patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 1, maxFailures: 3 });
+    const done = await finished(run.id);
+    expect(outcomes(done)).toEqual({ [C]: "rolled-back", [A]: "aborted", [B]: "aborted" });
+    expect(done.haltReason).toBe(`canary ${C} rolled-back`);
+    expect(await Promise.all([A, B].map((n) => guestSh(n, "cat /data/version")))).toEqual(before);
+    expect(await guestSh(C, "cat /data/version")).toBe("v1");
+  });
+
+  it("the failure budget stops new VMs; abort lets the VM in flight finish and starts no other", async () => {
+    const budget = await startRun({ vms: [C, A], patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 0, maxParallel: 1, maxFailures: 1 });
+    const budgetDone = await finished(budget.id);
+    expect(outcomes(budgetDone)).toEqual({ [C]: "rolled-back", [A]: "aborted" });
+    expect(budgetDone.haltReason).toMatch(/failure budget spent: 1 of 2/);
+
+    const run = await startRun({ vms: [A, B], patch: { exec: SLOW_PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 0, maxParallel: 1 });
+    await waitFor(run.id, (r) => r.vms[0]!.phase === "patch", 60_000);
+    const aborted = await runAgainst(controller, ["run", "abort", run.id]);
+    expect(aborted.code).toBe(0);
+    const done = await finished(run.id);
+    expect(outcomes(done)).toEqual({ [A]: "succeeded", [B]: "aborted" });
+    expect(await guestSh(A, "cat /data/version")).toBe("v3");
+    expect(await guestSh(B, "cat /data/version")).toBe("v2");
+  });
+
+  it("the controller killed mid-patch and restarted: the run resumes and every VM ends in a defined outcome", async () => {
+    const run = await startRun({ vms: [A, B], patch: { exec: SLOW_PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 0, maxParallel: 2 });
+    await waitFor(run.id, (r) => r.vms.every((v) => v.phase === "patch"), 60_000);
+    controller.process.kill("SIGKILL");
+    await new Promise((r) => controller.process.once("exit", r));
+    const t0 = Date.now();
+    controller = await startController({ dataDir, port: controller.port, config: CONTROLLER_CONFIG });
+    const done = await finished(run.id);
+    console.log(`run completed ${Date.now() - t0} ms after the controller restart`);
+    expect(outcomes(done)).toEqual({ [A]: "succeeded", [B]: "succeeded" });
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.filter((e) => e.step === "resume" && e.vm !== null).map((e) => e.vm).sort()).toEqual([A, B].sort());
+    // The patch ran once per guest: attached to, not repeated (a repeat would have slept 4 s again, logged by the agent).
+    expect(await guestSh(A, "cat /data/version")).toBe("v3");
+  });
+
+  it("retention deletes the expired snapshots, keeps the unexpired ones and the operator's own", async () => {
+    const own = await conn.domainSnapshotCreateXML(doms[B]!, "<domainsnapshot><name>operator-own</name></domainsnapshot>");
+    const run = await startRun({ vms: [A], patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok" }, keepSnapshots: "1s" });
+    await finished(run.id);
+    const name = `nightshift-${run.id}-${A}`;
+    for (let i = 0; ; i++) {
+      const { json } = await api<SnapshotRecord[]>("GET", "/v1/snapshots?all=1");
+      if (json.find((s) => s.name === name)?.deletedAt) break;
+      if (i > 100) throw new Error(`snapshot ${name} not deleted: ${JSON.stringify(json)}`);
+      await new Promise((r) => setTimeout(r, 200));
+    }
+    expect((await conn.domainListAllSnapshots(doms[A]!)).map((s) => s.name)).not.toContain(name);
+    // The first run's snapshots keep 3 days: still there.
+    expect((await conn.domainListAllSnapshots(doms[A]!)).map((s) => s.name)).toContain(`nightshift-${firstRun.id}-${A}`);
+    expect((await conn.domainListAllSnapshots(doms[B]!)).map((s) => s.name)).toContain(own.name);
+  });
+
+  it("an agent killed mid-step: the VM needs attention once the agent stays away, and the run halts", async () => {
+    const run = await startRun({ vms: [A, B], patch: { exec: SLOW_PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 0, maxParallel: 1, maxFailures: 5 });
+    await waitFor(run.id, (r) => r.vms[0]!.phase === "patch", 60_000);
+    agent.kill("SIGKILL");
+    const done = await finished(run.id, 30_000);
+    expect(outcomes(done)).toEqual({ [A]: "needs-attention", [B]: "aborted" });
+    expect(done.vms[0]!.reason).toMatch(/agent lost during the patch/);
+    const metrics = await (await fetch(`${controller.url}/metrics`)).text();
+    expect(metrics).toContain(`nightshift_vm_needs_attention{host="${hostName}",vm="${A}",run="${run.id}"} 1`);
+  });
+});
