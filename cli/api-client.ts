@@ -7,6 +7,7 @@
 import { NightshiftError } from "../shared/errors.js";
 import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
+import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotRecord } from "../shared/runs.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -189,6 +190,48 @@ export class ApiClient {
 
   status(): Promise<ControllerStatus> {
     return this.request("GET", "/v1/status");
+  }
+
+  /** POST /v1/runs: starts a run (201 {run}). */
+  async startRun(spec: RunSpecInput): Promise<RunDetail> {
+    const answer = await this.request<{ run?: RunDetail }>("POST", "/v1/runs", { body: { spec } });
+    return this.unwrap(answer, "run", "POST /v1/runs");
+  }
+
+  /** POST /v1/runs with dryRun: what the run would do, nothing started (200 {plan}). */
+  async planRun(spec: RunSpecInput): Promise<RunPlan> {
+    const answer = await this.request<{ plan?: RunPlan }>("POST", "/v1/runs", { body: { spec, dryRun: true } });
+    return this.unwrap(answer, "plan", "POST /v1/runs (dry run)");
+  }
+
+  listRuns(limit?: number): Promise<RunRecord[]> {
+    return this.request("GET", "/v1/runs", { query: { limit } });
+  }
+
+  getRun(id: string): Promise<RunDetail> {
+    return this.request("GET", `/v1/runs/${encodeURIComponent(id)}`);
+  }
+
+  /** Evidence in seq order; with `after`, only the records after that seq. */
+  runEvidence(id: string, after?: number): Promise<EvidenceRecord[]> {
+    return this.request("GET", `/v1/runs/${encodeURIComponent(id)}/evidence`, { query: { after } });
+  }
+
+  abortRun(id: string): Promise<RunRecord> {
+    return this.request("POST", `/v1/runs/${encodeURIComponent(id)}/abort`);
+  }
+
+  /** Snapshots nightshift took and has not deleted yet; with `all`, the deleted ones too. */
+  listSnapshots(all = false): Promise<SnapshotRecord[]> {
+    return this.request("GET", "/v1/snapshots", { query: { all: all ? 1 : undefined } });
+  }
+
+  private unwrap<K extends string, T>(answer: { [key in K]?: T } | undefined, key: K, what: string): T {
+    const value = answer?.[key];
+    if (value === undefined || value === null || typeof value !== "object") {
+      throw new ControllerResponseError(`${what} at ${this.url} answered without "${key}": is the controller older than this CLI?`);
+    }
+    return value as T;
   }
 
   /** One API call; resolves to the parsed JSON body of a 2xx answer. */

@@ -8,13 +8,16 @@ import { vmsCommand } from "./vms.js";
 import { eventsCommand } from "./events.js";
 import { statusCommand } from "./status.js";
 import { expectStopCommand, findingsCommand } from "./findings.js";
+import { runCommand, runsCommand } from "./runs.js";
+import { snapshotsCommand } from "./snapshots.js";
 import { SETTINGS_HELP } from "./settings.js";
+import { UsageError } from "./errors.js";
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 
 const program = new Command("nightshift")
-  .description("nightshift operator CLI: hosts, VMs, events and status from the nightshift controller's API")
+  .description("nightshift operator CLI: hosts, VMs, events, findings and maintenance runs through the nightshift controller's API")
   .version(AGENT_VERSION)
   .option("--url <url>", "controller URL, e.g. http://controller:8650 (else $NIGHTSHIFT_URL, else the config file)")
   .option("--token <token>", "API token (else $NIGHTSHIFT_TOKEN, else the config file)")
@@ -25,6 +28,9 @@ const program = new Command("nightshift")
   .addCommand(statusCommand())
   .addCommand(findingsCommand())
   .addCommand(expectStopCommand())
+  .addCommand(runCommand())
+  .addCommand(runsCommand())
+  .addCommand(snapshotsCommand())
   .addHelpText("after", `
 Examples:
   export NIGHTSHIFT_URL=http://controller:8650
@@ -34,6 +40,11 @@ Examples:
   nightshift vms --host web1
   nightshift events --since 1h
   nightshift findings --severity critical
+  nightshift run start --vm web1 --vm web2 --patch-exec "apt-get -y upgrade" --reboot if-required --dry-run
+  nightshift run start -f openssl.yaml --wait
+  nightshift runs
+  nightshift run evidence RUN-ID
+  nightshift snapshots
 Run "nightshift help COMMAND" or "nightshift COMMAND --help" for a command's columns and --json fields.
 ${SETTINGS_HELP}
 `);
@@ -59,6 +70,10 @@ try {
   if (err instanceof CommanderError) {
     // Commander has printed the message or the help already; --help and --version exit 0.
     process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else if (err instanceof UsageError) {
+    // Found before anything was sent (a runbook, the run's options): the operator's to fix.
+    process.stderr.write(`nightshift: ${err.message} (${err.code})\n`);
+    process.exitCode = EXIT_USAGE;
   } else if (err instanceof NightshiftError) {
     process.stderr.write(`nightshift: ${err.message} (${err.code})\n`);
     process.exitCode = EXIT_ERROR;

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 
 describe.each([
-  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "events", "status"] },
+  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "events", "status", "runs", "snapshots", "run start"] },
   { args: ["hosts"], has: ["Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT", "Fields (hosts --json", "enroll", "revoke"] },
   { args: ["hosts", "list"], has: ["--json", "Fields (hosts --json", "lastSeenAt"] },
   { args: ["hosts", "enroll"], has: ["<name>", "/etc/nightshift/agent.token", "mode 0600", "Fields (--json", "NS_ERR_HOST_EXISTS"] },
@@ -11,6 +11,16 @@ describe.each([
   { args: ["vms"], has: ["--host <name>", "Columns: HOST NAME STATE AUTOSTART VCPUS MEMORY DISKS", "Fields (--json", "memoryKiB"] },
   { args: ["events"], has: ["--since <when>", "--limit <n>", "--vm <name-or-uuid>", "Columns: TIME HOST KIND VM EVENT DETAIL", "receivedAt"] },
   { args: ["status"], has: ["Fields (--json", "agentsConnected", "byState"] },
+  { args: ["run"], has: ["start", "show", "evidence", "abort", "succeeded, rolled-back"] },
+  { args: ["run", "start"], has: ["-f, --file <runbook>", "--vm <name>", "--patch-exec <command>", "--verify-tcp <port>",
+    "--max-failures <n|p%>", "--dry-run", "--wait", "Runbook keys", "maxParallelPerHost", "Example runbook:", "Ctrl-C",
+    "0 only when every VM", "NS_ERR_VM_AMBIGUOUS"] },
+  { args: ["run", "show"], has: ["<id>", "Columns: POS VM HOST CANARY PHASE OUTCOME REASON SNAPSHOT", "Fields (--json", "haltReason", "NS_ERR_NO_RUN"] },
+  { args: ["run", "evidence"], has: ["<id>", "TIME  VM  STEP/CHECK  RESULT  DURATION  COMMAND", "Fields (--json", "durationMs"] },
+  { args: ["run", "abort"], has: ["<id>", "aborted", "Fields (--json", "stopping"] },
+  { args: ["runs"], has: ["--limit <n>", "Columns: ID NAME STATE VMS SUCCEEDED ROLLED-BACK SKIPPED NEEDS-ATTENTION ABORTED CREATED HALT REASON",
+    "Fields (--json", "vmCount"] },
+  { args: ["snapshots"], has: ["--all", "Columns: VM HOST SNAPSHOT RUN CREATED EXPIRES DELETED NOTE", "Fields (--json", "expiresAt"] },
 ])("nightshift $args --help", ({ args, has }) => {
   it("exits 0 and documents the command, its settings and exit codes", async () => {
     const result = await runCli([...args, "--help"]);

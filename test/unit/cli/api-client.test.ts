@@ -87,6 +87,45 @@ describe("requests", () => {
   });
 });
 
+describe("runs and snapshots", () => {
+  const spec = { vms: ["web1"], patch: { exec: "apt-get -y upgrade" } };
+
+  it("start POSTs {spec} and returns the run; a dry run POSTs dryRun: true and returns the plan", async () => {
+    const client = new ApiClient({ url: base, token: "t" });
+    reply = json(201, { run: { id: "r1", vms: [] } });
+    expect(await client.startRun(spec)).toEqual({ id: "r1", vms: [] });
+    reply = json(200, { plan: { name: "n", rules: [], vms: [] } });
+    expect(await client.planRun(spec)).toEqual({ name: "n", rules: [], vms: [] });
+    expect(seen.map((s) => [s.method, s.url, JSON.parse(s.body)])).toEqual([
+      ["POST", "/v1/runs", { spec }],
+      ["POST", "/v1/runs", { spec, dryRun: true }],
+    ]);
+  });
+
+  it("an answer without run or plan is not taken for one", async () => {
+    reply = json(201, { id: "r1" });
+    const err = await rejection(new ApiClient({ url: base, token: "t" }).startRun(spec));
+    expect(err).toBeInstanceOf(ControllerResponseError);
+    expect(err.message).toBe(`POST /v1/runs at ${base} answered without "run": is the controller older than this CLI?`);
+  });
+
+  it("list, show, evidence after a seq, abort, snapshots: paths and queries", async () => {
+    const client = new ApiClient({ url: base, token: "t" });
+    await client.listRuns();
+    await client.listRuns(5);
+    await client.getRun("r/1");
+    await client.runEvidence("r1");
+    await client.runEvidence("r1", 42);
+    await client.abortRun("r1");
+    await client.listSnapshots();
+    await client.listSnapshots(true);
+    expect(seen.map((s) => `${s.method} ${s.url}`)).toEqual([
+      "GET /v1/runs", "GET /v1/runs?limit=5", "GET /v1/runs/r%2F1", "GET /v1/runs/r1/evidence", "GET /v1/runs/r1/evidence?after=42",
+      "POST /v1/runs/r1/abort", "GET /v1/snapshots", "GET /v1/snapshots?all=1",
+    ]);
+  });
+});
+
 describe("errors", () => {
   it("401: names the URL, where the token came from, and where a valid one is", async () => {
     reply = json(401, { error: { code: "NS_ERR_UNAUTHORIZED", message: "missing or invalid API token" } });
