@@ -19,6 +19,8 @@ DEBIAN_PACKAGES=(
   procps util-linux mount passwd openssl
   # the systemd-notify test receives datagrams with a python3 socket
   python3 kmod
+  # `ip`: the host bridge the test guest's optional network hangs off (test/helpers/guest-network.ts)
+  iproute2
 )
 
 missing=()

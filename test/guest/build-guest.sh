@@ -5,6 +5,10 @@
 # Debian packages fetched with `apt-get download` and unpacked with dpkg-deb;
 # nothing is installed on the host.
 #
+# The guest has no network unless its kernel command line has
+# nsnet=ADDR/PREFIX (and the domain a virtio NIC): then eth0 gets that address
+# and the guest serves TCP echo on port 7 and HTTP on port 80.
+#
 # Output (default test/guest/cache/, or $NIGHTSHIFT_GUEST_CACHE):
 #   vmlinuz     kernel for direct kernel boot (<os><kernel>)
 #   initrd.gz   gzip'd cpio (newc) initramfs (<os><initrd>)
@@ -39,6 +43,10 @@ GUEST_MODULES=(
   crc16 crc32c_generic mbcache jbd2 ext4
   button evdev
 )
+# Loaded only when the kernel command line has nsnet=ADDR/PREFIX, after
+# GUEST_MODULES: the virtio NIC (virtio_net needs net_failover, which needs
+# failover). A guest without nsnet never loads them, so its boot is unchanged.
+NET_MODULES=(failover net_failover virtio_net)
 DATA_DISK_SIZE=64M
 
 log() { echo "build-guest: $*" >&2; }
@@ -165,7 +173,7 @@ deb_of() { deb_file "$1" "$(printf '%s\n' "${package_versions[@]}" | awk -v p="$
 # modules the guest loads, in one pass over the archive. Names that are built
 # into this kernel are "not found", which tar reports but we check below.
 module_patterns=()
-for m in "${GUEST_MODULES[@]}"; do module_patterns+=("./lib/modules/*/kernel/*/$m.ko"); done
+for m in "${GUEST_MODULES[@]}" "${NET_MODULES[@]}"; do module_patterns+=("./lib/modules/*/kernel/*/$m.ko"); done
 dpkg-deb --fsys-tarfile "$(deb_of "$kernel_pkg")" |
   tar -x -C "$WORK/kernel" --wildcards './boot/vmlinuz-*' './lib/modules/*/modules.builtin' "${module_patterns[@]}" 2>/dev/null || true
 vmlinuz=$(find "$WORK/kernel/boot" -name 'vmlinuz-*' -type f -print -quit)
@@ -193,9 +201,12 @@ install -m 0755 "$WORK/pkgroot/bin/busybox" "$R/bin/busybox"
   [ -e "$R/$applet" ] || ln -s "$rel/bin/busybox" "$R/$applet"
 done
 
-# Modules: skip built-ins, insist on everything else, check load order.
+# Modules: skip built-ins, insist on everything else, check load order (the
+# network modules are loaded after all of GUEST_MODULES, so they may depend on
+# those).
 modules_order=()
-for m in "${GUEST_MODULES[@]}"; do
+net_modules_order=()
+for m in "${GUEST_MODULES[@]}" "${NET_MODULES[@]}"; do
   if grep -qE "(^|/)$m\.ko$" "$modules_dir/modules.builtin"; then
     log "module $m is built into $kernel_release"
     continue
@@ -205,14 +216,15 @@ for m in "${GUEST_MODULES[@]}"; do
   # Read to the end: quitting early would SIGPIPE tr and fail the pipeline.
   deps=$(tr '\0' '\n' <"$ko" | sed -n 's/^depends=//p')
   for dep in ${deps//,/ }; do
-    [[ " ${modules_order[*]} " == *" $dep "* ]] ||
+    [[ " ${modules_order[*]} ${net_modules_order[*]} " == *" $dep "* ]] ||
       grep -qE "(^|/)$dep\.ko$" "$modules_dir/modules.builtin" ||
       die "module $m needs $dep, which is not loaded before it"
   done
   install -m 0644 "$ko" "$R/lib/modules/$m.ko"
-  modules_order+=("$m")
+  if [[ " ${NET_MODULES[*]} " == *" $m "* ]]; then net_modules_order+=("$m"); else modules_order+=("$m"); fi
 done
 printf '%s\n' "${modules_order[@]}" >"$R/etc/modules.order"
+printf '%s\n' "${net_modules_order[@]}" >"$R/etc/modules.net"
 
 # qemu-ga and the shared libraries it needs, resolved by the unpacked glibc's
 # own loader against the unpacked packages only (--inhibit-cache keeps the
@@ -270,6 +282,40 @@ else
   log "mounting /dev/vda at /data failed"
 fi
 
+# Optional network, only with nsnet=ADDR/PREFIX on the kernel command line
+# (shell builtins only until then, so a guest without it boots as before):
+# eth0 gets that address, and init keeps an echo service on TCP port 7 and
+# busybox httpd on port 80 running for tests that check a guest from outside.
+read -r cmdline </proc/cmdline
+nsnet=
+for arg in $cmdline; do
+  case "$arg" in nsnet=*) nsnet=${arg#nsnet=} ;; esac
+done
+if [ -n "$nsnet" ]; then
+  loaded=
+  while read -r module; do
+    [ -n "$module" ] || continue
+    if insmod "/lib/modules/$module.ko"; then loaded="$loaded $module"; else log "insmod $module failed"; fi
+  done </etc/modules.net
+  log "network modules loaded:$loaded"
+  i=0
+  while [ ! -e /sys/class/net/eth0 ] && [ $i -lt 50 ]; do sleep 0.1; i=$((i + 1)); done
+  if [ ! -e /sys/class/net/eth0 ]; then
+    log "nsnet=$nsnet but no eth0 (is there a virtio <interface> in the domain XML?)"
+  elif ip addr add "$nsnet" dev eth0 && ip link set eth0 up; then
+    log "eth0 up with $nsnet at $(cut -d' ' -f1 /proc/uptime) s"
+    mkdir -p /www
+    cat >/www/index.html <<PAGE
+<!DOCTYPE html>
+<html><head><title>$(hostname)</title></head>
+<body><h1>$(hostname)</h1><p>nightshift test guest at ${nsnet%/*}</p></body></html>
+PAGE
+    printf '%s\n' "::respawn:/sbin/echo-service" "::respawn:/sbin/http-service" >>/etc/inittab
+  else
+    log "configuring eth0 with nsnet=$nsnet failed"
+  fi
+fi
+
 log "starting busybox init at $(cut -d' ' -f1 /proc/uptime) s"
 exec /sbin/init
 EOF
@@ -277,6 +323,7 @@ EOF
 cat >"$R/etc/inittab" <<'EOF'
 # busybox init: respawn the guest agent and the power-button watcher; run the
 # shutdown hook before poweroff/reboot/halt (from the agent or the button).
+# With nsnet=, /init appends the echo and http services.
 ::respawn:/sbin/guest-agent
 ::respawn:/sbin/power-button-watch
 ttyS0::askfirst:-/bin/sh
@@ -330,6 +377,27 @@ fi
 wait
 EOF
 
+cat >"$R/sbin/echo-service" <<'EOF'
+#!/bin/sh
+# Started by init only when the guest has a network (nsnet=): echoes whatever a
+# client sends on TCP port 7. Two or more -l keep listening and fork one cat
+# per connection; busybox nc also uses the number of -l as listen()'s backlog,
+# and with -ll (a backlog of 2) a few simultaneous connects to the slow TCG
+# guest were reset, so it gets 64.
+nc -$(printf 'l%.0s' $(seq 64)) -p 7 -e /bin/cat
+echo "nightshift-guest: echo service on port 7 exited ($?); restarting in 1 s" >/dev/console
+sleep 1
+EOF
+
+cat >"$R/sbin/http-service" <<'EOF'
+#!/bin/sh
+# Started by init only when the guest has a network (nsnet=): serves /www
+# (index.html names the guest's hostname and address) on TCP port 80.
+httpd -f -p 80 -h /www
+echo "nightshift-guest: httpd on port 80 exited ($?); restarting in 1 s" >/dev/console
+sleep 1
+EOF
+
 cat >"$R/sbin/shutdown" <<'EOF'
 #!/bin/sh
 # busybox has no shutdown applet, but qemu-ga's guest-shutdown runs
@@ -366,7 +434,7 @@ PRETTY_NAME="nightshift test guest (busybox + qemu-ga on Debian's kernel)"
 EOF
 printf 'root:x:0:0:root:/root:/bin/sh\n' >"$R/etc/passwd"
 printf 'root:x:0:\n' >"$R/etc/group"
-chmod 0755 "$R/init" "$R/sbin/guest-agent" "$R/sbin/power-button-watch" "$R/sbin/shutdown" "$R/sbin/before-poweroff"
+chmod 0755 "$R/init" "$R/sbin/guest-agent" "$R/sbin/power-button-watch" "$R/sbin/echo-service" "$R/sbin/http-service" "$R/sbin/shutdown" "$R/sbin/before-poweroff"
 
 # Order, owners and times fixed so the same inputs give the same archive.
 find "$R" -exec touch -h -d @0 {} +
@@ -388,5 +456,5 @@ qemu-img convert -f raw -O qcow2 "$WORK/data.raw" "$WORK/data.qcow2"
 for f in "${ARTEFACTS[@]}"; do mv -f "$WORK/$f" "$CACHE_DIR/$f"; done
 write_stamp
 rm -rf "$WORK"
-log "built in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s (kernel $kernel_release, modules: ${modules_order[*]})"
+log "built in $(awk -v s="$started" -v e="$(date +%s.%N)" 'BEGIN { printf "%.1f", e - s }') s (kernel $kernel_release, modules: ${modules_order[*]}; with nsnet: ${net_modules_order[*]})"
 print_artefacts

@@ -9,12 +9,19 @@
  * powers off on the ACPI power button and on the agent's guest-shutdown, and
  * reboots on the agent's guest-shutdown mode=reboot.
  *
+ * With the `network` option (see test/helpers/guest-network.ts for the host
+ * bridge and addresses) the guest also has eth0 on a host bridge with a fixed
+ * address, a TCP echo service on port 7 and busybox httpd on port 80 serving a
+ * page with its hostname ("nsguest") and address. Without it the guest has no
+ * NIC and loads no network modules.
+ *
  * Wait for guest-ping before asking for a shutdown: until qemu-ga has opened
  * its port libvirt falls back to the power button, and a press before the
  * guest watches the button (the same moment, ~2.5 s of guest uptime) is lost.
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
+import { isIPv4 } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
 
@@ -170,6 +177,25 @@ export interface GuestDomainOptions {
   domainType?: "qemu" | "kvm";
   /** Appended to the kernel command line. */
   extraCmdline?: string;
+  /**
+   * A virtio NIC on an existing host bridge, and `nsnet=<address>` on the
+   * kernel command line so the guest configures eth0 with it. `address` is
+   * ADDR/PREFIX, e.g. "10.250.0.11/24" (see ensureTestBridge and
+   * guestAddressPool in guest-network.ts).
+   */
+  network?: { bridge: string; address: string };
+}
+
+function checkGuestNetwork(network: { bridge: string; address: string }): void {
+  // Interface names: at most 15 bytes, no '/', whitespace or ':'.
+  if (!/^[A-Za-z0-9_.-]{1,15}$/.test(network.bridge)) {
+    throw new Error(`bridge name '${network.bridge}' is not a valid interface name`);
+  }
+  const [address, prefix, ...rest] = network.address.split("/");
+  if (!address || !isIPv4(address) || !prefix || !/^\d{1,2}$/.test(prefix) || Number(prefix) < 1 || Number(prefix) > 30 ||
+    rest.length > 0) {
+    throw new Error(`guest address '${network.address}' must be IPv4 ADDR/PREFIX, e.g. 10.250.0.11/24`);
+  }
 }
 
 function xmlEscape(value: string): string {
@@ -181,8 +207,17 @@ export function guestDomainXml(options: GuestDomainOptions): string {
   const memoryMiB = options.memoryMiB ?? 192;
   const vcpus = options.vcpus ?? 1;
   const consoleLogPath = options.consoleLogPath ?? guestConsoleLogPath(options.name);
-  const cmdline = ["console=ttyS0", "loglevel=4", options.extraCmdline].filter(Boolean).join(" ");
+  if (options.network) checkGuestNetwork(options.network);
+  const nsnet = options.network ? `nsnet=${options.network.address}` : undefined;
+  const cmdline = ["console=ttyS0", "loglevel=4", nsnet, options.extraCmdline].filter(Boolean).join(" ");
   const e = xmlEscape;
+  const nic = options.network
+    ? `
+    <interface type='bridge'>
+      <source bridge='${e(options.network.bridge)}'/>
+      <model type='virtio'/>
+    </interface>`
+    : "";
   return `<domain type='${options.domainType ?? "qemu"}'>
   <name>${e(options.name)}</name>${options.uuid ? `\n  <uuid>${e(options.uuid)}</uuid>` : ""}
   <memory unit='MiB'>${memoryMiB}</memory>
@@ -207,7 +242,7 @@ export function guestDomainXml(options: GuestDomainOptions): string {
       <driver name='qemu' type='qcow2'/>
       <source file='${e(options.diskPath)}'/>
       <target dev='vda' bus='virtio'/>
-    </disk>
+    </disk>${nic}
     <controller type='usb' model='none'/>
     <serial type='pty'>
       <!-- append: a snapshot revert starts a new QEMU, which would otherwise truncate the log -->
