@@ -44,7 +44,8 @@ export const VerifySpecSchema = z.object({
   /** URLs the controller fetches; each must answer with a 2xx status (or httpStatus). `{vm}` stands for the VM's name. */
   http: z.array(z.string().url()).default([]),
   httpStatus: z.number().int().min(100).max(599).optional(),
-}).refine((v) => v.exec !== undefined || (v.output === undefined && v.outputPattern === undefined),
+  // Strict: a misspelt check (tpc:) must be an error, not a check silently left out.
+}).strict().refine((v) => v.exec !== undefined || (v.output === undefined && v.outputPattern === undefined),
   { message: "verify output and outputPattern need verify exec" });
 
 export const RunSpecSchema = z.object({

@@ -257,6 +257,10 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect([unknown.status, unknown.json.error.code]).toEqual([404, "NS_ERR_NO_VM"]);
     const bad = await api<{ error: { code: string; message: string } }>("POST", "/v1/runs", { spec: { vms: ["a"], patch: {} } });
     expect([bad.status, bad.json.error.code]).toEqual([400, "NS_ERR_RUN_SPEC"]);
+    const typo = await api<{ error: { code: string; message: string } }>("POST", "/v1/runs",
+      { spec: spec(["a"], { verify: { exec: "hostname", tpc: [22] } as never }) });
+    expect([typo.status, typo.json.error.code]).toEqual([400, "NS_ERR_RUN_SPEC"]);
+    expect(typo.json.error.message).toMatch(/tpc/);
     const badPattern = await api<{ error: { message: string } }>("POST", "/v1/runs",
       { spec: spec(["a"], { verify: { exec: "hostname", outputPattern: "(" } }) });
     expect(badPattern.status).toBe(400);
