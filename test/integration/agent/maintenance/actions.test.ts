@@ -247,12 +247,15 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
 
   it("reboot: through the guest agent, confirmed by the reboot event and the guest agent of the new boot", async () => {
     printConsoleOnFailure();
-    const before = await ok<"guest-uptime">({ kind: "guest-uptime", vm: name });
+    const t0 = Date.now();
     const result = await ok<"reboot">({ kind: "reboot", vm: name, timeoutMs: 90_000 });
     const after = await ok<"guest-uptime">({ kind: "guest-uptime", vm: name });
-    console.log(`reboot took ${Math.round(result.rebootedInMs)} ms; uptime ${before.uptimeSeconds} s before, ${after.uptimeSeconds} s after`);
-    expect(after.uptimeSeconds!).toBeLessThan(before.uptimeSeconds!);
-    expect(after.uptimeSeconds!).toBeLessThan(result.rebootedInMs / 1000 + 5);
+    const elapsedSeconds = (Date.now() - t0) / 1000;
+    console.log(`reboot took ${Math.round(result.rebootedInMs)} ms; guest uptime ${after.uptimeSeconds} s, ${elapsedSeconds} s after asking`);
+    // (Uptime before the reboot says nothing here: the revert above brought back the snapshot's uptime.)
+    // The guest's kernel started after the step asked for the reboot.
+    expect(after.uptimeSeconds!).toBeLessThan(elapsedSeconds);
+    expect(result.rebootedInMs / 1000).toBeLessThanOrEqual(elapsedSeconds);
     expect(await conn.domainGetState(dom)).toMatchObject({ state: "running" });
   });
 
