@@ -19,6 +19,7 @@ import { GuestAgent } from "../../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../../agent/libvirt/remote-types.js";
 import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk } from "../helpers/guest.js";
 import { removeDomainsWithPrefix, testPrefix } from "../helpers/libvirt.js";
+import { ensureTestBridge, guestAddressPool, type GuestAddress } from "../helpers/guest-network.js";
 import { startController, type TestController } from "../helpers/controller.js";
 import { AgentProcess, tempAgentDir } from "../integration/agent/daemon/agent-process.js";
 import { runAgainst } from "../integration/cli/run-cli.js";
@@ -42,7 +43,11 @@ let agent: AgentProcess;
 let agentDir: ReturnType<typeof tempAgentDir>;
 let agentConfig: string;
 let dataDir: string;
+let hookPath: string;
+let hookLog: string;
 const doms: Record<string, DomainRef> = {};
+const addresses: Record<string, GuestAddress> = {};
+const pool = guestAddressPool();
 
 async function guestSh(name: string, command: string): Promise<string> {
   const r = await new GuestAgent(conn, doms[name]!).exec({ path: "/bin/sh", args: ["-c", command], timeoutMs: 20_000 });
@@ -100,9 +105,13 @@ async function waitConnected(): Promise<void> {
 beforeAll(async () => {
   const artifacts = await ensureGuestBuilt();
   conn = await LibvirtConnection.open({ uri: "qemu:///system" });
+  // On a host bridge, so TCP and HTTP verify checks reach the guests (echo on port 7, httpd on 80).
+  const bridge = await ensureTestBridge();
   for (const name of NAMES) {
     const diskPath = await prepareGuestDisk(name, artifacts);
-    const dom = await conn.domainDefineXML(guestDomainXml({ name, kernel: artifacts.kernel, initrd: artifacts.initrd, diskPath }));
+    addresses[name] = await pool.take();
+    const dom = await conn.domainDefineXML(guestDomainXml({ name, kernel: artifacts.kernel, initrd: artifacts.initrd, diskPath,
+      network: { bridge: bridge.name, address: addresses[name]!.cidr } }));
     doms[name] = await conn.domainCreate(dom);
   }
   for (const name of NAMES) {
@@ -124,10 +133,15 @@ beforeAll(async () => {
   expect(enrolled.code).toBe(0);
   agentDir = tempAgentDir(enrolled.stdout.trim());
   agentConfig = path.join(agentDir.dir, "agent.yaml");
+  hookPath = path.join(agentDir.dir, "patch-hook.sh");
+  hookLog = path.join(agentDir.dir, "hook.log");
+  fs.writeFileSync(hookPath, `#!/bin/sh\necho "patching $1 for run $NIGHTSHIFT_RUN_ID" >> ${hookLog}\necho "hook ran for $1"\n`, { mode: 0o755 });
   fs.writeFileSync(agentConfig, [
     "maintenance:",
     "  guestCommands:",
     ...[PATCH, SLOW_PATCH, VERIFY].map((c) => `    - ${JSON.stringify(c)}`),
+    "  hooks:",
+    `    - ${JSON.stringify(hookPath)}`,
     "",
   ].join("\n"));
   agent = startAgent();
@@ -143,6 +157,7 @@ afterAll(async () => {
     await conn.connectClose();
   }
   for (const name of NAMES) await removeGuestDisk(guestDiskPath(name));
+  await pool.releaseAll();
   agentDir?.cleanup();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -251,6 +266,49 @@ describe("maintenance runs on real guests", { timeout: 180_000 }, () => {
     // The first run's snapshots keep 3 days: still there.
     expect((await conn.domainListAllSnapshots(doms[A]!)).map((s) => s.name)).toContain(`nightshift-${firstRun.id}-${A}`);
     expect((await conn.domainListAllSnapshots(doms[B]!)).map((s) => s.name)).toContain(own.name);
+  });
+
+  it("a precautionary reboot of a long-running guest, an operator's hook as the patch, and a reboot after it", async () => {
+    const bootId = await guestSh(B, "cat /proc/sys/kernel/random/boot_id");
+    const run = await startRun({ vms: [B], patch: { hook: hookPath }, reboot: "always", rebootIfOlderThan: "1s",
+      verify: { exec: VERIFY, output: "ok" } });
+    const done = await finished(run.id);
+    expect(outcomes(done)).toEqual({ [B]: "succeeded" });
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    const lines = evidence.filter((e) => e.vm === B).map((e) => `${e.step}/${e.check} ${e.result}`);
+    expect(lines).toEqual(expect.arrayContaining(["precheck/uptime INFO", "preboot/reboot PASS", "preboot/exec PASS",
+      "patch/hook PASS", "reboot/reboot PASS", "verify/exec PASS"]));
+    expect(fs.readFileSync(hookLog, "utf8")).toContain(`patching ${B} for run ${run.id}`);
+    expect(evidence.find((e) => e.step === "patch")!.output).toContain(`hook ran for ${B}`);
+    // Two reboots: a new boot id.
+    expect(await guestSh(B, "cat /proc/sys/kernel/random/boot_id")).not.toBe(bootId);
+  });
+
+  it("TCP and HTTP verify checks: the VM's port from its hypervisor, a URL from the controller", async () => {
+    const url = `http://${addresses[A]!.address}/`;
+    const ok = await startRun({ vms: [A], patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok", tcp: [7], http: [url] } });
+    const okDone = await finished(ok.id);
+    expect(outcomes(okDone)).toEqual({ [A]: "succeeded" });
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${ok.id}/evidence`);
+    const tcp = evidence.find((e) => e.step === "verify" && e.check === "tcp:7")!;
+    expect(tcp.result).toBe("PASS");
+    expect(tcp.output).toContain(`${addresses[A]!.address}:7 accepted`);
+    const http = evidence.find((e) => e.step === "verify" && e.check === "http")!;
+    expect([http.result, http.command, http.output]).toEqual(["PASS", `GET ${url}`, "HTTP 200 (expected 2xx)"]);
+
+    // Port 9 is closed in the guest: the pre-check fails, nothing is changed.
+    const closed = await startRun({ vms: [A], patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok", tcp: [9] } });
+    const closedDone = await finished(closed.id);
+    expect(outcomes(closedDone)).toEqual({ [A]: "skipped" });
+    expect(closedDone.vms[0]!.reason).toMatch(/TCP port 9/);
+  });
+
+  it("a command the agent's config does not list is refused before anything changes", async () => {
+    const run = await startRun({ vms: [A], patch: { exec: "rm -rf /data" }, verify: { exec: VERIFY, output: "ok" } });
+    const done = await finished(run.id);
+    expect(outcomes(done)).toEqual({ [A]: "skipped" });
+    expect(done.vms[0]!.reason).toMatch(/does not allow guest command "rm -rf \/data".*maintenance.guestCommands/);
+    expect(await guestSh(A, "ls /data")).toContain("version");
   });
 
   it("an agent killed mid-step: the VM needs attention once the agent stays away, and the run halts", async () => {
