@@ -1,7 +1,8 @@
 /**
  * Every step action against the real libvirtd and one real QEMU guest
- * (busybox + qemu-ga, /data/version = "v1"), through the StepExecutor and the
- * real action registry, as the agent daemon runs them. Two more domains are
+ * (busybox + qemu-ga, /data/version = "v1", on the test bridge with a TCP echo
+ * service on port 7), through the StepExecutor and the real action registry,
+ * as the agent daemon runs them. Two more domains are
  * only defined, never started: one with a raw image, one with a block device,
  * to check how inspect classifies disks an internal snapshot cannot take.
  *
@@ -24,6 +25,7 @@ import { StepErrorCodes, type StepAction, type StepKind, type StepResultOf } fro
 import {
   ensureGuestBuilt, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk, GUEST_DATA_VERSION,
 } from "../../../helpers/guest.js";
+import { ensureTestBridge, guestAddressPool, type GuestAddress } from "../../../helpers/guest-network.js";
 import { removeDomainsWithPrefix, testPrefix } from "../../../helpers/libvirt.js";
 
 const prefix = testPrefix("steps");
@@ -42,6 +44,8 @@ let hookDir: string;
 let goodHook: string;
 let openHook: string;
 let steps: StepExecutor;
+const addresses = guestAddressPool();
+let guestAddress: GuestAddress;
 
 function config(): MaintenanceConfig {
   return { guestCommands: [PATCH, READ_VERSION, SLOW, FAILING], allowAnyGuestCommand: false, hooks: [goodHook, openHook] };
@@ -93,8 +97,11 @@ beforeAll(async () => {
     handlers: STEP_HANDLERS, libvirt: () => conn, libvirtUri: "qemu:///system", config: config(), logger: pino({ level: "silent" }),
   });
 
+  const bridge = await ensureTestBridge();
+  guestAddress = await addresses.take();
   diskPath = await prepareGuestDisk(name, artifacts);
-  dom = await conn.domainDefineXML(guestDomainXml({ name, kernel: artifacts.kernel, initrd: artifacts.initrd, diskPath }));
+  dom = await conn.domainDefineXML(guestDomainXml({ name, kernel: artifacts.kernel, initrd: artifacts.initrd, diskPath,
+    network: { bridge: bridge.name, address: guestAddress.cidr } }));
   await conn.domainDefineXML(definedOnlyXml(rawName,
     "<disk type='file' device='disk'><driver name='qemu' type='raw'/><source file='/var/lib/libvirt/images/nightshift-test/never.img'/>" +
     "<target dev='vda' bus='virtio'/></disk>" +
@@ -115,6 +122,7 @@ afterAll(async () => {
   }
   if (diskPath) await removeGuestDisk(diskPath);
   if (hookDir) fs.rmSync(hookDir, { recursive: true, force: true });
+  await addresses.releaseAll();
 });
 
 describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, () => {
@@ -259,10 +267,21 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
     expect(await conn.domainGetState(dom)).toMatchObject({ state: "running" });
   });
 
-  it("tcp-check: a guest without a network is a clear error", async () => {
-    const err = await fails({ kind: "tcp-check", vm: name, port: 22, timeoutMs: 2_000 });
+  it("tcp-check: connects to the address the guest agent reports; a closed port and a guest without an address are clear errors", async () => {
+    printConsoleOnFailure();
+    const echo = await ok<"tcp-check">({ kind: "tcp-check", vm: name, port: 7, timeoutMs: 5_000 });
+    expect(echo.address).toBe(guestAddress.address);
+    expect(echo.connectMs).toBeLessThan(5_000);
+    const closed = await fails({ kind: "tcp-check", vm: name, port: 22, timeoutMs: 5_000 });
+    expect(closed).toMatchObject({ code: StepErrorCodes.FAILED,
+      message: `VM ${name}: no TCP connection to port 22 within 5000 ms: ${guestAddress.address}: connect ECONNREFUSED ${guestAddress.address}:22` });
+
+    // Without its address the guest has only loopback and (maybe) link-local ones left.
+    const agent = new GuestAgent(conn, dom);
+    expect((await agent.exec({ path: "/bin/sh", args: ["-c", `ip addr del ${guestAddress.cidr} dev eth0`] })).exitCode).toBe(0);
+    const err = await fails({ kind: "tcp-check", vm: name, port: 7, timeoutMs: 2_000 });
     expect(err.code).toBe(StepErrorCodes.FAILED);
-    expect(err.message).toMatch(new RegExp(`VM ${name}: the guest agent reported no usable address to check port 22 on .*interfaces: lo \\(127\\.0\\.0\\.1`));
+    expect(err.message).toMatch(new RegExp(`VM ${name}: the guest agent reported no usable address to check port 7 on .*interfaces: lo \\(127\\.0\\.0\\.1`));
   });
 
   it("hook: runs a listed, safe script with the VM's name; refuses a world-writable or unlisted one", async () => {
