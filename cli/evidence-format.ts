@@ -5,7 +5,7 @@
  * control characters (terminal escapes) are shown escaped, never sent raw.
  */
 import type { EvidenceRecord } from "../shared/runs.js";
-import { formatDurationMs, isoSeconds } from "./run-format.js";
+import { formatDurationMs } from "./run-format.js";
 
 /** Column widths, so that lines printed in several batches (run start --wait) stay aligned. */
 export interface EvidenceLayout {
@@ -48,7 +48,7 @@ export function outputLines(output: string): string[] {
 /** One record: its line, then its output indented. Ends with a newline. */
 export function evidenceEntry(record: EvidenceRecord, layout: EvidenceLayout): string {
   const line = [
-    isoSeconds(record.time),
+    record.time, // milliseconds: steps of one VM often share a second
     escapeControl(record.vm ?? "-").padEnd(layout.vm),
     escapeControl(stepOf(record)).padEnd(layout.step),
     record.result.padEnd(4),

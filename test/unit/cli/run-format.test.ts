@@ -48,11 +48,11 @@ describe("evidence log", () => {
       evidence({ seq: 3, time: at(70), vm: null, step: "run", check: "", command: "halt", result: "INFO", output: "", durationMs: 0 }),
     ]);
     expect(text).toBe(
-      "2026-11-23T12:00:00Z  web1         snapshot/create       PASS   850ms  virDomainSnapshotCreateXML nightshift-r1-web1\n" +
-      "2026-11-23T12:01:05Z  database-01  patch/exec            FAIL  1m 05s  apt-get -y upgrade\n" +
+      "2026-11-23T12:00:00.000Z  web1         snapshot/create       PASS   850ms  virDomainSnapshotCreateXML nightshift-r1-web1\n" +
+      "2026-11-23T12:01:05.000Z  database-01  patch/exec            FAIL  1m 05s  apt-get -y upgrade\n" +
       "    | E: Could not get lock /var/lib/dpkg/lock\n" +
       "    | E: is another process using it?\n" +
-      "2026-11-23T12:01:10Z  -            run                   INFO     0ms  halt\n");
+      "2026-11-23T12:01:10.000Z  -            run                   INFO     0ms  halt\n");
   });
 
   it("guest output cannot send terminal escapes; a multi-line command stays on its line", () => {

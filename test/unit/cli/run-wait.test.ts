@@ -110,11 +110,11 @@ describe("waitForRun", () => {
     expect(sleeps).toEqual([1000, 1000]);
     const lines = out.trimEnd().split("\n");
     expect(lines.map((l) => l.replace(/\s+/g, " "))).toEqual([
-      "2026-11-23T12:00:01Z web1 precheck PASS 10ms precheck web1",
-      "2026-11-23T12:00:02Z web1 snapshot PASS 10ms snapshot web1",
+      "2026-11-23T12:00:01.000Z web1 precheck PASS 10ms precheck web1",
+      "2026-11-23T12:00:02.000Z web1 snapshot PASS 10ms snapshot web1",
       "2026-11-23T12:00:00Z web1 phase snapshot",
-      "2026-11-23T12:00:03Z web1 patch PASS 10ms patch web1",
-      "2026-11-23T12:00:04Z web1 verify PASS 10ms verify web1",
+      "2026-11-23T12:00:03.000Z web1 patch PASS 10ms patch web1",
+      "2026-11-23T12:00:04.000Z web1 verify PASS 10ms verify web1",
       "2026-11-23T12:00:01Z web1 phase verify",
       "2026-11-23T12:00:02Z web1 succeeded",
       "2026-11-23T12:00:02Z run state finished",
