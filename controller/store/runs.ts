@@ -6,7 +6,7 @@
  * any point finds each VM's last phase on disk.
  */
 import type { Db } from "./db.js";
-import type { RunSpec, RunState, VmOutcome, VmPhase, EvidenceResult } from "../../shared/runs.js";
+import type { RunSpec, RunState, VmOutcome, VmPhase, EvidenceResult, EvidenceRecord } from "../../shared/runs.js";
 
 export interface RunRow {
   id: string;
@@ -49,18 +49,8 @@ export interface EvidenceRow {
   duration_ms: number;
 }
 
-export interface NewEvidence {
-  runId: string;
-  time: number;
-  vm: string | null;
-  host: string | null;
-  step: string;
-  check: string;
-  command: string;
-  result: EvidenceResult;
-  output: string;
-  durationMs: number;
-}
+/** An evidence line to append: the API's record without what the store assigns, times in epoch ms. */
+export type NewEvidence = Omit<EvidenceRecord, "seq" | "time"> & { runId: string; time: number };
 
 export interface SnapshotRow {
   id: number;

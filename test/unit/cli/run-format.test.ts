@@ -1,5 +1,6 @@
 /** Human output of runs: the plan, the evidence log, the tables, and what `--wait` prints as a run changes. */
 import { describe, expect, it } from "vitest";
+import { expectAligned } from "../../helpers/table-assert.js";
 import { RunSpecSchema, type EvidenceRecord, type RunDetail, type RunPlan, type RunVmRecord, type SnapshotRecord } from "../../../shared/runs.js";
 import { countsText, formatDurationMs, isoSeconds, planText, runDetailText, runsTable, runVmsTable, startedText } from "../../../cli/run-format.js";
 import { escapeControl, evidenceEntry, evidenceLayout, evidenceText, outputLines } from "../../../cli/evidence-format.js";
@@ -8,17 +9,6 @@ import { abortedText } from "../../../cli/runs.js";
 
 const T0 = Date.parse("2026-11-23T12:00:00.000Z");
 const at = (s: number) => new Date(T0 + s * 1000).toISOString();
-
-/** Each row's cell starts where the header's column starts. */
-function expectAligned(text: string, header: string): void {
-  const lines = text.trimEnd().split("\n");
-  const start = lines[0]!.indexOf(header);
-  expect(start).toBeGreaterThanOrEqual(0);
-  for (const line of lines.slice(1)) {
-    expect(line[start - 1], `column ${header} in ${JSON.stringify(line)}`).toBe(" ");
-    expect(line[start], `column ${header} in ${JSON.stringify(line)}`).not.toBe(" ");
-  }
-}
 
 const evidence = (over: Partial<EvidenceRecord>): EvidenceRecord => ({
   seq: 1, time: at(0), vm: "web1", host: "hv1", step: "snapshot", check: "create", command: "virDomainSnapshotCreateXML nightshift-r1-web1",

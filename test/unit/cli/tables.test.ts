@@ -1,5 +1,6 @@
 /** The CLI's human output: relative times, aligned tables, the status summary. */
 import { describe, expect, it } from "vitest";
+import { expectAligned } from "../../helpers/table-assert.js";
 import { formatData, formatKeyValues, formatUptime, orDash, relativeTime } from "../../../cli/format.js";
 import { enrollGuidance, hostsTable } from "../../../cli/hosts.js";
 import { formatDisks, vmsTable } from "../../../cli/vms.js";
@@ -9,17 +10,6 @@ import type { EventInfo, HostInfo, VmInfo } from "../../../cli/api-client.js";
 
 const NOW = Date.parse("2026-11-23T12:00:00.000Z");
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
-
-/** Each row's cell starts where the header's column starts. */
-function expectAligned(text: string, header: string): void {
-  const lines = text.trimEnd().split("\n");
-  const start = lines[0]!.indexOf(header);
-  expect(start).toBeGreaterThanOrEqual(0);
-  for (const line of lines.slice(1)) {
-    expect(line[start - 1], `column ${header} in ${JSON.stringify(line)}`).toBe(" ");
-    expect(line[start], `column ${header} in ${JSON.stringify(line)}`).not.toBe(" ");
-  }
-}
 
 describe("relativeTime", () => {
   it.each([
