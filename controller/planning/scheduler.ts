@@ -69,7 +69,7 @@ export interface Slot {
   /** Epoch ms, [start, end). */
   start: number;
   end: number;
-  /** The open window occurrence (blackouts removed) the slot lies in. */
+  /** The open window occurrence (blackouts removed, clipped to [now, until)) the slot lies in. */
   window: Interval;
 }
 
@@ -168,7 +168,9 @@ export class SlotScheduler {
     if (waiting.length > 0) {
       return fail("waits-for", `must follow ${waiting.length} request(s) without a slot: ${sample(waiting)}`);
     }
-    const dur = Math.ceil((request.minutes ?? m.estimatedMinutes) - 1e-9);
+    const minutes = request.minutes ?? m.estimatedMinutes;
+    if (!(minutes > 0)) throw new RangeError(`scheduler: request ${request.id} needs a positive duration, not ${minutes}`);
+    const dur = Math.ceil(minutes - 1e-9);
     const ctx = this.bounds(request, gw);
     const first = lowerBound(gw.ends, ctx.earliest + 1);
     const blames: Blame[] = [];
@@ -285,6 +287,9 @@ export class SlotScheduler {
     blames: Blame[]): { reason: UnplacedReason; detail: string } {
     const m = request.machine;
     const range = `between ${isoMinute(ctx.lo * MINUTE)} and ${isoMinute(ctx.hi * MINUTE)}`;
+    if (ctx.hi <= ctx.lo) {
+      return { reason: "outside-range", detail: `its range ends before ${isoMinute(ctx.lo * MINUTE)} (assignment time or its own start) or starts after the horizon` };
+    }
     const { open, blackedOut } = gw.calendar;
     if (open.length === 0 && blackedOut.length === 0) {
       return { reason: "no-window", detail: `group ${m.group} has no window ${range}` };

@@ -111,6 +111,7 @@ describe("slot assignment", () => {
     scheduler.place(req(vm("a")));
     expect(() => scheduler.place(req(vm("a")))).toThrow(/used twice/);
     expect(() => new SlotScheduler(options({ until: MONDAY }))).toThrow(RangeError);
+    expect(() => scheduler.place(req(vm("b"), { minutes: 0 }))).toThrow(/positive duration/);
   });
 });
 
@@ -137,6 +138,12 @@ describe("reasons for requests without a slot", () => {
   it("windows exist but none in the request's range", () => {
     const tuesdays = pref("g", { timezone: "UTC", windows: [{ days: ["tue"], start: "02:00", end: "05:00" }] });
     expect(one(req(vm("a"), { notBefore: at(2, 0), notAfter: at(4, 0) }), { preferences: [tuesdays] }).reason).toBe("outside-range");
+  });
+
+  it("a range over before assignment time", () => {
+    const u = one(req(vm("a"), { notBefore: MONDAY - 2 * DAY, notAfter: MONDAY - DAY }));
+    expect(u.reason).toBe("outside-range");
+    expect(u.detail).toContain("its range ends before 2025-06-09T00:00Z");
   });
 
   it("blacked out", () => {
