@@ -12,8 +12,8 @@ import {
   REMOTE_PROTOCOL_VERSION, REMOTE_STRING_MAX, RemoteProcedure, type DomainStateName,
 } from "./protocol.js";
 import {
-  readDomain, readOptionalString, readSnapshot, uuidToBytes, writeDomain, writeOptionalString, writeSnapshot,
-  type DomainRef, type SnapshotRef,
+  readBlockJobInfo, readDomain, readOptionalString, readSnapshot, uuidToBytes, writeBlockCommitArgs, writeDomain, writeOptionalString,
+  writeSnapshot, type BlockCommitArgs, type BlockJobInfo, type DomainRef, type SnapshotRef,
 } from "./remote-types.js";
 import { EventStream } from "./event-stream.js";
 import { decodeEventMessage, EVENT_ID_BY_KIND, EVENT_PROCEDURES, type DomainEvent, type DomainEventKind } from "./events.js";
@@ -291,6 +291,28 @@ export class LibvirtConnection {
     return this.call(RemoteProcedure.DOMAIN_GET_BLOCK_INFO, "domainGetBlockInfo",
       (w) => { writeDomain(w, dom); w.string(disk, REMOTE_STRING_MAX); w.uint(0); },
       (r) => ({ allocation: r.uhyperNumber(), capacity: r.uhyperNumber(), physical: r.uhyperNumber() }));
+  }
+
+  // --- block jobs -------------------------------------------------------------
+
+  /**
+   * Starts a block commit job (virDomainBlockCommit). Flags: DomainBlockCommitFlags; an active commit
+   * (ACTIVE) stays ready until domainBlockJobAbort pivots (PIVOT) or abandons it.
+   */
+  domainBlockCommit(dom: DomainRef, args: BlockCommitArgs): Promise<void> {
+    return this.call(RemoteProcedure.DOMAIN_BLOCK_COMMIT, "domainBlockCommit", (w) => writeBlockCommitArgs(w, dom, args), noResult);
+  }
+
+  /** The block job running on a disk (target or source path), or null when it has none. */
+  domainGetBlockJobInfo(dom: DomainRef, disk: string, flags = 0): Promise<BlockJobInfo | null> {
+    return this.call(RemoteProcedure.DOMAIN_GET_BLOCK_JOB_INFO, "domainGetBlockJobInfo",
+      (w) => { writeDomain(w, dom); w.string(disk, REMOTE_STRING_MAX); w.uint(flags); }, readBlockJobInfo);
+  }
+
+  /** Ends a disk's block job (virDomainBlockJobAbort). Flags: DomainBlockJobAbortFlags (PIVOT, ASYNC). */
+  domainBlockJobAbort(dom: DomainRef, disk: string, flags = 0): Promise<void> {
+    return this.call(RemoteProcedure.DOMAIN_BLOCK_JOB_ABORT, "domainBlockJobAbort",
+      (w) => { writeDomain(w, dom); w.string(disk, REMOTE_STRING_MAX); w.uint(flags); }, noResult);
   }
 
   // --- snapshots --------------------------------------------------------------

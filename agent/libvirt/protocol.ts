@@ -239,9 +239,12 @@ export enum RemoteProcedure {
   DOMAIN_GET_STATE = 212,
   DOMAIN_UNDEFINE_FLAGS = 231,
   DOMAIN_DESTROY_FLAGS = 234,
+  DOMAIN_BLOCK_JOB_ABORT = 237,
+  DOMAIN_GET_BLOCK_JOB_INFO = 238,
   DOMAIN_SHUTDOWN_FLAGS = 258,
   CONNECT_LIST_ALL_DOMAINS = 273,
   DOMAIN_LIST_ALL_SNAPSHOTS = 274,
+  DOMAIN_BLOCK_COMMIT = 290,
   CONNECT_DOMAIN_EVENT_CALLBACK_REGISTER_ANY = 316,
   CONNECT_DOMAIN_EVENT_CALLBACK_DEREGISTER_ANY = 317,
   DOMAIN_EVENT_CALLBACK_LIFECYCLE = 318,
@@ -376,6 +379,29 @@ export const DomainSnapshotDeleteFlags = {
   METADATA_ONLY: 1 << 1,
   CHILDREN_ONLY: 1 << 2,
 } as const;
+
+/** virDomainBlockCommitFlags */
+export const DomainBlockCommitFlags = {
+  /** Commit only the top image into its immediate backing file (base = top's backing). */
+  SHALLOW: 1 << 0,
+  /** Delete the committed files once the job is done. */
+  DELETE: 1 << 1,
+  /** Top is the active image: the job stays "ready" until it is pivoted or aborted. */
+  ACTIVE: 1 << 2,
+  RELATIVE: 1 << 3,
+  BANDWIDTH_BYTES: 1 << 4,
+} as const;
+
+/** virDomainBlockJobAbortFlags */
+export const DomainBlockJobAbortFlags = {
+  /** Return at once instead of waiting for the job to end. */
+  ASYNC: 1 << 0,
+  /** Switch the disk to the job's destination (the base, for an active commit). */
+  PIVOT: 1 << 1,
+} as const;
+
+/** virDomainBlockJobType, by number. */
+export const DomainBlockJobType = ["unknown", "pull", "copy", "commit", "active-commit", "backup"] as const;
 
 /** VIR_DOMAIN_AGENT_RESPONSE_TIMEOUT_*: seconds, or one of these. */
 export const AgentResponseTimeout = {

@@ -62,3 +62,44 @@ export function writeOptionalString(w: XdrWriter, value: string | null): void {
 export function readOptionalString(r: XdrReader): string | null {
   return r.optional((x) => x.string(REMOTE_STRING_MAX));
 }
+
+/** remote_domain_block_commit_args, without the domain: which disk, and which part of its chain goes where. */
+export interface BlockCommitArgs {
+  /** Target ("vda") or source path. */
+  disk: string;
+  /** The image to commit into; null: the bottom of the chain, or top's backing file with SHALLOW. */
+  base: string | null;
+  /** The image to commit from; null: the active image. */
+  top: string | null;
+  /** Bytes (with BANDWIDTH_BYTES) or MiB per second; 0 is unlimited. */
+  bandwidth: number;
+  flags: number;
+}
+
+export function writeBlockCommitArgs(w: XdrWriter, dom: DomainRef, args: BlockCommitArgs): void {
+  writeDomain(w, dom);
+  w.string(args.disk, REMOTE_STRING_MAX);
+  writeOptionalString(w, args.base);
+  writeOptionalString(w, args.top);
+  w.uhyper(args.bandwidth);
+  w.uint(args.flags);
+}
+
+/** remote_domain_get_block_job_info_ret: null when the disk has no block job. */
+export interface BlockJobInfo {
+  /** virDomainBlockJobType number. */
+  type: number;
+  bandwidth: number;
+  /** Progress: the job has copied `cur` of `end`. libvirt reports cur == end only once the job is ready (or done). */
+  cur: number;
+  end: number;
+}
+
+export function readBlockJobInfo(r: XdrReader): BlockJobInfo | null {
+  const found = r.int();
+  const type = r.int();
+  const bandwidth = r.uhyperNumber();
+  const cur = r.uhyperNumber();
+  const end = r.uhyperNumber();
+  return found === 0 ? null : { type, bandwidth, cur, end };
+}

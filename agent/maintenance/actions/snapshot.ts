@@ -1,8 +1,13 @@
 /**
  * Snapshots by name: create (idempotent: a name that exists is not made
- * again), exists, revert, delete. Internal snapshots only: QEMU's savevm into
- * the qcow2 images, with the memory of a running VM, so a revert brings the
- * VM back running exactly where it was.
+ * again), exists, revert, delete.
+ *
+ * - mode internal: QEMU's savevm into the qcow2 images, with the memory of a
+ *   running VM, so a revert brings the VM back running exactly where it was.
+ * - mode disk-only-quiesce: external qcow2 overlays with the guest's
+ *   filesystems frozen by its agent; revert and delete of such a snapshot
+ *   (found by its XML) are done by ../external-snapshot.ts, because libvirt
+ *   9.0 does neither for external snapshots.
  */
 import { StepErrorCodes } from "../../../shared/protocol/steps.js";
 import type { LibvirtConnection } from "../../libvirt/connection.js";
@@ -14,6 +19,7 @@ import { blockingDisks, classifyDisk } from "../disk-classify.js";
 import { StepError } from "../errors.js";
 import type { StepHandler } from "../types.js";
 import { lookupVm } from "../vm.js";
+import { createDiskOnlyQuiesce, deleteExternal, revertExternal, snapshotIsExternal } from "../external-snapshot.js";
 
 function xmlEscape(value: string): string {
   return value.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
@@ -36,15 +42,30 @@ async function hasMemory(conn: LibvirtConnection, snap: SnapshotRef): Promise<bo
 export const snapshotCreateAction: StepHandler<"snapshot-create"> = {
   kind: "snapshot-create",
   async run(action, ctx) {
-    if (action.mode === "disk-only-quiesce") {
-      throw new StepError(StepErrorCodes.FAILED, `VM ${action.vm}: disk-only-quiesce snapshots are not supported by this agent yet; ` +
-        "use mode internal (needs qcow2 disks)");
-    }
     const conn = ctx.libvirt();
     const dom = await lookupVm(conn, action.vm);
     const existing = await findSnapshot(conn, dom, action.name);
     if (existing) return { name: action.name, created: false, withMemory: await hasMemory(conn, existing), durationMs: 0 };
+    if (action.mode === "disk-only-quiesce") {
+      const started = performance.now();
+      try {
+        await createDiskOnlyQuiesce(conn, dom, action.name, action.description);
+      } catch (err) {
+        const raced = await findSnapshot(conn, dom, action.name).catch(() => null);
+        if (raced) return { name: action.name, created: false, withMemory: await hasMemory(conn, raced), durationMs: 0 };
+        throw err;
+      }
+      return { name: action.name, created: true, withMemory: false, durationMs: performance.now() - started };
+    }
 
+    // An internal snapshot taken while the disks are on an external snapshot's overlays would live in those
+    // overlays, and go with them when that snapshot is reverted or deleted.
+    for (const other of await conn.domainListAllSnapshots(dom)) {
+      if (await snapshotIsExternal(conn, other)) {
+        throw new StepError(StepErrorCodes.FAILED, `VM ${action.vm} has the external snapshot ${other.name}: its disks are on that ` +
+          `snapshot's overlays, where an internal snapshot would be lost when ${other.name} is reverted or deleted; delete ${other.name} first`);
+      }
+    }
     // Said here, per disk, rather than left to libvirt's one-line refusal.
     const blocking = blockingDisks(parseDomainDisks(await conn.domainGetXMLDesc(dom)).map(classifyDisk));
     if (blocking.length > 0) {
@@ -89,6 +110,12 @@ export const snapshotRevertAction: StepHandler<"snapshot-revert"> = {
         `it has ${names.length > 0 ? names.join(", ") : "none"}`);
     }
     const started = performance.now();
+    if (await snapshotIsExternal(conn, snap)) {
+      await revertExternal(conn, dom, snap);
+      const durationMs = performance.now() - started;
+      const { state } = await conn.domainGetState(dom);
+      return { state, durationMs };
+    }
     try {
       // No flags: libvirt restores the state the snapshot was taken in (running with its memory, or shut off).
       await conn.domainRevertToSnapshot(snap, 0);
@@ -112,6 +139,10 @@ export const snapshotDeleteAction: StepHandler<"snapshot-delete"> = {
     const dom = await lookupVm(conn, action.vm);
     const snap = await findSnapshot(conn, dom, action.name);
     if (!snap) return { deleted: false };
+    if (await snapshotIsExternal(conn, snap)) {
+      await deleteExternal(conn, dom, snap);
+      return { deleted: true };
+    }
     await conn.domainSnapshotDelete(snap, 0);
     return { deleted: true };
   },
