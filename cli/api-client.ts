@@ -8,6 +8,9 @@ import { NightshiftError } from "../shared/errors.js";
 import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotRecord } from "../shared/runs.js";
+import type {
+  MachineBody, MachineRecord, PlanCheckRecord, PlanRecord, PlanRequest, WindowsBody, WindowsRecord,
+} from "../shared/plans.js";
 
 export const DEFAULT_TIMEOUT_MS = 30_000;
 
@@ -226,6 +229,58 @@ export class ApiClient {
     return this.request("GET", "/v1/snapshots", { query: { all: all ? 1 : undefined } });
   }
 
+  /** GET /v1/windows: every group's maintenance preference with its next window. */
+  listWindows(): Promise<WindowsRecord[]> {
+    return this.request("GET", "/v1/windows");
+  }
+
+  /** PUT /v1/windows/GROUP: sets (replaces) a group's preference. */
+  setWindows(group: string, body: WindowsBody): Promise<WindowsRecord> {
+    return this.request("PUT", `/v1/windows/${encodeURIComponent(group)}`, { body });
+  }
+
+  deleteWindows(group: string): Promise<unknown> {
+    return this.request("DELETE", `/v1/windows/${encodeURIComponent(group)}`);
+  }
+
+  /** GET /v1/machines: what the planner knows about VMs and hosts besides the inventory. */
+  listMachines(): Promise<MachineRecord[]> {
+    return this.request("GET", "/v1/machines");
+  }
+
+  /** PUT /v1/machines/NAME: sets (replaces) a machine's group, roles and the rest. */
+  setMachine(name: string, body: MachineBody): Promise<MachineRecord> {
+    return this.request("PUT", `/v1/machines/${encodeURIComponent(name)}`, { body });
+  }
+
+  deleteMachine(name: string): Promise<unknown> {
+    return this.request("DELETE", `/v1/machines/${encodeURIComponent(name)}`);
+  }
+
+  /** POST /v1/plans: builds a plan from a wave spec (stored, or with dryRun only shown). */
+  createPlan(request: PlanRequest): Promise<PlanRecord> {
+    return this.request("POST", "/v1/plans", { body: request });
+  }
+
+  currentPlan(): Promise<PlanRecord> {
+    return this.request("GET", "/v1/plans/current");
+  }
+
+  /** GET /v1/plans/current/check: every in-scope machine without exactly one slot (empty when complete). */
+  checkPlan(): Promise<PlanCheckRecord[]> {
+    return this.request("GET", "/v1/plans/current/check");
+  }
+
+  /** POST /v1/plans/current/pause, resume or cancel. */
+  planAction(action: "pause" | "resume" | "cancel"): Promise<PlanRecord> {
+    return this.request("POST", `/v1/plans/current/${action}`);
+  }
+
+  /** GET /v1/plans/current/ics?group=G: the group's slots as an iCalendar file. */
+  planCalendar(group: string): Promise<string> {
+    return this.requestText("GET", "/v1/plans/current/ics", { query: { group } }, "text/calendar");
+  }
+
   private unwrap<K extends string, T>(answer: { [key in K]?: T } | undefined, key: K, what: string): T {
     const value = answer?.[key];
     if (value === undefined || value === null || typeof value !== "object") {
@@ -236,48 +291,63 @@ export class ApiClient {
 
   /** One API call; resolves to the parsed JSON body of a 2xx answer. */
   async request<T>(method: string, pathname: string, options: { query?: Query; body?: unknown } = {}): Promise<T> {
+    const { res, text, target } = await this.send(method, pathname, options, "application/json");
+    const body = this.parseJson(method, target, res, text);
+    if (res.ok) return body as T;
+    throw this.errorFor(method, target, res, body);
+  }
+
+  /** One API call whose 2xx answer is text (a calendar); errors are the API's JSON errors as for request(). */
+  async requestText(method: string, pathname: string, options: { query?: Query; body?: unknown } = {}, accept = "text/plain"): Promise<string> {
+    const { res, text, target } = await this.send(method, pathname, options, `${accept}, application/json`);
+    if (res.ok) return text;
+    throw this.errorFor(method, target, res, this.parseJson(method, target, res, text));
+  }
+
+  private async send(method: string, pathname: string, options: { query?: Query; body?: unknown }, accept: string):
+    Promise<{ res: Response; text: string; target: URL }> {
     const target = new URL(this.url + pathname);
     for (const [key, value] of Object.entries(options.query ?? {})) {
       if (value !== undefined && value !== "") target.searchParams.set(key, String(value));
     }
-    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: "application/json" };
+    const headers: Record<string, string> = { Authorization: `Bearer ${this.token}`, Accept: accept };
     if (options.body !== undefined) headers["Content-Type"] = "application/json";
 
-    let res: Response;
-    let text: string;
     try {
-      res = await fetch(target, {
+      const res = await fetch(target, {
         method, headers, signal: AbortSignal.timeout(this.timeoutMs),
         ...(options.body !== undefined ? { body: JSON.stringify(options.body) } : {}),
       });
-      text = await res.text();
+      return { res, text: await res.text(), target };
     } catch (err) {
       if ((err as Error).name === "TimeoutError") {
         throw new ControllerUnreachableError(`the controller at ${this.url} did not answer within ${this.timeoutMs / 1000} s`, { cause: err });
       }
       throw new ControllerUnreachableError(`cannot reach the controller at ${this.url}: ${describeFetchFailure(err, this.url)}`, { cause: err });
     }
+  }
 
-    let body: unknown;
+  private parseJson(method: string, target: URL, res: Response, text: string): unknown {
     try {
-      body = text === "" ? undefined : JSON.parse(text);
+      return text === "" ? undefined : JSON.parse(text);
     } catch {
       throw new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} with ` +
         `${res.headers.get("content-type") ?? "no content type"}, not JSON: is ${this.url} a nightshift controller?`);
     }
+  }
 
-    if (res.ok) return body as T;
+  private errorFor(method: string, target: URL, res: Response, body: unknown): NightshiftError {
     const error = (body as { error?: { code?: unknown; message?: unknown } } | undefined)?.error;
     const code = typeof error?.code === "string" ? error.code : null;
     const message = typeof error?.message === "string" ? error.message : null;
     if (res.status === 401) {
-      throw new ControllerAuthError(`the controller at ${this.url} refused the API token` +
+      return new ControllerAuthError(`the controller at ${this.url} refused the API token` +
         (this.tokenSource ? ` from ${this.tokenSource}` : "") +
         ": use the admin token from the controller's data directory (DATA_DIR/admin.token, " +
         "/var/lib/nightshift/admin.token by default) via --token, NIGHTSHIFT_TOKEN or tokenFile in cli.yaml");
     }
-    if (code && message) throw new ControllerApiError(res.status, code, message);
-    throw new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ` +
+    if (code && message) return new ControllerApiError(res.status, code, message);
+    return new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ` +
       `without a nightshift error body: is ${this.url} a nightshift controller?`);
   }
 }

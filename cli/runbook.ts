@@ -6,11 +6,14 @@
  * once and says where it came from: FILE:LINE for the runbook, the flag
  * otherwise, and what is expected.
  */
-import fs from "node:fs";
-import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
-import type { z } from "zod";
 import { RunSpecSchema, VerifySpecSchema, type RunSpecInput } from "../shared/runs.js";
 import { UsageError } from "./errors.js";
+import {
+  describeIssues, isPlainObject, locateInFile, parseYamlMapping, pathName, readYamlMapping,
+  type IssueContext, type SpecProblem, type YamlFileKind, type YamlMapping,
+} from "./spec-check.js";
+
+export type { SpecProblem } from "./spec-check.js";
 
 /** `run start`'s flags that are run options (commander's camelCase names). */
 export interface RunSpecFlags {
@@ -73,80 +76,23 @@ const MISSING_HINTS: Record<string, string> = {
 const DURATION_KEYS = new Set(["patchTimeout", "keepSnapshots", "rebootIfOlderThan"]);
 
 /** A parsed runbook file: its data and where each key sits in it. */
-export interface Runbook {
-  /** The file name as given (or "stdin"), used in messages. */
-  source: string;
-  data: Record<string, unknown>;
-  /** 1-based line of the value at `path` (or of its nearest parent in the file); null when not in the file. */
-  lineOf(path: readonly PropertyKey[]): number | null;
-  /** 1-based line of the key `key` inside the mapping at `parent`. */
-  lineOfKey(parent: readonly PropertyKey[], key: string): number | null;
-}
+export type Runbook = YamlMapping;
 
-const runbookError = (message: string) => new UsageError("NS_ERR_RUNBOOK", message);
+export const RUNBOOK_FILE: YamlFileKind = {
+  code: "NS_ERR_RUNBOOK",
+  what: "runbook",
+  expected: "a mapping of run options such as vms, patch and reboot (see nightshift run start --help)",
+};
 
 /** Parses runbook text; YAML errors and a top level that is not a mapping are errors naming FILE:LINE:COLUMN. */
 export function parseRunbook(text: string, source: string): Runbook {
-  const lines = new LineCounter();
-  const doc = parseDocument(text, { lineCounter: lines });
-  const first = doc.errors[0];
-  if (first) {
-    const [pos] = first.linePos ?? [];
-    const where = pos ? `${source}:${pos.line}:${pos.col}` : source;
-    throw runbookError(`${where}: ${first.message.split("\n")[0]!.replace(/ at line \d+, column \d+:?$/, "")} (the runbook is YAML)`);
-  }
-  let data: unknown;
-  try {
-    data = doc.toJS({ maxAliasCount: 100 });
-  } catch (err) {
-    throw runbookError(`${source}: ${(err as Error).message}`);
-  }
-  if (data === null || data === undefined) {
-    throw runbookError(`${source} is empty: expected a mapping of run options such as vms, patch and reboot (see nightshift run start --help)`);
-  }
-  if (typeof data !== "object" || Array.isArray(data)) {
-    throw runbookError(`${source}: expected a mapping of run options such as vms, patch and reboot, got ${describeType(data)}`);
-  }
-  return {
-    source,
-    data: data as Record<string, unknown>,
-    lineOf: (path) => lineOfPath(doc, lines, path),
-    lineOfKey: (parent, key) => {
-      const node = parent.length === 0 ? doc.contents : doc.getIn(parent as unknown[], true);
-      if (!isMap(node)) return null;
-      const pair = node.items.find((p) => isScalar(p.key) && String(p.key.value) === key);
-      const offset = (pair?.key as { range?: [number, number, number] } | undefined)?.range?.[0];
-      return offset === undefined ? null : lines.linePos(offset).line;
-    },
-  };
-}
-
-function lineOfPath(doc: Document, lines: LineCounter, path: readonly PropertyKey[]): number | null {
-  for (let n = path.length; n > 0; n--) {
-    const node = doc.getIn(path.slice(0, n) as unknown[], true) as { range?: [number, number, number] } | undefined;
-    const offset = node?.range?.[0];
-    if (offset !== undefined) return lines.linePos(offset).line;
-  }
-  return null;
+  return parseYamlMapping(text, source, RUNBOOK_FILE);
 }
 
 /** Reads a runbook file ("-" is standard input). */
-export function readRunbook(file: string, readStdin: () => string = () => fs.readFileSync(0, "utf8")): Runbook {
-  if (file === "-") return parseRunbook(readStdin(), "stdin");
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    const why = code === "ENOENT" ? "no such file" : code === "EACCES" ? "permission denied" :
-      code === "EISDIR" ? "it is a directory" : (err as Error).message;
-    throw runbookError(`cannot read runbook ${file}: ${why}`);
-  }
-  return parseRunbook(text, file);
+export function readRunbook(file: string, readStdin?: () => string): Runbook {
+  return readYamlMapping(file, RUNBOOK_FILE, readStdin);
 }
-
-const isPlainObject = (value: unknown): value is Record<string, unknown> =>
-  typeof value === "object" && value !== null && !Array.isArray(value);
 
 /** The spec the flags and the file make together, and which flag set which key ("verify.tcp" -> "--verify-tcp"). */
 export function mergeSpec(flags: RunSpecFlags, file: Record<string, unknown> | null): {
@@ -173,12 +119,6 @@ export function mergeSpec(flags: RunSpecFlags, file: Record<string, unknown> | n
   return { spec, fromFlag };
 }
 
-/** One problem with the spec: where (flag, FILE:LINE or key) and what is wrong. */
-export interface SpecProblem {
-  path: PropertyKey[];
-  message: string;
-}
-
 /** The spec, checked: the input for POST /v1/runs. Throws NS_ERR_RUN_SPEC listing every problem. */
 export function buildRunSpec(flags: RunSpecFlags, runbook: Runbook | null): RunSpecInput {
   const { spec, fromFlag } = mergeSpec(flags, runbook?.data ?? null);
@@ -194,10 +134,23 @@ export function buildRunSpec(flags: RunSpecFlags, runbook: Runbook | null): RunS
     "Run options and runbook keys: nightshift run start --help");
 }
 
+const RUN_OPTION_KEYS = {
+  verify: Object.keys(VerifySpecSchema.shape),
+  patch: ["exec", "hook"],
+} as const;
+
+const RUNBOOK_CONTEXT: IssueContext = {
+  knownKeys: { "": Object.keys(RunSpecSchema.shape), ...RUN_OPTION_KEYS },
+  missingHints: MISSING_HINTS,
+  durationKeys: DURATION_KEYS,
+  // The refinement on verify as a whole: say it in flags too.
+  customNotes: { verify: "--verify-output and --verify-pattern check the output of --verify-exec" },
+};
+
 /** Every problem RunSpecSchema finds, in words, plus what the schema cannot see (duplicate VMs, broken regexes). */
 export function specProblems(spec: Record<string, unknown>): SpecProblem[] {
   const result = RunSpecSchema.safeParse(spec);
-  const problems = result.success ? [] : result.error.issues.flatMap((issue) => describeIssue(issue, [], spec));
+  const problems = result.success ? [] : describeIssues(result.error.issues, spec, RUNBOOK_CONTEXT);
   if (Array.isArray(spec.vms)) {
     const seen = new Set<unknown>();
     spec.vms.forEach((vm, i) => {
@@ -205,122 +158,39 @@ export function specProblems(spec: Record<string, unknown>): SpecProblem[] {
       seen.add(vm);
     });
   }
-  const pattern = isPlainObject(spec.verify) ? spec.verify.outputPattern : undefined;
-  if (typeof pattern === "string") {
-    try {
-      new RegExp(pattern.replaceAll("{vm}", "vm"));
-    } catch (err) {
-      problems.push({ path: ["verify", "outputPattern"], message: `not a valid regular expression: ${(err as Error).message}` });
-    }
-  }
-  return problems;
+  return [...problems, ...patternProblems(spec)];
 }
 
-type Issue = z.core.$ZodIssue;
+/** The run options of every VM slot of a plan: a run spec without vms (the plan picks them). */
+export const PlanRunSchema = RunSpecSchema.omit({ vms: true });
 
-const KNOWN_KEYS: Record<string, readonly string[]> = {
-  "": Object.keys(RunSpecSchema.shape),
-  verify: Object.keys(VerifySpecSchema.shape),
-  patch: ["exec", "hook"],
+const PLAN_RUN_CONTEXT: IssueContext = {
+  knownKeys: { "": Object.keys(PlanRunSchema.shape), ...RUN_OPTION_KEYS },
+  missingHints: { patch: "give patch: {exec: COMMAND} or patch: {hook: /PATH} under run:" },
+  durationKeys: DURATION_KEYS,
 };
 
-function describeIssue(issue: Issue, base: PropertyKey[], spec: unknown): SpecProblem[] {
-  const path = [...base, ...issue.path];
-  const value = valueAt(spec, path);
-  const at = (message: string): SpecProblem[] => [{ path, message }];
-  if (value === undefined && (issue.code === "invalid_type" || issue.code === "invalid_union")) {
-    const hint = MISSING_HINTS[path.join(".")];
-    return at(`missing${hint ? `: ${hint}` : ""}`);
-  }
-  switch (issue.code) {
-    case "invalid_type":
-      if (issue.expected === "string" && DURATION_KEYS.has(String(path[path.length - 1]))) {
-        return at(`expected a duration like 90s, 15m, 1h, 3d (text with a unit), got ${describeValue(value)}`);
-      }
-      return at(`expected ${issue.expected}, got ${describeValue(value)}`);
-    case "too_small":
-    case "too_big": {
-      const bound = issue.code === "too_small" ? issue.minimum : issue.maximum;
-      const word = issue.code === "too_small" ? "at least" : "at most";
-      if (issue.origin === "array") return at(`needs ${word} ${bound} ${Number(bound) === 1 ? "entry" : "entries"}`);
-      if (issue.origin === "string") {
-        return at(issue.code === "too_small" && Number(bound) === 1 ? "must not be empty" : `must be ${word} ${bound} characters long`);
-      }
-      return at(`must be ${word} ${bound}, got ${describeValue(value)}`);
+/** Every problem with the run options of a plan (paths relative to them); vms is named as not belonging there. */
+export function planRunProblems(run: Record<string, unknown>): SpecProblem[] {
+  const result = PlanRunSchema.safeParse(run);
+  const problems = result.success ? [] : describeIssues(result.error.issues, run, PLAN_RUN_CONTEXT);
+  for (const problem of problems) {
+    if (problem.path.length === 1 && problem.path[0] === "vms") {
+      problem.message = 'vms are not set here: the plan puts each machine in its slot (remove "vms")';
     }
-    case "invalid_value":
-      return at(`must be one of ${issue.values.map((v) => String(v)).join(", ")}, got ${describeValue(value)}`);
-    case "unrecognized_keys": {
-      const known = KNOWN_KEYS[path.join(".")] ?? [];
-      return issue.keys.map((key) => ({
-        path: [...path, key],
-        message: `unknown key ${JSON.stringify(key)}${suggest(key, known)}${known.length ? `; known keys: ${known.join(", ")}` : ""}`,
-      }));
-    }
-    case "invalid_format":
-      if (issue.format === "url") return at(`not a valid URL: ${describeValue(value)}`);
-      return at(`${issue.message}, got ${describeValue(value)}`);
-    case "invalid_union":
-      return describeUnion(issue, path, value, spec);
-    case "custom": {
-      const key = String(path[path.length - 1] ?? "");
-      const message = issue.message.startsWith(`${key}: `) ? issue.message.slice(key.length + 2) : issue.message;
-      // The refinement on verify as a whole: say it in flags too.
-      if (path.join(".") === "verify") return at(`${message} (--verify-output and --verify-pattern check the output of --verify-exec)`);
-      return at(message);
-    }
-    default:
-      return at(issue.message);
   }
+  return [...problems, ...patternProblems(run)];
 }
 
-function describeUnion(issue: Extract<Issue, { code: "invalid_union" }>, path: PropertyKey[], value: unknown, spec: unknown): SpecProblem[] {
-  const at = (message: string): SpecProblem[] => [{ path, message }];
-  if (path.join(".") === "patch") {
-    if (!isPlainObject(value)) return at(`expected exec: COMMAND or hook: /PATH (a mapping), got ${describeValue(value)}`);
-    const unknown = Object.keys(value).filter((k) => k !== "exec" && k !== "hook");
-    if (unknown.length > 0) {
-      return unknown.map((key) => ({ path: [...path, key], message: `unknown key ${JSON.stringify(key)}; a patch is exec: COMMAND or hook: /PATH` }));
-    }
-    if ("exec" in value && "hook" in value) return at("give exec or hook, not both");
-    if (!("exec" in value) && !("hook" in value)) return at("needs exec: COMMAND or hook: /PATH");
+function patternProblems(spec: Record<string, unknown>): SpecProblem[] {
+  const pattern = isPlainObject(spec.verify) ? spec.verify.outputPattern : undefined;
+  if (typeof pattern !== "string") return [];
+  try {
+    new RegExp(pattern.replaceAll("{vm}", "vm"));
+    return [];
+  } catch (err) {
+    return [{ path: ["verify", "outputPattern"], message: `not a valid regular expression: ${(err as Error).message}` }];
   }
-  // The branch that got furthest: not refused for its type or its keys as a whole.
-  const branch = issue.errors.find((issues) => issues.length > 0 &&
-    issues.every((i) => i.code !== "unrecognized_keys" && !(i.code === "invalid_type" && i.path.length === 0)));
-  if (branch) return branch.flatMap((i) => describeIssue(i, path, spec));
-  return at(`${issue.message}, got ${describeValue(value)}`);
-}
-
-function valueAt(root: unknown, path: readonly PropertyKey[]): unknown {
-  let node = root;
-  for (const key of path) {
-    if (typeof node !== "object" || node === null) return undefined;
-    node = (node as Record<PropertyKey, unknown>)[key];
-  }
-  return node;
-}
-
-function describeType(value: unknown): string {
-  if (value === null) return "null";
-  if (Array.isArray(value)) return "a list";
-  if (typeof value === "object") return "a mapping";
-  return `a ${typeof value}`;
-}
-
-function describeValue(value: unknown): string {
-  if (value === undefined) return "nothing";
-  if (value === null || typeof value === "object") return describeType(value);
-  const text = JSON.stringify(value) ?? String(value);
-  const shown = text.length > 60 ? `${text.slice(0, 57)}...` : text;
-  return typeof value === "string" ? shown : `${typeof value} ${shown}`;
-}
-
-/** " (did you mean maxParallel?)" for max-parallel, max_parallel, maxparallel, vm. */
-function suggest(key: string, known: readonly string[]): string {
-  const norm = (k: string) => k.toLowerCase().replace(/[-_ ]/g, "");
-  const match = known.find((k) => norm(k) === norm(key) || norm(k) === `${norm(key)}s`);
-  return match ? ` (did you mean ${match}?)` : "";
 }
 
 /** "--max-parallel", "web.yaml:7: keepSnapshots" (with its line), or "vms (--vm)" for a key that is nowhere yet. */
@@ -330,14 +200,9 @@ function locate(problem: SpecProblem, fromFlag: Map<string, string>, runbook: Ru
     const flag = fromFlag.get(keys.slice(0, n).join("."));
     if (flag) return { where: flag, line: null };
   }
-  const name = problem.path.reduce<string>((text, key) => typeof key === "number" ? `${text}[${key}]` : text ? `${text}.${String(key)}` : String(key), "");
-  if (runbook) {
-    const last = problem.path[problem.path.length - 1];
-    const line = typeof last === "string" && problem.message.startsWith("unknown key")
-      ? runbook.lineOfKey(problem.path.slice(0, -1), last)
-      : runbook.lineOf(problem.path);
-    if (line !== null) return { where: `${runbook.source}:${line}: ${name}`, line };
-  }
+  const name = pathName(problem.path);
+  const inFile = runbook ? locateInFile(problem, runbook) : null;
+  if (inFile) return inFile;
   const flags = FLAGS.filter((f) => f.path.join(".") === keys.join(".")).map((f) => f.option);
   return { where: flags.length > 0 ? `${name || "run options"} (${flags.join(" or ")})` : name || "run options", line: null };
 }
