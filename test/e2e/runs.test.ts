@@ -311,6 +311,22 @@ describe("maintenance runs on real guests", { timeout: 180_000 }, () => {
     expect(await guestSh(A, "ls /data")).toContain("version");
   });
 
+  it("disk-only snapshots with guest quiesce: a failed patch is rolled back to the original disk, no overlay left", async () => {
+    const disk = guestDiskPath(C);
+    const run = await startRun({ vms: [C], patch: { exec: PATCH }, verify: { exec: VERIFY, output: "ok" }, snapshotMode: "disk-only-quiesce" });
+    const done = await finished(run.id);
+    expect(outcomes(done)).toEqual({ [C]: "rolled-back" });
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.find((e) => e.step === "snapshot" && e.check === "create")!.output).toMatch(/created, disk only/);
+    expect(await guestSh(C, "cat /data/version")).toBe("v1");
+    expect(await guestSh(C, "cat /data/health")).toBe("ok");
+    const xml = await conn.domainGetXMLDesc(doms[C]!);
+    expect(xml).toContain(`<source file='${disk}'`);
+    const overlays = fs.readdirSync(path.dirname(disk)).filter((f) => f.startsWith(`${path.basename(disk)}.nightshift-`));
+    expect(overlays).toEqual([]);
+    expect((await conn.domainListAllSnapshots(doms[C]!)).map((s) => s.name)).not.toContain(`nightshift-${run.id}-${C}`);
+  });
+
   it("an agent killed mid-step: the VM needs attention once the agent stays away, and the run halts", async () => {
     const run = await startRun({ vms: [A, B], patch: { exec: SLOW_PATCH }, verify: { exec: VERIFY, output: "ok" }, canary: 0, maxParallel: 1, maxFailures: 5 });
     await waitFor(run.id, (r) => r.vms[0]!.phase === "patch", 60_000);

@@ -230,8 +230,6 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
     expect((await conn.domainListAllSnapshots(dom)).map((s) => s.name)).toEqual(["pre-patch"]);
     expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: "pre-patch" })).toEqual({ exists: true });
     expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: "other" })).toEqual({ exists: false });
-    const quiesce = await fails({ kind: "snapshot-create", vm: name, name: "q", description: "", mode: "disk-only-quiesce" });
-    expect(quiesce).toMatchObject({ code: StepErrorCodes.FAILED, message: expect.stringMatching(/disk-only-quiesce snapshots are not supported by this agent yet/) });
 
     const patch = await ok<"guest-exec">({ kind: "guest-exec", vm: name, command: PATCH, timeoutMs: 10_000 });
     expect(patch.exitCode).toBe(0);
