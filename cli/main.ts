@@ -10,6 +10,9 @@ import { statusCommand } from "./status.js";
 import { expectStopCommand, findingsCommand } from "./findings.js";
 import { runCommand, runsCommand } from "./runs.js";
 import { snapshotsCommand } from "./snapshots.js";
+import { windowsCommand } from "./windows.js";
+import { machinesCommand } from "./machines.js";
+import { planCommand } from "./plan.js";
 import { SETTINGS_HELP } from "./settings.js";
 import { UsageError } from "./errors.js";
 
@@ -17,7 +20,7 @@ const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
 
 const program = new Command("nightshift")
-  .description("nightshift operator CLI: hosts, VMs, events, findings and maintenance runs through the nightshift controller's API")
+  .description("nightshift operator CLI: hosts, VMs, events, findings, maintenance runs, windows and plans through the nightshift controller's API")
   .version(AGENT_VERSION)
   .option("--url <url>", "controller URL, e.g. http://controller:8650 (else $NIGHTSHIFT_URL, else the config file)")
   .option("--token <token>", "API token (else $NIGHTSHIFT_TOKEN, else the config file)")
@@ -31,6 +34,9 @@ const program = new Command("nightshift")
   .addCommand(runCommand())
   .addCommand(runsCommand())
   .addCommand(snapshotsCommand())
+  .addCommand(windowsCommand())
+  .addCommand(machinesCommand())
+  .addCommand(planCommand())
   .addHelpText("after", `
 Examples:
   export NIGHTSHIFT_URL=http://controller:8650
@@ -45,6 +51,10 @@ Examples:
   nightshift runs
   nightshift run evidence RUN-ID
   nightshift snapshots
+  nightshift windows set acme --tz Europe/Berlin --window "tue,thu 02:00-05:00" --notice 48h
+  nightshift machines set web1 --group acme --role production --tested
+  nightshift plan week --spec one-few-many.yaml --start 2026-03-02 --dry-run
+  nightshift plan check
 Run "nightshift help COMMAND" or "nightshift COMMAND --help" for a command's columns and --json fields.
 ${SETTINGS_HELP}
 `);

@@ -106,6 +106,8 @@ export interface IssueContext {
   durationKeys?: ReadonlySet<string>;
   /** Added to the custom message of the refinement on the mapping at a path ("verify"). */
   customNotes?: Readonly<Record<string, string>>;
+  /** A refinement's message ends with the value given (", got \"mon 25:00\"") when it is a scalar. */
+  customShowsValue?: boolean;
 }
 
 /** A path's keys without list indexes: ["waves", 2, "select", 0] -> "waves.select". */
@@ -166,7 +168,9 @@ function describeIssue(issue: Issue, base: PropertyKey[], root: unknown, ctx: Is
       const key = String(path[path.length - 1] ?? "");
       const message = issue.message.startsWith(`${key}: `) ? issue.message.slice(key.length + 2) : issue.message;
       const note = ctx.customNotes?.[shapeKey(path)];
-      return at(note ? `${message} (${note})` : message);
+      if (note) return at(`${message} (${note})`);
+      const scalar = value !== undefined && value !== null && typeof value !== "object";
+      return at(ctx.customShowsValue && scalar ? `${message}, got ${describeValue(value)}` : message);
     }
     default:
       return at(issue.message);
