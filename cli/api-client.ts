@@ -239,7 +239,8 @@ export class ApiClient {
     return this.request("PUT", `/v1/windows/${encodeURIComponent(group)}`, { body });
   }
 
-  deleteWindows(group: string): Promise<unknown> {
+  /** DELETE /v1/windows/GROUP: answers the deleted preference. */
+  deleteWindows(group: string): Promise<WindowsRecord> {
     return this.request("DELETE", `/v1/windows/${encodeURIComponent(group)}`);
   }
 
@@ -253,8 +254,9 @@ export class ApiClient {
     return this.request("PUT", `/v1/machines/${encodeURIComponent(name)}`, { body });
   }
 
-  deleteMachine(name: string): Promise<unknown> {
-    return this.request("DELETE", `/v1/machines/${encodeURIComponent(name)}`);
+  /** DELETE /v1/machines/NAME (an id such as HOST/VM, or a name only one machine has; `kind` picks vm or host): answers the deleted record. */
+  deleteMachine(name: string, kind?: "vm" | "host"): Promise<MachineRecord> {
+    return this.request("DELETE", `/v1/machines/${encodeURIComponent(name)}`, { query: { kind } });
   }
 
   /** POST /v1/plans: builds a plan from a wave spec (stored, or with dryRun only shown). */
@@ -264,6 +266,11 @@ export class ApiClient {
 
   currentPlan(): Promise<PlanRecord> {
     return this.request("GET", "/v1/plans/current");
+  }
+
+  /** GET /v1/plans/ID: any stored plan, also a cancelled or replaced one. */
+  getPlan(id: string): Promise<PlanRecord> {
+    return this.request("GET", `/v1/plans/${encodeURIComponent(id)}`);
   }
 
   /** GET /v1/plans/current/check: every in-scope machine without exactly one slot (empty when complete). */

@@ -158,19 +158,28 @@ ${SETTINGS_HELP}
 
   machines.command("delete")
     .description("forget what machines set recorded for a machine")
-    .argument("<name>", "the machine's name as nightshift machines lists it")
+    .argument("<name>", "the machine's id (HOST/VM for a VM, the name for a hypervisor) or a name only one machine has")
+    .option("--host", "NAME is a hypervisor (when a VM has the same name)")
+    .option("--vm", "NAME is a VM (when a hypervisor has the same name)")
+    .option("--json", "print the deleted record as JSON (fields as nightshift machines --json)")
     .addHelpText("after", `
 The VM or hypervisor itself is not touched: only its group, roles and the
-rest are forgotten, for plans made from now on. An unknown name is an error
-from the controller.
+rest are forgotten, and it is out of scope for plans made from now on (and
+for nightshift plan check). Unknown: NS_ERR_NO_MACHINE; a name several
+machines have: NS_ERR_MACHINE_AMBIGUOUS (give HOST/VM, or --host / --vm).
 
 Examples:
   nightshift machines delete web1
+  nightshift machines delete hv2/db1
+  nightshift machines delete hv1 --host
 ${SETTINGS_HELP}
 `)
-    .action(async (name: string, _flags: unknown, cmd: Command) => {
-      await clientFor(cmd).deleteMachine(name);
-      process.stdout.write(`Machine ${name} deleted: its group, roles and the rest are forgotten for plans made from now on.\n`);
+    .action(async (name: string, flags: { host?: boolean; vm?: boolean; json?: boolean }, cmd: Command) => {
+      if (flags.host && flags.vm) throw new UsageError("NS_ERR_USAGE", "give --host or --vm, not both");
+      const deleted = await clientFor(cmd).deleteMachine(name, flags.host ? "host" : flags.vm ? "vm" : undefined);
+      if (flags.json) printJson(deleted);
+      else process.stdout.write(`Machine ${deleted.id} (${deleted.kind === "host" ? "hypervisor" : "VM"}) deleted: ` +
+        "it is out of scope for plans made from now on.\n");
     });
 
   return machines;

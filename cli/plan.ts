@@ -162,7 +162,10 @@ Example spec:
 ${EXAMPLE_PLAN_SPEC.replace(/^/gm, "  ").trimEnd()}
 
 --start is the plan's start; its week (Monday to Sunday in the spec's zone)
-is week 1. A running plan must be cancelled first (NS_ERR_PLAN_ACTIVE).
+is week 1. Without --dry-run the plan becomes the current plan: a current
+plan that has not started is replaced (and kept as cancelled), one that has
+started must be cancelled first (NS_ERR_PLAN_ACTIVE). The controller's own
+checks answer NS_ERR_WAVE_SPEC (e.g. waves out of order) or NS_ERR_RUN_SPEC.
 ${SHOW_OUTPUT}
 
 Fields (--json, the answer of POST /v1/plans): ${PLAN_FIELDS}.
@@ -188,21 +191,24 @@ ${SETTINGS_HELP}
     });
 
   plan.command("show")
-    .description("show the current plan by wave and day, and the machines without a slot")
+    .description("show the current plan (or plan ID) by wave and day, and the machines without a slot")
+    .argument("[id]", "a plan's id, also of a cancelled or replaced plan (default: the current plan)")
     .option("--json", "print the API's JSON object (fields below)")
     .addHelpText("after", `${SHOW_OUTPUT}
-No plan: NS_ERR_NO_PLAN (make one with nightshift plan week).
+No current plan, or no plan ID: NS_ERR_NO_PLAN (make one with nightshift plan week).
 
 Fields (--json, GET /v1/plans/current): ${PLAN_FIELDS}.
 
 Examples:
   nightshift plan show
   nightshift plan show | grep -E '^Wave|web1'
+  nightshift plan show 20260227-101500-a1b2
   nightshift plan show --json | jq -r '.slots[] | select(.group == "acme") | [.start, .name] | @tsv'
 ${SETTINGS_HELP}
 `)
-    .action(async (flags: { json?: boolean }, cmd: Command) => {
-      const record = await clientFor(cmd).currentPlan();
+    .action(async (id: string | undefined, flags: { json?: boolean }, cmd: Command) => {
+      const client = clientFor(cmd);
+      const record = id === undefined ? await client.currentPlan() : await client.getPlan(id);
       if (flags.json) printJson(record);
       else process.stdout.write(planText(record));
     });
@@ -274,7 +280,8 @@ ${SETTINGS_HELP}
 The calendar (RFC 5545, text/calendar) has one event per slot of the group's
 machines in the current plan, with the machine and the slot's times; import
 it into any calendar application. With -o, a line on standard error says how
-many events were written. No plan: NS_ERR_NO_PLAN.
+many events were written. No plan: NS_ERR_NO_PLAN; a group with no windows,
+machines or slots: NS_ERR_NO_GROUP.
 
 Examples:
   nightshift plan export --ics acme > acme.ics

@@ -158,17 +158,20 @@ ${SETTINGS_HELP}
   windows.command("delete")
     .description("delete a group's maintenance windows")
     .argument("<group>", "the group (nightshift windows)")
+    .option("--json", "print the deleted preference as JSON (fields as nightshift windows --json)")
     .addHelpText("after", `
 Without windows, the group's machines get no slot in plans made from now on
-(their reason says so). An unknown group is an error from the controller.
+(their reason says so); slots of the current plan stay. A group without
+windows: NS_ERR_NO_WINDOWS.
 
 Examples:
   nightshift windows delete acme
 ${SETTINGS_HELP}
 `)
-    .action(async (group: string, _flags: unknown, cmd: Command) => {
-      await clientFor(cmd).deleteWindows(group);
-      process.stdout.write(`Windows of group ${group} deleted: its machines get no slot in plans made from now on.\n`);
+    .action(async (group: string, flags: { json?: boolean }, cmd: Command) => {
+      const deleted = await clientFor(cmd).deleteWindows(group);
+      if (flags.json) printJson(deleted);
+      else process.stdout.write(`Windows of group ${deleted.group} deleted: its machines get no slot in plans made from now on.\n`);
     });
 
   return windows;
