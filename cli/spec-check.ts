@@ -170,7 +170,8 @@ function describeIssue(issue: Issue, base: PropertyKey[], root: unknown, ctx: Is
       const note = ctx.customNotes?.[shapeKey(path)];
       if (note) return at(`${message} (${note})`);
       const scalar = value !== undefined && value !== null && typeof value !== "object";
-      return at(ctx.customShowsValue && scalar ? `${message}, got ${describeValue(value)}` : message);
+      const shown = scalar && ctx.customShowsValue && !message.includes(String(value));
+      return at(shown ? `${message}, got ${describeValue(value)}` : message);
     }
     default:
       return at(issue.message);
@@ -220,11 +221,21 @@ export function describeValue(value: unknown): string {
   return typeof value === "string" ? shown : `${typeof value} ${shown}`;
 }
 
-/** " (did you mean maxParallel?)" for max-parallel, max_parallel, maxparallel, vm. */
+/** " (did you mean maxParallel?)" for max-parallel, max_parallel, maxparallel, vm, rol. */
 export function suggest(key: string, known: readonly string[]): string {
   const norm = (k: string) => k.toLowerCase().replace(/[-_ ]/g, "");
-  const match = known.find((k) => norm(k) === norm(key) || norm(k) === `${norm(key)}s`);
+  const match = known.find((k) => norm(k) === norm(key) || norm(k) === `${norm(key)}s`) ??
+    (norm(key).length >= 3 ? known.find((k) => oneEditApart(norm(k), norm(key))) : undefined);
   return match ? ` (did you mean ${match}?)` : "";
+}
+
+/** One letter added, dropped or changed. */
+function oneEditApart(a: string, b: string): boolean {
+  if (Math.abs(a.length - b.length) > 1 || a === b) return false;
+  let i = 0;
+  while (i < a.length && i < b.length && a[i] === b[i]) i++;
+  if (a.length === b.length) return a.slice(i + 1) === b.slice(i + 1);
+  return a.length > b.length ? a.slice(i + 1) === b.slice(i) : a.slice(i) === b.slice(i + 1);
 }
 
 /**
