@@ -214,7 +214,8 @@ export const WaveSpecSchema = z.object({
     names.add(wave.name);
   }
   const last = spec.waves.length - 1;
-  if (spec.waves[last]!.end === undefined) ctx.addIssue({ code: "custom", path: ["waves", last, "end"], message: "the last wave needs an end" });
+  // No waves at all is min(1)'s issue; zod still runs this refinement then.
+  if (last >= 0 && spec.waves[last]!.end === undefined) ctx.addIssue({ code: "custom", path: ["waves", last, "end"], message: "the last wave needs an end" });
 });
 export type WaveSpecInput = z.input<typeof WaveSpecSchema>;
 export type WaveSpec = z.output<typeof WaveSpecSchema>;

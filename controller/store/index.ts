@@ -7,6 +7,7 @@ import { ApiTokenStore } from "./api-tokens.js";
 import { SessionStore } from "./sessions.js";
 import { HealthStore } from "./health.js";
 import { RunStore } from "./runs.js";
+import { PlanStore } from "./plans.js";
 
 export class Store {
   readonly hosts: HostStore;
@@ -16,6 +17,7 @@ export class Store {
   readonly sessions: SessionStore;
   readonly health: HealthStore;
   readonly runs: RunStore;
+  readonly plans: PlanStore;
 
   constructor(readonly db: Db) {
     this.hosts = new HostStore(db);
@@ -25,6 +27,7 @@ export class Store {
     this.sessions = new SessionStore(db);
     this.health = new HealthStore(db);
     this.runs = new RunStore(db);
+    this.plans = new PlanStore(db);
   }
 
   static open(file: string): Store {

@@ -231,6 +231,90 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX snapshots_expiring ON snapshots (expires_at) WHERE deleted_at IS NULL;
     `,
   },
+  {
+    version: 5,
+    name: "maintenance windows, machine memberships, wave plans and their slots",
+    sql: `
+      -- One maintenance preference per group (MaintenancePreference as JSON).
+      CREATE TABLE plan_preferences (
+        grp TEXT PRIMARY KEY,
+        preference TEXT NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      -- What the planner knows about a machine that the inventory does not say. id is
+      -- HOST/VM for a VM (its host when it was registered) and the host's name for a host.
+      CREATE TABLE plan_machines (
+        id TEXT PRIMARY KEY,
+        kind TEXT NOT NULL CHECK (kind IN ('vm', 'host')),
+        name TEXT NOT NULL,
+        host TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        roles TEXT NOT NULL DEFAULT '[]',
+        tested INTEGER NOT NULL,
+        ha_groups TEXT NOT NULL DEFAULT '[]',
+        estimated_minutes REAL NOT NULL,
+        updated_at INTEGER NOT NULL
+      );
+      CREATE INDEX plan_machines_name ON plan_machines (kind, name);
+      CREATE INDEX plan_machines_group ON plan_machines (grp);
+      CREATE TABLE plans (
+        id TEXT PRIMARY KEY,
+        name TEXT NOT NULL,
+        spec TEXT NOT NULL,
+        run_template TEXT NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('scheduled', 'running', 'paused', 'cancelled', 'finished')),
+        paused_reason TEXT,
+        created_at INTEGER NOT NULL,
+        week_start INTEGER NOT NULL,
+        finished_at INTEGER,
+        note TEXT
+      );
+      CREATE INDEX plans_created ON plans (created_at);
+      CREATE TABLE plan_waves (
+        plan_id TEXT NOT NULL REFERENCES plans(id),
+        position INTEGER NOT NULL,
+        name TEXT NOT NULL,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER NOT NULL,
+        failure_budget TEXT,
+        state TEXT NOT NULL CHECK (state IN ('waiting', 'running', 'done', 'blocked')),
+        -- Failed slots an operator's resume accepted: the budget counts failures beyond these.
+        failures_accepted INTEGER NOT NULL DEFAULT 0,
+        PRIMARY KEY (plan_id, position)
+      );
+      CREATE TABLE plan_slots (
+        id INTEGER PRIMARY KEY,
+        plan_id TEXT NOT NULL REFERENCES plans(id),
+        wave INTEGER NOT NULL,
+        machine_id TEXT NOT NULL,
+        kind TEXT NOT NULL CHECK (kind IN ('vm', 'host')),
+        name TEXT NOT NULL,
+        host TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        start_at INTEGER NOT NULL,
+        end_at INTEGER NOT NULL,
+        state TEXT NOT NULL CHECK (state IN ('scheduled', 'running', 'done', 'failed', 'skipped', 'cancelled')),
+        run_id TEXT REFERENCES runs(id),
+        outcome TEXT,
+        announced_at INTEGER,
+        reminded_at INTEGER,
+        UNIQUE (plan_id, machine_id),
+        FOREIGN KEY (plan_id, wave) REFERENCES plan_waves(plan_id, position)
+      );
+      CREATE INDEX plan_slots_plan ON plan_slots (plan_id, start_at);
+      CREATE INDEX plan_slots_open ON plan_slots (state) WHERE state IN ('scheduled', 'running');
+      CREATE TABLE plan_unplaced (
+        plan_id TEXT NOT NULL REFERENCES plans(id),
+        machine_id TEXT NOT NULL,
+        name TEXT NOT NULL,
+        grp TEXT NOT NULL,
+        wave TEXT,
+        reason TEXT NOT NULL,
+        detail TEXT NOT NULL,
+        PRIMARY KEY (plan_id, machine_id)
+      );
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
