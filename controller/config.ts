@@ -46,6 +46,16 @@ export const ControllerConfigSchema = z.object({
     webhooks: z.array(z.string().url()).default([]),
     timeoutSeconds: z.number().positive().default(5),
   }).prefault({}),
+  plans: z.object({
+    /** How often the plan executor looks at the current plan: slots to start, runs that ended, reminders. */
+    tickSeconds: z.number().positive().default(5),
+    /** A group's `slot-reminder` goes this long before each slot; 0: no reminders. */
+    reminderMinutes: z.number().min(0).default(1440),
+    /** A sendmail binary (`sendmail -t -i`); set, and groups with an address in `emails` also get their notices by mail. */
+    sendmail: z.string().min(1).optional(),
+    /** Mail address per group: {acme: "noc@acme.example"}. */
+    emails: z.record(z.string(), z.string().email()).default({}),
+  }).prefault({}),
   log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });
 

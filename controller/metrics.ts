@@ -51,8 +51,58 @@ export class ControllerMetrics {
         this.set(store.runs.activeRunCount());
       },
     });
+    new Gauge({
+      name: "nightshift_plan_slots", help: "Slots of the current plan by wave and state (scheduled, running, done, failed, skipped, cancelled).",
+      labelNames: ["wave", "state"], registers,
+      collect() {
+        this.reset();
+        const plan = store.plans.current();
+        if (!plan) return;
+        const counts = new Map<string, { wave: string; state: string; n: number }>();
+        for (const s of store.plans.slots(plan.id)) {
+          const key = `${s.wave_name}\u0000${s.state}`;
+          const entry = counts.get(key) ?? { wave: s.wave_name, state: s.state, n: 0 };
+          entry.n++;
+          counts.set(key, entry);
+        }
+        for (const c of counts.values()) this.set({ wave: c.wave, state: c.state }, c.n);
+      },
+    });
+    new Gauge({
+      name: "nightshift_plan_next_slot_timestamp_seconds", help: "Start of the group's next slot in the current plan that has not started (Unix time).",
+      labelNames: ["group"], registers,
+      collect() {
+        this.reset();
+        const plan = store.plans.current();
+        if (!plan) return;
+        const next = new Map<string, number>();
+        for (const s of store.plans.slots(plan.id)) {
+          if (s.state === "scheduled" && s.start_at < (next.get(s.grp) ?? Infinity)) next.set(s.grp, s.start_at);
+        }
+        for (const [group, at] of next) this.set({ group }, at / 1000);
+      },
+    });
+    new Gauge({
+      name: "nightshift_plan_unplaced", help: "Machines in scope the current plan has no slot for, by reason.",
+      labelNames: ["reason"], registers,
+      collect() {
+        this.reset();
+        const plan = store.plans.current();
+        if (!plan) return;
+        const counts = new Map<string, number>();
+        for (const u of store.plans.unplaced(plan.id)) counts.set(u.reason, (counts.get(u.reason) ?? 0) + 1);
+        for (const [reason, n] of counts) this.set({ reason }, n);
+      },
+    });
+    new Gauge({
+      name: "nightshift_plan_paused", help: "1 while the current plan is paused (a VM needs attention, a wave's failure budget is spent, or the operator).",
+      registers,
+      collect() {
+        this.set(store.plans.current()?.state === "paused" ? 1 : 0);
+      },
+    });
     this.webhookFailures = new Counter({
-      name: "nightshift_webhook_failures_total", help: "Run notifications that could not be delivered after 3 attempts.", registers,
+      name: "nightshift_webhook_failures_total", help: "Notifications (runs, plans: webhooks and mail) that could not be delivered after 3 attempts.", registers,
     });
     this.snapshotsDeleted = new Counter({
       name: "nightshift_snapshots_deleted_total", help: "Expired snapshots the retention job deleted (result=deleted|gone|failed).",

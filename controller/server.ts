@@ -25,6 +25,10 @@ import { RunNotifier } from "./runs/notifier.js";
 import { SnapshotRetention } from "./runs/retention.js";
 import { runTimeouts } from "./runs/timeouts.js";
 import { registerRunsApi } from "./http/runs-api.js";
+import { registerPlansApi } from "./http/plans-api.js";
+import { PlanNotifier } from "./planning/plan-notifier.js";
+import { PlanService } from "./planning/plan-service.js";
+import { PlanExecutor } from "./planning/plan-executor.js";
 
 export interface RunningController {
   url: string;
@@ -33,6 +37,7 @@ export interface RunningController {
   hub: AgentHub;
   liveness: LivenessMonitor;
   engine: RunEngine;
+  plans: PlanExecutor;
   retention: SnapshotRetention;
   adminTokenFile: string | null;
   close(): Promise<void>;
@@ -43,7 +48,12 @@ export function parseListen(listen: string): { host: string; port: number } {
   return { host: listen.slice(0, i).replace(/^\[|\]$/g, ""), port: Number(listen.slice(i + 1)) };
 }
 
-export async function startController(config: ControllerConfig, log: Logger): Promise<RunningController> {
+export interface ControllerOptions {
+  /** The plans' clock (epoch ms): tests run a week's plan in seconds with one that jumps ahead. */
+  clock?: () => number;
+}
+
+export async function startController(config: ControllerConfig, log: Logger, options: ControllerOptions = {}): Promise<RunningController> {
   const startedAt = Date.now();
   fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
   const store = Store.open(path.join(config.dataDir, "nightshift.db"));
@@ -69,12 +79,24 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   const retention = new SnapshotRetention({
     store, calls, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule, stepTimeoutMs: timeouts.quickMs,
   });
+  const clock = options.clock ?? Date.now;
+  const planNotifier = new PlanNotifier({
+    webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeoutSeconds * 1000,
+    sendmail: config.plans.sendmail, emails: config.plans.emails,
+    log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc(),
+  });
+  const planService: PlanService = new PlanService({ store, clock, onChange: () => plans.kick() });
+  const plans = new PlanExecutor({
+    store, engine, notifier: planNotifier, service: planService, clock, tickMs: config.plans.tickSeconds * 1000,
+    reminderMs: config.plans.reminderMinutes * 60_000, log: log.child({ part: "plans" }),
+  });
   const liveness = new LivenessMonitor(store, hub, log.child({ part: "liveness" }),
     config.liveness.missingAfterSeconds * 1000, config.liveness.checkIntervalSeconds * 1000);
 
   const router = new Router();
   registerApi(router, { store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
   registerRunsApi(router, { store, engine });
+  registerPlansApi(router, { store, service: planService, executor: plans, clock });
   const authorize = (req: http.IncomingMessage) => {
     const token = bearerToken(req.headers.authorization);
     if (!token || store.apiTokens.verify(token) === null) {
@@ -112,6 +134,8 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   liveness.start();
   // Unfinished runs continue: their steps wait for the agents to reconnect (runs.agentLostTimeoutSeconds).
   engine.resume();
+  // The current plan goes on from its state in the store: slots whose time came while the controller was down start now, or are missed.
+  plans.start();
   retention.start();
   ready = true;
   const actualPort = (server.address() as AddressInfo).port;
@@ -120,10 +144,11 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
   log.info({ url, dataDir: config.dataDir }, "controller listening");
 
   return {
-    url, port: actualPort, store, hub, liveness, engine, retention, adminTokenFile,
+    url, port: actualPort, store, hub, liveness, engine, plans, retention, adminTokenFile,
     async close() {
       ready = false;
       liveness.stop();
+      plans.stop();
       await retention.stop();
       // Runs stop where they are; the store says where, and the next start resumes them.
       engine.stop();
@@ -131,7 +156,7 @@ export async function startController(config: ControllerConfig, log: Logger): Pr
       await hub.close();
       await new Promise<void>((resolve) => server.close(() => resolve()));
       server.closeAllConnections();
-      await notifier.settled();
+      await Promise.all([notifier.settled(), planNotifier.settled()]);
       store.close();
     },
   };
