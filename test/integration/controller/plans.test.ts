@@ -37,12 +37,13 @@ let dataDir: string;
 let adminToken: string;
 let clock: TestClock;
 let hooks: WebhookReceiver;
+let mailDir: string;
 let hypervisors: SimulatedHypervisor[] = [];
 
 const config = () => ControllerConfigSchema.parse({
   listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 },
   retention: { schedule: "0 0 1 1 *" }, notifications: { webhooks: [hooks.url], timeoutSeconds: 2 },
-  plans: { tickSeconds: 0.1, reminderMinutes: 5 },
+  plans: { tickSeconds: 0.1, reminderMinutes: 5, sendmail: path.join(mailDir, "sendmail"), emails: { g: "noc@g.example" } },
 });
 const start = () => startController(config(), pino({ level: "silent" }), { clock: clock.now });
 
@@ -110,18 +111,33 @@ function waves(m0: number, list: { name: string; role: string; failureBudget?: n
   }));
 }
 
+/** Mails "sent" through the fake sendmail, oldest first: its arguments and the message. */
+function mails(): { args: string; message: string }[] {
+  return fs.readdirSync(mailDir).filter((f) => f.endsWith(".eml")).sort().map((f) => {
+    const text = fs.readFileSync(path.join(mailDir, f), "utf8");
+    const nl = text.indexOf("\n");
+    return { args: text.slice(0, nl), message: text.slice(nl + 1) };
+  });
+}
+
 beforeAll(async () => {
   hooks = await WebhookReceiver.start();
+  mailDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-plans-mail-"));
+  // A stand-in for sendmail that keeps each message in a file.
+  fs.writeFileSync(path.join(mailDir, "sendmail"),
+    `#!/bin/sh\n{ echo "$*"; cat; } > "${mailDir}/$(date +%s%N)-$$.eml"\n`, { mode: 0o755 });
 });
 
 afterAll(async () => {
   await hooks.close();
+  fs.rmSync(mailDir, { recursive: true, force: true });
 });
 
 beforeEach(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-plans-"));
   clock = new TestClock();
   hooks.clear();
+  for (const f of fs.readdirSync(mailDir)) if (f.endsWith(".eml")) fs.rmSync(path.join(mailDir, f));
   controller = await start();
   adminToken = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
 });
@@ -455,7 +471,7 @@ describe("executing a plan (the clock jumps to each wave)", () => {
     expect(states(done)).toEqual({ x: "failed", y: "done" });
   });
 
-  it("goes on after a controller restart, announces once, and reminds before a slot", async () => {
+  it("goes on after a controller restart, announces once, and reminds before a slot, by webhook and by mail", async () => {
     const hv = await hypervisor("hv1", ["a", "b"]);
     await ok("PUT", "/v1/windows/g", ALWAYS_UTC);
     await machine("a", { group: "g", roles: ["first"], estimatedMinutes: 2 });
@@ -485,6 +501,15 @@ describe("executing a plan (the clock jumps to each wave)", () => {
     expect(states(done)).toEqual({ a: "done", b: "done" });
     expect(hooks.of("slots-assigned")).toHaveLength(1);
     expect(hooks.of("slot-reminder")).toHaveLength(1);
+
+    // The group's address got the same two notices by mail.
+    const sent = mails();
+    expect(sent.map((m) => m.args)).toEqual(["-t -i", "-t -i"]);
+    expect(sent[0]!.message).toMatch(/^To: noc@g\.example\nSubject: Maintenance scheduled: 2 machine\(s\) of g\n/);
+    expect(sent[0]!.message).toContain(`${iso(m0).slice(0, 16).replace("T", " ")} - ${iso(m0 + 2 * MINUTE).slice(0, 16).replace("T", " ")} UTC  a (vm, wave first)`);
+    expect(sent[1]!.message).toMatch(/^To: noc@g\.example\nSubject: Reminder: maintenance of 1 machine\(s\) of g soon\n/);
+    expect(sent[1]!.message).toContain(" b (vm, wave second)");
+    expect(sent[1]!.message).not.toContain(" a (vm,");
   });
 
   it("operator pause and cancel; a new plan replaces one that has not started and is refused while one runs", async () => {
