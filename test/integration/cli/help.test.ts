@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 
 describe.each([
-  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "events", "status", "runs", "snapshots", "run start"] },
+  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "events", "status", "runs", "snapshots", "run start",
+    "windows", "machines", "plan"] },
   { args: ["hosts"], has: ["Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT", "Fields (hosts --json", "enroll", "revoke"] },
   { args: ["hosts", "list"], has: ["--json", "Fields (hosts --json", "lastSeenAt"] },
   { args: ["hosts", "enroll"], has: ["<name>", "/etc/nightshift/agent.token", "mode 0600", "Fields (--json", "NS_ERR_HOST_EXISTS"] },
@@ -21,6 +22,25 @@ describe.each([
   { args: ["runs"], has: ["--limit <n>", "Columns: ID NAME STATE VMS SUCCEEDED ROLLED-BACK SKIPPED NEEDS-ATTENTION ABORTED CREATED HALT REASON",
     "Fields (--json", "vmCount"] },
   { args: ["snapshots"], has: ["--all", "Columns: VM HOST SNAPSHOT RUN CREATED EXPIRES DELETED NOTE", "Fields (--json", "expiresAt"] },
+  { args: ["windows"], has: ["Columns: GROUP TZ WINDOWS BLACKOUTS NOTICE MACHINES NEXT WINDOW (UTC)", "Fields (--json", "nextWindowStart",
+    "set", "delete"] },
+  { args: ["windows", "set"], has: ["<group>", "-f, --file <file>", "--tz <zone>", "--window <spec>", "--blackout <dates>", "--notice <duration>",
+    '"tue,thu 02:00-05:00"', "2026-12-27..2027-01-02", "Example file", "NS_ERR_WINDOWS_SPEC", "Fields (--json"] },
+  { args: ["windows", "delete"], has: ["<group>", "NS_ERR_NO_WINDOWS"] },
+  { args: ["machines"], has: ["Columns: NAME KIND HOST GROUP ROLES TESTED HA-GROUPS MINUTES", "Fields (--json", "estimatedMinutes", "set", "delete"] },
+  { args: ["machines", "set"], has: ["<name>", "--group <group>", "--role <role>", "--tested", "--ha-group <name>", "--minutes <n>", "--host",
+    "HOST/VM", "NS_ERR_VM_AMBIGUOUS", "NS_ERR_MACHINE_SPEC", "Fields (--json"] },
+  { args: ["machines", "delete"], has: ["<name>", "--host", "--vm", "NS_ERR_MACHINE_AMBIGUOUS"] },
+  { args: ["plan"], has: ["week", "show", "check", "pause", "resume", "cancel", "export"] },
+  { args: ["plan", "week"], has: ["--spec <file>", "--start <date>", "--dry-run", "Spec keys", "failureBudget", "Example spec:", "run:",
+    "Columns: DAY START END MACHINE KIND HOST GROUP STATE RUN OUTCOME", "in UTC", "NS_ERR_WAVE_SPEC", "NS_ERR_PLAN_ACTIVE", "Fields (--json", "pausedReason"] },
+  { args: ["plan", "show"], has: ["[id]", "Columns: DAY START END MACHINE KIND HOST GROUP STATE RUN OUTCOME", "Columns: MACHINE GROUP WAVE REASON DETAIL",
+    "NS_ERR_NO_PLAN", "Fields (--json", "unplaced[]"] },
+  { args: ["plan", "check"], has: ["Columns: MACHINE GROUP PROBLEM REASON DETAIL", "no-slot", "NS_ERR_PLAN_INCOMPLETE", "Fields (--json"] },
+  { args: ["plan", "pause"], has: ["nightshift plan resume", "Fields (--json"] },
+  { args: ["plan", "resume"], has: ["paused itself", "nightshift run show RUN", "Fields (--json"] },
+  { args: ["plan", "cancel"], has: ["cannot be resumed", "Fields (--json"] },
+  { args: ["plan", "export"], has: ["--ics <group>", "-o, --output <file>", "iCalendar", "NS_ERR_NO_GROUP"] },
 ])("nightshift $args --help", ({ args, has }) => {
   it("exits 0 and documents the command, its settings and exit codes", async () => {
     const result = await runCli([...args, "--help"]);
