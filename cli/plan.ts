@@ -187,7 +187,7 @@ ${SETTINGS_HELP}
         return;
       }
       process.stdout.write(planText(record, { dryRun: flags.dryRun === true }));
-      if (!flags.dryRun) process.stdout.write("Check that every machine has a slot: nightshift plan check\n");
+      if (!flags.dryRun) process.stdout.write("\nCheck that every machine has a slot: nightshift plan check\n");
     });
 
   plan.command("show")
