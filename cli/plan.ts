@@ -89,6 +89,9 @@ state, and its slots by start time:
     STATE            scheduled, running, done, failed, skipped, cancelled
     RUN              the maintenance run that executed the slot (nightshift
                      run show RUN)
+    OUTCOME          the VM's outcome in that run (succeeded, rolled-back,
+                     ...); "manual" for a hypervisor's slot, whose work the
+                     operator does
 Then the machines that got no slot, each with its reason:
   Columns: MACHINE GROUP WAVE REASON DETAIL
     WAVE    the wave that selected it; "(none)" if no wave did
