@@ -58,14 +58,7 @@ export class ControllerMetrics {
         this.reset();
         const plan = store.plans.current();
         if (!plan) return;
-        const counts = new Map<string, { wave: string; state: string; n: number }>();
-        for (const s of store.plans.slots(plan.id)) {
-          const key = `${s.wave_name}\u0000${s.state}`;
-          const entry = counts.get(key) ?? { wave: s.wave_name, state: s.state, n: 0 };
-          entry.n++;
-          counts.set(key, entry);
-        }
-        for (const c of counts.values()) this.set({ wave: c.wave, state: c.state }, c.n);
+        for (const c of store.plans.countsByWaveState(plan.id)) this.set({ wave: c.wave, state: c.state }, c.n);
       },
     });
     new Gauge({
@@ -75,11 +68,7 @@ export class ControllerMetrics {
         this.reset();
         const plan = store.plans.current();
         if (!plan) return;
-        const next = new Map<string, number>();
-        for (const s of store.plans.slots(plan.id)) {
-          if (s.state === "scheduled" && s.start_at < (next.get(s.grp) ?? Infinity)) next.set(s.grp, s.start_at);
-        }
-        for (const [group, at] of next) this.set({ group }, at / 1000);
+        for (const r of store.plans.nextPerGroup(plan.id)) this.set({ group: r.grp }, r.start_at / 1000);
       },
     });
     new Gauge({
@@ -89,9 +78,7 @@ export class ControllerMetrics {
         this.reset();
         const plan = store.plans.current();
         if (!plan) return;
-        const counts = new Map<string, number>();
-        for (const u of store.plans.unplaced(plan.id)) counts.set(u.reason, (counts.get(u.reason) ?? 0) + 1);
-        for (const [reason, n] of counts) this.set({ reason }, n);
+        for (const r of store.plans.unplacedByReason(plan.id)) this.set({ reason: r.reason }, r.n);
       },
     });
     new Gauge({

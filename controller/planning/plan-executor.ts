@@ -51,7 +51,6 @@ export interface PlanExecutorOptions {
   log: Logger;
 }
 
-const TERMINAL = new Set(["done", "failed", "skipped", "cancelled"]);
 const SLOT_OF_OUTCOME: Record<VmOutcome, "done" | "failed" | "skipped"> = {
   "succeeded": "done", "rolled-back": "failed", "needs-attention": "failed", "aborted": "failed", "skipped": "skipped",
 };
@@ -135,15 +134,15 @@ export class PlanExecutor {
       store.plans.setPlanState(plan.id, "paused", attention);
       throw new PlanError(409, "NS_ERR_PLAN_BLOCKED", `plan ${plan.name} stays paused: ${attention}`);
     }
-    const waves = store.plans.waves(plan.id);
-    const slots = store.plans.slots(plan.id);
+    const counts = store.plans.waveCounts(plan.id);
+    const started = hasStarted(store, plan.id);
     store.transaction(() => {
-      for (const w of waves) {
-        const own = slots.filter((s) => s.wave === w.position);
-        store.plans.acceptFailures(plan.id, w.position, own.filter((s) => s.state === "failed").length);
-        if (w.state === "blocked") store.plans.setWaveState(plan.id, w.position, own.some((s) => s.state !== "scheduled") ? "running" : "waiting");
+      for (const w of store.plans.waves(plan.id)) {
+        const c = counts.get(w.position);
+        store.plans.acceptFailures(plan.id, w.position, c?.failed ?? 0);
+        if (w.state === "blocked") store.plans.setWaveState(plan.id, w.position, c && c.total > c.scheduled ? "running" : "waiting");
       }
-      store.plans.setPlanState(plan.id, hasStarted(waves, slots) ? "running" : "scheduled");
+      store.plans.setPlanState(plan.id, started ? "running" : "scheduled");
     });
     log.info({ plan: plan.id, was: plan.paused_reason }, "plan resumed");
     this.kick();
@@ -180,10 +179,10 @@ export class PlanExecutor {
   /** A running wave whose slots all ended is done, paused or not. */
   private closeWaves(plan: PlanRow): void {
     const { store, log } = this.options;
-    const slots = store.plans.slots(plan.id);
+    const counts = store.plans.waveCounts(plan.id);
     for (const w of store.plans.waves(plan.id)) {
-      if (w.state !== "running") continue;
-      if (slots.every((s) => s.wave !== w.position || TERMINAL.has(s.state))) {
+      const c = counts.get(w.position);
+      if (w.state === "running" && (!c || c.scheduled + c.running === 0)) {
         store.plans.setWaveState(plan.id, w.position, "done");
         log.info({ plan: plan.id, wave: w.name }, "wave done");
       }
@@ -200,7 +199,11 @@ export class PlanExecutor {
 
   private sendPerGroup(plan: PlanRow, event: "slots-assigned" | "slot-reminder", slots: SlotRow[], now: number): void {
     const byGroup = new Map<string, SlotRow[]>();
-    for (const s of slots) byGroup.set(s.grp, [...(byGroup.get(s.grp) ?? []), s]);
+    for (const s of slots) {
+      const list = byGroup.get(s.grp);
+      if (list) list.push(s);
+      else byGroup.set(s.grp, [s]);
+    }
     for (const [group, own] of byGroup) {
       const zone = this.options.store.plans.preference(group)?.timezone ?? null;
       this.options.notifier.notify({
@@ -211,7 +214,7 @@ export class PlanExecutor {
   }
 
   private announce(plan: PlanRow, now: number): void {
-    const fresh = this.options.store.plans.slots(plan.id).filter((s) => s.announced_at === null && s.state === "scheduled");
+    const fresh = this.options.store.plans.unannounced(plan.id);
     if (fresh.length === 0) return;
     this.options.store.plans.markAnnounced(fresh.map((s) => s.id), now);
     this.sendPerGroup(plan, "slots-assigned", fresh, now);
@@ -220,8 +223,7 @@ export class PlanExecutor {
   private remind(plan: PlanRow, now: number): void {
     const { store, reminderMs } = this.options;
     if (reminderMs <= 0) return;
-    const due = store.plans.slots(plan.id).filter((s) => s.state === "scheduled" && s.reminded_at === null
-      && s.start_at - reminderMs <= now && now < s.start_at);
+    const due = store.plans.startingWithin(plan.id, now, now + reminderMs);
     if (due.length === 0) return;
     store.plans.markReminded(due.map((s) => s.id), now);
     // An announcement that came within the reminder period was reminder enough.
@@ -229,34 +231,35 @@ export class PlanExecutor {
     if (send.length > 0) this.sendPerGroup(plan, "slot-reminder", send, now);
   }
 
-  /** A VM of this plan that needs attention, as the reason to pause; null when none does. */
+  /**
+   * A VM of this plan (a slot that had a run) that needs attention, as the
+   * reason to pause; null when none does. Flagged by the slot's own run, or by
+   * any later run on the same VM that left it needing attention.
+   */
   private needingAttention(plan: PlanRow): string | null {
     const { store } = this.options;
-    const flagged = new Set(store.runs.needsAttention().map((r) => `${r.host}/${r.vm}`));
-    if (flagged.size === 0) return null;
-    for (const slot of store.plans.slots(plan.id)) {
-      if (!slot.run_id) continue;
-      const vm = store.runs.vms(slot.run_id)[0];
-      if (vm && flagged.has(`${vm.host}/${vm.vm}`)) {
-        return `${vm.host}/${vm.vm} (wave ${slot.wave_name}, run ${slot.run_id}) needs attention: ` +
-          `a later run on it that succeeds or rolls back resolves it, or cancel the plan`;
-      }
-    }
-    return null;
+    const flagged = store.runs.needsAttention();
+    if (flagged.length === 0) return null;
+    const slot = store.plans.slotsOfRuns(plan.id, flagged.map((r) => r.run_id), flagged.map((r) => `${r.host}/${r.vm}`))[0];
+    if (!slot) return null;
+    const hit = flagged.find((r) => r.run_id === slot.run_id) ?? flagged.find((r) => `${r.host}/${r.vm}` === `${slot.host}/${slot.name}`)!;
+    return `${hit.host}/${hit.vm} (wave ${slot.wave_name}, run ${hit.run_id}) needs attention: ` +
+      `a later run on it that succeeds or rolls back resolves it, or cancel the plan`;
   }
 
   private pauseReason(plan: PlanRow): string | null {
     const attention = this.needingAttention(plan);
     if (attention) return attention;
-    const slots = this.options.store.plans.slots(plan.id);
+    const counts = this.options.store.plans.waveCounts(plan.id);
     for (const w of this.options.store.plans.waves(plan.id)) {
-      const own = slots.filter((s) => s.wave === w.position);
-      const failed = own.filter((s) => s.state === "failed");
-      const budget = failureBudget(failureBudgetOf(w) ?? 1, own.length);
-      if (failed.length - w.failures_accepted >= budget) {
-        return `failure budget of wave ${w.name} spent: ${failed.length} of ${own.length} slot(s) failed ` +
+      const c = counts.get(w.position);
+      if (!c) continue;
+      const budget = failureBudget(failureBudgetOf(w) ?? 1, c.total);
+      if (c.failed - w.failures_accepted >= budget) {
+        const failed = this.options.store.plans.failedSlots(plan.id, w.position, 5);
+        return `failure budget of wave ${w.name} spent: ${c.failed} of ${c.total} slot(s) failed ` +
           `(budget ${failureBudgetOf(w) ?? "1 (default)"}${w.failures_accepted ? `, ${w.failures_accepted} accepted by a resume` : ""}): ` +
-          failed.slice(0, 5).map((s) => `${s.name} ${s.outcome ?? ""}`.trim()).join("; ");
+          failed.map((s) => `${s.name} ${s.outcome ?? ""}`.trim()).join("; ");
       }
     }
     return null;
@@ -264,11 +267,12 @@ export class PlanExecutor {
 
   private pause(plan: PlanRow, reason: string): void {
     const { store, log, notifier, clock } = this.options;
-    const waves = store.plans.waves(plan.id);
-    const slots = store.plans.slots(plan.id);
+    const counts = store.plans.waveCounts(plan.id);
     // The wave the pause holds back: the first one not done that still has slots to start.
-    const held = waves.find((w) => w.state !== "done" && (slots.some((s) => s.wave === w.position && s.state === "scheduled")
-      || !slots.some((s) => s.wave === w.position)));
+    const held = store.plans.waves(plan.id).find((w) => {
+      const c = counts.get(w.position);
+      return w.state !== "done" && (!c || c.scheduled > 0);
+    });
     store.transaction(() => {
       store.plans.setPlanState(plan.id, "paused", reason);
       if (held) store.plans.setWaveState(plan.id, held.position, "blocked");
@@ -280,13 +284,13 @@ export class PlanExecutor {
   private advance(plan: PlanRow, now: number): void {
     const { store, log } = this.options;
     const waves = store.plans.waves(plan.id);
-    let slots = store.plans.slots(plan.id);
+    let counts = store.plans.waveCounts(plan.id);
     let allDone = true;
     for (const w of waves) {
       if (w.state === "done") continue;
-      let own = slots.filter((s) => s.wave === w.position);
+      const c = counts.get(w.position);
       if (w.state !== "running") {
-        const due = own.length === 0 ? now >= w.start_at : own.some((s) => s.state === "scheduled" && s.start_at <= now);
+        const due = !c ? now >= w.start_at : c.next_start !== null && c.next_start <= now;
         const earlierOpen = waves.some((e) => e.position < w.position && e.state !== "done");
         if (!due || earlierOpen) {
           allDone = false;
@@ -294,20 +298,23 @@ export class PlanExecutor {
         }
         store.plans.setWaveState(plan.id, w.position, "running");
         if (plan.state !== "running") store.plans.setPlanState(plan.id, "running");
-        log.info({ plan: plan.id, wave: w.name, slots: own.length }, "wave started");
+        log.info({ plan: plan.id, wave: w.name, slots: c?.total ?? 0 }, "wave started");
       }
-      for (const slot of own) {
-        if (slot.state !== "scheduled" || slot.start_at > now) continue;
-        if (now >= slot.end_at) {
-          store.plans.finishSlot(slot.id, "skipped", `missed: the slot ended (${isoMinute(slot.end_at)}) before it could start`);
-        } else {
-          this.startSlot(plan, slot);
+      if (c && c.next_start !== null && c.next_start <= now) {
+        for (const slot of store.plans.dueSlots(plan.id, now)) {
+          if (slot.wave !== w.position) continue;
+          if (now >= slot.end_at) {
+            store.plans.finishSlot(slot.id, "skipped", `missed: the slot ended (${isoMinute(slot.end_at)}) before it could start`);
+          } else {
+            this.startSlot(plan, slot);
+          }
         }
+        counts = store.plans.waveCounts(plan.id);
       }
-      slots = store.plans.slots(plan.id);
-      own = slots.filter((s) => s.wave === w.position);
-      if (own.every((s) => TERMINAL.has(s.state))) {
+      const after = counts.get(w.position);
+      if (!after || after.scheduled + after.running === 0) {
         store.plans.setWaveState(plan.id, w.position, "done");
+        w.state = "done";
         log.info({ plan: plan.id, wave: w.name }, "wave done");
         continue;
       }

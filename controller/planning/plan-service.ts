@@ -30,9 +30,10 @@ function requestError(issues: { path: PropertyKey[]; message: string }[]): PlanE
   return new PlanError(400, code, `invalid plan request: ${text}`);
 }
 
-/** A plan has started once a wave left `waiting` or a slot left `scheduled`. */
-export function hasStarted(waves: WaveRow[], slots: SlotRow[]): boolean {
-  return waves.some((w) => w.state !== "waiting" && w.state !== "blocked") || slots.some((s) => s.state !== "scheduled" && s.state !== "cancelled");
+/** A plan has started once a wave left `waiting` (or `blocked` before it ever ran) or a slot left `scheduled`. */
+export function hasStarted(store: Store, planId: string): boolean {
+  return store.plans.waves(planId).some((w) => w.state !== "waiting" && w.state !== "blocked")
+    || [...store.plans.waveCounts(planId).values()].some((c) => c.total - c.scheduled - c.cancelled > 0);
 }
 
 export class PlanService {
@@ -81,7 +82,7 @@ export class PlanService {
     store.transaction(() => {
       const current = store.plans.current();
       if (current) {
-        if (hasStarted(store.plans.waves(current.id), store.plans.slots(current.id))) {
+        if (hasStarted(store, current.id)) {
           throw new PlanError(409, "NS_ERR_PLAN_ACTIVE", `plan ${current.name} (${current.id}) is ${current.state} and has started: ` +
             `cancel it first (nightshift plan cancel)`);
         }

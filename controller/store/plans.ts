@@ -91,6 +91,18 @@ export interface UnplacedRow {
   detail: string;
 }
 
+/** Slot counts of one wave, counted by SQLite so a tick never reads every slot of a large plan. */
+export interface WaveCounts {
+  wave: number;
+  total: number;
+  scheduled: number;
+  running: number;
+  failed: number;
+  cancelled: number;
+  /** Start of the earliest slot not started yet, or null. */
+  next_start: number | null;
+}
+
 export interface NewPlan {
   id: string;
   name: string;
@@ -140,6 +152,25 @@ export class PlanStore {
       waves: db.prepare("SELECT * FROM plan_waves WHERE plan_id = ? ORDER BY position"),
       slots: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.plan_id = ? ORDER BY s.start_at, s.machine_id`),
       slot: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.id = ?`),
+      waveCounts: db.prepare(`SELECT wave, count(*) AS total, sum(state = 'scheduled') AS scheduled, sum(state = 'running') AS running,
+        sum(state = 'failed') AS failed, sum(state = 'cancelled') AS cancelled, min(CASE WHEN state = 'scheduled' THEN start_at END) AS next_start
+        FROM plan_slots WHERE plan_id = ? GROUP BY wave`),
+      dueSlots: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.plan_id = ? AND s.start_at <= ? AND s.state = 'scheduled'
+        ORDER BY s.start_at, s.machine_id`),
+      unannounced: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.plan_id = ? AND s.announced_at IS NULL AND s.state = 'scheduled'
+        ORDER BY s.start_at, s.machine_id`),
+      startingWithin: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.plan_id = ? AND s.start_at > ? AND s.start_at <= ?
+        AND s.state = 'scheduled' AND s.reminded_at IS NULL ORDER BY s.start_at, s.machine_id`),
+      failedSlots: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.plan_id = ? AND s.wave = ? AND s.state = 'failed'
+        ORDER BY s.start_at, s.machine_id LIMIT ?`),
+      slotsOfRuns: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.plan_id = ? AND s.run_id IS NOT NULL
+        AND (s.run_id IN (SELECT value FROM json_each(?)) OR s.host || '/' || s.name IN (SELECT value FROM json_each(?)))
+        ORDER BY s.start_at, s.machine_id`),
+      countsByWaveState: db.prepare(`SELECT w.name AS wave, s.state, count(*) AS n FROM ${SLOT_FROM} WHERE s.plan_id = ?
+        GROUP BY s.wave, s.state ORDER BY s.wave, s.state`),
+      nextPerGroup: db.prepare(`SELECT grp, min(start_at) AS start_at FROM plan_slots WHERE plan_id = ? AND state = 'scheduled'
+        GROUP BY grp ORDER BY grp`),
+      unplacedByReason: db.prepare("SELECT reason, count(*) AS n FROM plan_unplaced WHERE plan_id = ? GROUP BY reason ORDER BY reason"),
       runningSlots: db.prepare(`SELECT ${SLOT_COLUMNS} FROM ${SLOT_FROM} WHERE s.state = 'running' ORDER BY s.id`),
       unplaced: db.prepare("SELECT * FROM plan_unplaced WHERE plan_id = ? ORDER BY grp, name, machine_id"),
       setPlanState: db.prepare("UPDATE plans SET state = ?, paused_reason = ? WHERE id = ?"),
@@ -235,6 +266,48 @@ export class PlanStore {
 
   slot(id: number): SlotRow | undefined {
     return this.stmts.slot.get(id) as SlotRow | undefined;
+  }
+
+  waveCounts(planId: string): Map<number, WaveCounts> {
+    return new Map((this.stmts.waveCounts.all(planId) as WaveCounts[]).map((c) => [c.wave, c]));
+  }
+
+  /** Slots not started whose start is at or before `now`. */
+  dueSlots(planId: string, now: number): SlotRow[] {
+    return this.stmts.dueSlots.all(planId, now) as SlotRow[];
+  }
+
+  /** Slots not started that were never announced. */
+  unannounced(planId: string): SlotRow[] {
+    return this.stmts.unannounced.all(planId) as SlotRow[];
+  }
+
+  /** Slots not started and not reminded of, starting in (from, to]. */
+  startingWithin(planId: string, from: number, to: number): SlotRow[] {
+    return this.stmts.startingWithin.all(planId, from, to) as SlotRow[];
+  }
+
+  failedSlots(planId: string, wave: number, limit: number): SlotRow[] {
+    return this.stmts.failedSlots.all(planId, wave, limit) as SlotRow[];
+  }
+
+  /** Slots whose run is one of `runIds`, or whose machine is one of `vms` (HOST/VM) and that had a run. */
+  slotsOfRuns(planId: string, runIds: readonly string[], vms: readonly string[]): SlotRow[] {
+    return this.stmts.slotsOfRuns.all(planId, JSON.stringify(runIds), JSON.stringify(vms)) as SlotRow[];
+  }
+
+  /** For metrics: slots per wave name and state. */
+  countsByWaveState(planId: string): { wave: string; state: string; n: number }[] {
+    return this.stmts.countsByWaveState.all(planId) as { wave: string; state: string; n: number }[];
+  }
+
+  /** For metrics: each group's earliest slot not started yet. */
+  nextPerGroup(planId: string): { grp: string; start_at: number }[] {
+    return this.stmts.nextPerGroup.all(planId) as { grp: string; start_at: number }[];
+  }
+
+  unplacedByReason(planId: string): { reason: string; n: number }[] {
+    return this.stmts.unplacedByReason.all(planId) as { reason: string; n: number }[];
   }
 
   /** Slots whose run is under way, in any plan (a cancelled plan's runs still get their outcome recorded). */

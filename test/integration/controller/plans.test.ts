@@ -512,6 +512,23 @@ describe("executing a plan (the clock jumps to each wave)", () => {
     expect(sent[1]!.message).not.toContain(" a (vm,");
   });
 
+  it("a slot whose end passed while the plan was paused is skipped as missed, never started outside its window", async () => {
+    const hv = await hypervisor("hv1", ["a"]);
+    await ok("PUT", "/v1/windows/g", ALWAYS_UTC);
+    await machine("a", { group: "g", roles: ["first"], estimatedMinutes: 2 });
+    const m0 = nextMinute();
+    const plan = await ok<PlanRecord>("POST", "/v1/plans", { spec: { name: "late", waves: waves(m0, [{ name: "first", role: "first" }]) }, run: RUN }, 201);
+    await ok("POST", "/v1/plans/current/pause");
+    clock.set(m0 + 3 * MINUTE);
+    await sleep(300);
+    expect(slotOf(await ok<PlanRecord>("GET", `/v1/plans/${plan.id}`), "a").state).toBe("scheduled");
+    await ok("POST", "/v1/plans/current/resume");
+    const done = await waitPlan(plan.id, (p) => p.state === "finished", "plan finished");
+    expect(slotOf(done, "a").state).toBe("skipped");
+    expect(slotOf(done, "a").outcome).toBe(`missed: the slot ended (${iso(m0 + 2 * MINUTE).slice(0, 16)}Z) before it could start`);
+    expect(hv.steps).toHaveLength(0);
+  });
+
   it("operator pause and cancel; a new plan replaces one that has not started and is refused while one runs", async () => {
     await hypervisor("hv1", ["a", "b", "c"], { patchMs: 300 });
     await ok("PUT", "/v1/windows/g", ALWAYS_UTC);
