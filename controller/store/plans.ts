@@ -8,7 +8,7 @@
  */
 import type { Db } from "./db.js";
 import type { MaintenancePreference } from "../../shared/windows.js";
-import type { PlanState, SlotState, WaveRecord } from "../../shared/plans.js";
+import type { MachineRecord, PlanState, SlotState, WaveRecord } from "../../shared/plans.js";
 
 export interface MembershipRow {
   id: string;
@@ -23,17 +23,8 @@ export interface MembershipRow {
   updated_at: number;
 }
 
-export interface NewMembership {
-  id: string;
-  kind: "vm" | "host";
-  name: string;
-  host: string;
-  group: string;
-  roles: string[];
-  tested: boolean;
-  haGroups: string[];
-  estimatedMinutes: number;
-}
+/** A membership as the API shows it (GET /v1/machines) is what is written. */
+export type NewMembership = MachineRecord;
 
 export interface PlanRow {
   id: string;
