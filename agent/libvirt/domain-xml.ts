@@ -30,15 +30,17 @@ const parser = new XMLParser({
   parseTagValue: false,
 });
 
-type XmlNode = Record<string, unknown>;
+export type XmlNode = Record<string, unknown>;
 
-function attr(node: unknown, name: string): string | null {
+/** An attribute of a parsed element (parsed with attributeNamePrefix "@"), or null. */
+export function attr(node: unknown, name: string): string | null {
   if (!node || typeof node !== "object") return null;
   const value = (node as XmlNode)[`@${name}`];
   return typeof value === "string" ? value : null;
 }
 
-function child(node: unknown, name: string): XmlNode | undefined {
+/** A child element; an empty element (`<readonly/>`) reads as {}. */
+export function child(node: unknown, name: string): XmlNode | undefined {
   if (!node || typeof node !== "object") return undefined;
   const value = (node as XmlNode)[name];
   return value && typeof value === "object" ? (value as XmlNode) : value === "" ? {} : undefined;

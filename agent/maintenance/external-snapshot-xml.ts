@@ -11,7 +11,7 @@
  * byte of the operator's definition stays as it was.
  */
 import { XMLParser } from "fast-xml-parser";
-import { parseDomainDisks, type DomainDisk } from "../libvirt/domain-xml.js";
+import { attr, child, parseDomainDisks, type DomainDisk, type XmlNode } from "../libvirt/domain-xml.js";
 
 /** What a disk-only snapshot does with one disk of the VM. */
 export interface DiskOnlyPlan {
@@ -104,20 +104,6 @@ const parser = new XMLParser({
   // The embedded <domain> copies are cut out as text below; the parser only reads <memory> and <disks>.
   stopNodes: ["domainsnapshot.domain", "domainsnapshot.inactiveDomain"],
 });
-
-type XmlNode = Record<string, unknown>;
-
-function attr(node: unknown, name: string): string | null {
-  if (!node || typeof node !== "object") return null;
-  const value = (node as XmlNode)[`@${name}`];
-  return typeof value === "string" ? value : null;
-}
-
-function child(node: unknown, name: string): XmlNode | undefined {
-  if (!node || typeof node !== "object") return undefined;
-  const value = (node as XmlNode)[name];
-  return value && typeof value === "object" ? (value as XmlNode) : value === "" ? {} : undefined;
-}
 
 export function parseSnapshotXml(xml: string): SnapshotInfo {
   const doc = parser.parse(xml) as XmlNode;
