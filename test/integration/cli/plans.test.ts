@@ -9,33 +9,15 @@ import os from "node:os";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { startController, type TestController } from "../../helpers/controller.js";
-import { sampleDomain, TestAgent } from "../../helpers/ws-agent.js";
+import type { TestAgent } from "../../helpers/ws-agent.js";
 import { expectAligned } from "../../helpers/table-assert.js";
 import type { MachineRecord, PlanCheckRecord, PlanRecord, PlanRequest, WindowsRecord } from "../../../shared/plans.js";
-import { api, runAgainst } from "./run-cli.js";
+import { api, apiCall, enrolledAgent, runAgainst, waitForVms } from "./run-cli.js";
 
 let controller: TestController;
 let hv1: TestAgent;
 let hv2: TestAgent;
 let dir: string;
-
-async function enrolledAgent(host: string, vms: string[]): Promise<TestAgent> {
-  const enrolled = await runAgainst(controller, ["hosts", "enroll", host]);
-  const agent = await TestAgent.connect(controller.url, enrolled.stdout.trim());
-  agent.hello(host);
-  await agent.next("welcome");
-  agent.send({ v: 1, type: "inventory", collectedAt: new Date().toISOString(), domains: vms.map((n) => sampleDomain(n)) });
-  return agent;
-}
-
-async function call<T>(method: string, pathname: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(controller.url + pathname, {
-    method,
-    headers: { Authorization: `Bearer ${controller.adminToken}`, "Content-Type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
 
 const nightshift = (...args: string[]) => runAgainst(controller, args);
 
@@ -101,14 +83,9 @@ beforeAll(async () => {
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-cli-plans-"));
   specFile = path.join(dir, "week.yaml");
   fs.writeFileSync(specFile, SPEC);
-  hv1 = await enrolledAgent("hv1", ["mon1", "test1", "test2", "web1", "web2", "web3", "dup"]);
-  hv2 = await enrolledAgent("hv2", ["dup", "db1"]);
-  for (let i = 0; ; i++) {
-    const vms = await api(controller, "/v1/vms") as unknown[];
-    if (vms.length === 9) break;
-    if (i > 200) throw new Error(`inventory not stored: ${JSON.stringify(vms)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  hv1 = await enrolledAgent(controller, "hv1", ["mon1", "test1", "test2", "web1", "web2", "web3", "dup"]);
+  hv2 = await enrolledAgent(controller, "hv2", ["dup", "db1"]);
+  await waitForVms(controller, 9);
 });
 
 afterAll(async () => {
@@ -304,7 +281,7 @@ describe("plans", () => {
     const json = await nightshift("plan", "week", "--spec", specFile, "--start", START, "--dry-run", "--json");
     expect(json.code, json.stderr).toBe(0);
     const printed = JSON.parse(json.stdout) as PlanRecord;
-    const { status, json: direct } = await call<PlanRecord>("POST", "/v1/plans", request(true));
+    const { status, json: direct } = await apiCall<PlanRecord>(controller, "POST", "/v1/plans", request(true));
     expect(status).toBe(200);
     expect({ ...printed, createdAt: null }).toEqual({ ...direct, createdAt: null });
     expect(printed.slots).toHaveLength(8);
@@ -314,7 +291,7 @@ describe("plans", () => {
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout.split("\n")[0]).toBe('Plan dry-run "cli week": scheduled (dry run: nothing was stored)');
     expect(text.stdout).not.toContain("nightshift plan check");
-    expect((await call("GET", "/v1/plans/current")).status).toBe(404);
+    expect((await apiCall(controller, "GET", "/v1/plans/current")).status).toBe(404);
   });
 
   it("week: stores the plan and prints it by wave, each machine's slot in its row", async () => {
@@ -477,7 +454,7 @@ describe("plans", () => {
     expect(noSpec.code).toBe(2);
     expect(noSpec.stderr).toContain("required option '--spec <file>' not specified");
     // The current plan was cancelled before: a request that reached the controller would have made one.
-    expect((await call("GET", "/v1/plans/current")).status).toBe(404);
+    expect((await apiCall(controller, "GET", "/v1/plans/current")).status).toBe(404);
   });
 
   it("what only the controller can see is its error (exit 1): waves out of order", async () => {

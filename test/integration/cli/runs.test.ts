@@ -10,10 +10,10 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { startController, type TestController } from "../../helpers/controller.js";
-import { sampleDomain, TestAgent } from "../../helpers/ws-agent.js";
+import type { TestAgent } from "../../helpers/ws-agent.js";
 import { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput } from "../../../shared/runs.js";
-import { api, CLI_BIN, runAgainst } from "./run-cli.js";
+import { api, apiCall, CLI_BIN, enrolledAgent, runAgainst, waitForVms } from "./run-cli.js";
 
 let controller: TestController;
 let hv1: TestAgent;
@@ -21,38 +21,16 @@ let hv2: TestAgent;
 let sim: SimulatedHypervisor;
 let dir: string;
 
-async function enrolledAgent(host: string, vms: string[]): Promise<TestAgent> {
-  const enrolled = await runAgainst(controller, ["hosts", "enroll", host]);
-  const agent = await TestAgent.connect(controller.url, enrolled.stdout.trim());
-  agent.hello(host);
-  await agent.next("welcome");
-  agent.send({ v: 1, type: "inventory", collectedAt: new Date().toISOString(), domains: vms.map((n) => sampleDomain(n)) });
-  return agent;
-}
-
-async function post<T>(pathname: string, body: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(controller.url + pathname, {
-    method: "POST", headers: { Authorization: `Bearer ${controller.adminToken}`, "Content-Type": "application/json" }, body: JSON.stringify(body),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
-
 beforeAll(async () => {
   controller = await startController();
   dir = fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-cli-runs-"));
-  hv1 = await enrolledAgent("hv1", ["web1", "web2", "web3", "dup"]);
-  hv2 = await enrolledAgent("hv2", ["dup"]);
+  hv1 = await enrolledAgent(controller, "hv1", ["web1", "web2", "web3", "dup"]);
+  hv2 = await enrolledAgent(controller, "hv2", ["dup"]);
   const token = (await runAgainst(controller, ["hosts", "enroll", "sim1"])).stdout.trim();
   sim = new SimulatedHypervisor("sim1", ["app1", "app2", "app3"]);
   sim.vms.get("app3")!.breaksOnPatch = true;
   await sim.connect(controller.url, token);
-  // The inventories are stored asynchronously: wait until every VM is known.
-  for (let i = 0; ; i++) {
-    const vms = await api(controller, "/v1/vms") as { name: string }[];
-    if (vms.length === 8) break;
-    if (i > 200) throw new Error(`inventory not stored: ${JSON.stringify(vms)}`);
-    await new Promise((r) => setTimeout(r, 25));
-  }
+  await waitForVms(controller, 8);
 });
 
 afterAll(async () => {
@@ -72,7 +50,7 @@ describe("run start --dry-run", () => {
     const result = await runAgainst(controller, ["run", "start", "--vm", "web1", "--vm", "web2", "--patch-exec", "apt-get -y upgrade",
       "--reboot", "if-required", "--dry-run"]);
     expect(result.code, result.stderr).toBe(0);
-    const { json } = await post<{ plan: RunPlan }>("/v1/runs", { spec, dryRun: true });
+    const { json } = await apiCall<{ plan: RunPlan }>(controller, "POST", "/v1/runs", { spec, dryRun: true });
     const plan = json.plan;
     const lines = result.stdout.split("\n");
     expect(lines[0]).toBe(`Plan for ${JSON.stringify(plan.name)} (dry run: nothing was started)`);
@@ -91,7 +69,7 @@ describe("run start --dry-run", () => {
     const result = await runAgainst(controller, ["run", "start", "--vm", "web1", "--vm", "web2", "--patch-exec", "apt-get -y upgrade",
       "--reboot", "if-required", "--dry-run", "--json"]);
     expect(result.code, result.stderr).toBe(0);
-    const { json } = await post<{ plan: RunPlan }>("/v1/runs", { spec, dryRun: true });
+    const { json } = await apiCall<{ plan: RunPlan }>(controller, "POST", "/v1/runs", { spec, dryRun: true });
     expect(JSON.parse(result.stdout)).toEqual(json.plan);
   });
 
