@@ -20,7 +20,8 @@ import { parse as parseYaml } from "yaml";
 import ICAL from "ical.js";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
-import { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
+import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
+import { controllerApi, type Answer } from "../../helpers/controller-api.js";
 import { sampleDomain } from "../../helpers/ws-agent.js";
 import { generateFleet } from "../../helpers/fleet.js";
 import { TestClock } from "../../helpers/test-clock.js";
@@ -38,7 +39,7 @@ let adminToken: string;
 let clock: TestClock;
 let hooks: WebhookReceiver;
 let mailDir: string;
-let hypervisors: SimulatedHypervisor[] = [];
+const hypervisors: SimulatedHypervisor[] = [];
 
 const config = () => ControllerConfigSchema.parse({
   listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 },
@@ -47,38 +48,9 @@ const config = () => ControllerConfigSchema.parse({
 });
 const start = () => startController(config(), pino({ level: "silent" }), { clock: clock.now });
 
-interface Answer<T> { status: number; json: T; text: string; type: string | null }
-
-async function api<T = unknown>(method: string, p: string, body?: unknown): Promise<Answer<T>> {
-  const res = await fetch(controller.url + p, {
-    method, headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  const text = await res.text();
-  const type = res.headers.get("content-type");
-  return { status: res.status, text, type, json: (type?.startsWith("application/json") ? JSON.parse(text) : null) as T };
-}
-
-async function ok<T>(method: string, p: string, body?: unknown, status = 200): Promise<T> {
-  const answer = await api<T>(method, p, body);
-  if (answer.status !== status) throw new Error(`${method} ${p}: HTTP ${answer.status} ${answer.text}`);
-  return answer.json;
-}
+const { api, ok, hypervisor } = controllerApi(() => ({ url: controller.url, adminToken }), hypervisors);
 
 const errorOf = (a: Answer<unknown>) => [a.status, (a.json as { error: { code: string } }).error.code];
-
-async function hypervisor(host: string, vms: string[], options: ConstructorParameters<typeof SimulatedHypervisor>[2] = {}): Promise<SimulatedHypervisor & { token: string }> {
-  const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: host }, 201);
-  const hv = Object.assign(new SimulatedHypervisor(host, vms, options), { token });
-  await hv.connect(controller.url, token);
-  hypervisors.push(hv);
-  for (let i = 0; i < 100; i++) {
-    const list = await ok<{ name: string; host: string }[]>("GET", "/v1/vms");
-    if (vms.every((v) => list.some((d) => d.name === v && d.host === host))) return hv;
-    await sleep(20);
-  }
-  throw new Error(`inventory of ${host} not stored`);
-}
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 const iso = (ms: number) => new Date(ms).toISOString();
@@ -144,7 +116,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const hv of hypervisors) await hv.disconnect();
-  hypervisors = [];
+  hypervisors.length = 0;
   await controller.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -484,7 +456,7 @@ describe("executing a plan (the clock jumps to each wave)", () => {
     await controller.close();
     controller = await start();
     await hv.disconnect();
-    await hv.connect(controller.url, (hv as unknown as { token: string }).token);
+    await hv.connect(controller.url, hv.token);
 
     clock.set(m0 + 1_000);
     await waitPlan(plan.id, (p) => slotOf(p, "a").state === "done", "a done after the restart");

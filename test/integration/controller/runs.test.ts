@@ -13,43 +13,21 @@ import type { AddressInfo } from "node:net";
 import { pino } from "pino";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
-import { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
+import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
+import { controllerApi } from "../../helpers/controller-api.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunSpecInput, SnapshotRecord } from "../../../shared/runs.js";
 
 let controller: RunningController;
 let dataDir: string;
 let adminToken: string;
-let hypervisors: SimulatedHypervisor[] = [];
+const hypervisors: SimulatedHypervisor[] = [];
 
 const baseConfig = (extra: Record<string, unknown> = {}) => ControllerConfigSchema.parse({
   listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 },
   retention: { schedule: "0 0 1 1 *" }, ...extra,
 });
 
-async function api<T = unknown>(method: string, p: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(controller.url + p, {
-    method, headers: { Authorization: `Bearer ${adminToken}`, "Content-Type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
-
-async function hypervisor(host: string, vms: string[], options: ConstructorParameters<typeof SimulatedHypervisor>[2] = {}): Promise<SimulatedHypervisor> {
-  const { json } = await api<{ token: string }>("POST", "/v1/hosts", { name: host });
-  const hv = new SimulatedHypervisor(host, vms, options);
-  (hv as unknown as { token: string }).token = json.token;
-  await hv.connect(controller.url, json.token);
-  hypervisors.push(hv);
-  // The inventory is stored through the group writer; wait until the VMs are known.
-  for (let i = 0; i < 100; i++) {
-    const { json: list } = await api<{ name: string; host: string }[]>("GET", "/v1/vms");
-    if (vms.every((v) => list.some((d) => d.name === v && d.host === host))) return hv;
-    await new Promise((r) => setTimeout(r, 20));
-  }
-  throw new Error(`inventory of ${host} not stored`);
-}
-
-const tokenOf = (hv: SimulatedHypervisor) => (hv as unknown as { token: string }).token;
+const { api, hypervisor } = controllerApi(() => ({ url: controller.url, adminToken }), hypervisors);
 
 async function startRun(spec: RunSpecInput): Promise<RunDetail> {
   const { status, json } = await api<{ run: RunDetail }>("POST", "/v1/runs", { spec });
@@ -80,7 +58,7 @@ beforeEach(async () => {
 
 afterEach(async () => {
   for (const hv of hypervisors) await hv.disconnect();
-  hypervisors = [];
+  hypervisors.length = 0;
   await controller.close();
   fs.rmSync(dataDir, { recursive: true, force: true });
 });
@@ -214,7 +192,7 @@ describe("maintenance runs (simulated hypervisors)", () => {
     await controller.close();
     controller = await startController(baseConfig(), pino({ level: "silent" }));
     await hv.disconnect();
-    await hv.connect(controller.url, tokenOf(hv));
+    await hv.connect(controller.url, hv.token);
     const done = await waitFinished(run.id);
     expect(outcomes(done)).toEqual({ a: "succeeded", b: "succeeded" });
     // Each patch ran exactly once: the resumed request attached to the execution in flight.
@@ -237,7 +215,7 @@ describe("maintenance runs (simulated hypervisors)", () => {
     await hv.disconnect();
     hv.forgetExecutions();
     controller = await startController(baseConfig(), pino({ level: "silent" }));
-    await hv.connect(controller.url, tokenOf(hv));
+    await hv.connect(controller.url, hv.token);
     const done = await waitFinished(run.id);
     expect(outcomes(done)).toEqual({ a: "rolled-back" });
     expect(done.vms[0]!.reason).toMatch(/interrupted and its outcome is unknown/);
