@@ -5,23 +5,11 @@ import path from "node:path";
 import { PlanRequestSchema } from "../../../shared/plans.js";
 import { buildPlanRequest, PLAN_FILE, planSpecProblems, readPlanFile, startProblem } from "../../../cli/plan-spec.js";
 import { EXAMPLE_PLAN_SPEC } from "../../../cli/plan.js";
-import { UsageError } from "../../../cli/errors.js";
 import { parseYamlMapping } from "../../../cli/spec-check.js";
+import { problemLines, usageErrorOf } from "../../helpers/usage-error.js";
 import { REPO_ROOT } from "../../helpers/run.js";
 
 const file = (text: string, source = "week.yaml") => parseYamlMapping(text, source, PLAN_FILE);
-
-function failure(fn: () => unknown): UsageError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return err as UsageError;
-  }
-  throw new Error("expected a UsageError");
-}
-
-const problemLines = (err: Error) => err.message.split("\n").filter((l) => l.startsWith("  ")).map((l) => l.trim());
 
 const RUN = "run:\n  patch: {exec: apt-get -y upgrade}\n";
 
@@ -84,7 +72,7 @@ describe("problems", () => {
       "  verify: {tpc: [22]}",                                 // 19
       "  keepSnapshots: 3",                                    // 20
     ].join("\n") + "\n";
-    const err = failure(() => buildPlanRequest(file(text), { start: "soon" }));
+    const err = usageErrorOf(() => buildPlanRequest(file(text), { start: "soon" }));
     expect(err.code).toBe("NS_ERR_WAVE_SPEC");
     expect(err.message).toMatch(/^invalid plan spec week\.yaml, nothing was planned:\n/);
     expect(err.message).toMatch(/\nThe spec format: nightshift plan week --help$/);
@@ -111,28 +99,28 @@ describe("problems", () => {
     const waves = "waves:\n  - {name: all, start: mon 00:00, end: sun 23:00, select: [{}]}\n";
     expect(planSpecProblems(file(waves).data)).toEqual([{ path: ["run"], message: expect.stringMatching(
       /^missing: the run options every VM slot executes \(a runbook's keys without vms\), e\.g\. run: \{patch: /) }]);
-    expect(problemLines(failure(() => buildPlanRequest(file(`${waves}run: apt-get upgrade\n`), {}))))
+    expect(problemLines(usageErrorOf(() => buildPlanRequest(file(`${waves}run: apt-get upgrade\n`), {}))))
       .toEqual([expect.stringMatching(/^week\.yaml:3: run: expected a mapping of run options, got "apt-get upgrade": the run options/)]);
-    expect(problemLines(failure(() => buildPlanRequest(file(`${waves}run:\n  reboot: always\n`), {}))))
+    expect(problemLines(usageErrorOf(() => buildPlanRequest(file(`${waves}run:\n  reboot: always\n`), {}))))
       .toEqual(["week.yaml:4: run.patch: missing: give patch: {exec: COMMAND} or patch: {hook: /PATH} under run:"]);
   });
 
   it("no waves: named with what to give", () => {
-    expect(problemLines(failure(() => buildPlanRequest(file(`name: x\n${RUN}`), {}))))
+    expect(problemLines(usageErrorOf(() => buildPlanRequest(file(`name: x\n${RUN}`), {}))))
       .toEqual(["week.yaml: waves: missing: give waves: a list of {name, start, select: [...]} (see nightshift plan week --help)"]);
   });
 
   it("a verify pattern that does not compile", () => {
     const text = `waves:\n  - {name: all, start: mon 00:00, end: sun 23:00, select: [{}]}\n${RUN}  verify: {exec: x, outputPattern: "([a-z"}\n`;
-    expect(problemLines(failure(() => buildPlanRequest(file(text), {}))))
+    expect(problemLines(usageErrorOf(() => buildPlanRequest(file(text), {}))))
       .toEqual([expect.stringMatching(/^week\.yaml:5: run\.verify\.outputPattern: not a valid regular expression: /)]);
   });
 
   it("YAML errors and unreadable files are NS_ERR_PLAN_FILE, naming FILE:LINE:COLUMN", () => {
-    const syntax = failure(() => file("waves: [a\nrun: {}\n"));
+    const syntax = usageErrorOf(() => file("waves: [a\nrun: {}\n"));
     expect(syntax.code).toBe("NS_ERR_PLAN_FILE");
     expect(syntax.message).toMatch(/^week\.yaml:2:1: .* \(the plan spec is YAML\)$/);
-    expect(failure(() => file("")).message).toMatch(/^week\.yaml is empty: expected a mapping with the wave spec's keys/);
-    expect(failure(() => readPlanFile("/nonexistent/week.yaml")).message).toBe("cannot read plan spec /nonexistent/week.yaml: no such file");
+    expect(usageErrorOf(() => file("")).message).toMatch(/^week\.yaml is empty: expected a mapping with the wave spec's keys/);
+    expect(usageErrorOf(() => readPlanFile("/nonexistent/week.yaml")).message).toBe("cannot read plan spec /nonexistent/week.yaml: no such file");
   });
 });

@@ -6,22 +6,12 @@ import path from "node:path";
 import { RunSpecSchema } from "../../../shared/runs.js";
 import { buildRunSpec, mergeSpec, parseRunbook, readRunbook, specProblems, type RunSpecFlags } from "../../../cli/runbook.js";
 import { EXAMPLE_RUNBOOK, parseBudget, parseCount, parseFraction } from "../../../cli/run-start.js";
-import { UsageError } from "../../../cli/errors.js";
 import { REPO_ROOT } from "../../helpers/run.js";
+import { problemLines, usageErrorOf } from "../../helpers/usage-error.js";
 
 /** The error buildRunSpec throws, with its code and message. */
-function failure(flags: RunSpecFlags, text?: string, source = "web.yaml"): UsageError {
-  try {
-    buildRunSpec(flags, text === undefined ? null : parseRunbook(text, source));
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return err as UsageError;
-  }
-  throw new Error("expected buildRunSpec to throw");
-}
-
-/** The problem lines of an NS_ERR_RUN_SPEC message. */
-const problemLines = (err: UsageError) => err.message.split("\n").filter((l) => l.startsWith("  ")).map((l) => l.trim());
+const failure = (flags: RunSpecFlags, text?: string, source = "web.yaml") =>
+  usageErrorOf(() => buildRunSpec(flags, text === undefined ? null : parseRunbook(text, source)));
 
 const MINIMAL = { vm: ["web1"], patchExec: "apt-get -y upgrade" } satisfies RunSpecFlags;
 
@@ -177,15 +167,10 @@ describe("runbook files", () => {
 });
 
 describe("runbook syntax and reading", () => {
-  const runbookError = (fn: () => unknown): UsageError => {
-    try {
-      fn();
-    } catch (err) {
-      expect(err).toBeInstanceOf(UsageError);
-      expect((err as UsageError).code).toBe("NS_ERR_RUNBOOK");
-      return err as UsageError;
-    }
-    throw new Error("expected an NS_ERR_RUNBOOK error");
+  const runbookError = (fn: () => unknown) => {
+    const err = usageErrorOf(fn);
+    expect(err.code).toBe("NS_ERR_RUNBOOK");
+    return err;
   };
 
   it("YAML errors name FILE:LINE:COLUMN", () => {

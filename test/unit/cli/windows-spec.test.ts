@@ -5,22 +5,10 @@ import { WEEKDAYS } from "../../../shared/windows.js";
 import {
   buildWindowsBody, formatBlackout, formatWindow, parseBlackout, parseDays, parseWindow, readWindowsFile, WINDOWS_FILE,
 } from "../../../cli/windows-spec.js";
-import { UsageError } from "../../../cli/errors.js";
 import { parseYamlMapping } from "../../../cli/spec-check.js";
+import { problemLines, usageErrorOf } from "../../helpers/usage-error.js";
 
 const file = (text: string, source = "acme.yaml") => parseYamlMapping(text, source, WINDOWS_FILE);
-
-function failure(fn: () => unknown): UsageError {
-  try {
-    fn();
-  } catch (err) {
-    expect(err).toBeInstanceOf(UsageError);
-    return err as UsageError;
-  }
-  throw new Error("expected a UsageError");
-}
-
-const problemLines = (err: Error) => err.message.split("\n").filter((l) => l.startsWith("  ")).map((l) => l.trim());
 
 describe("--window", () => {
   it.each([
@@ -107,7 +95,7 @@ describe("the body from flags and a file", () => {
   });
 
   it("bad flags are named by their flag, with what is expected", () => {
-    const err = failure(() => buildWindowsBody("acme", { tz: "Mars/Olympus", notice: "two days" }, null));
+    const err = usageErrorOf(() => buildWindowsBody("acme", { tz: "Mars/Olympus", notice: "two days" }, null));
     expect(err.code).toBe("NS_ERR_WINDOWS_SPEC");
     expect(err.message).toMatch(/^invalid windows for group acme, nothing was changed:\n/);
     expect(problemLines(err)).toEqual([
@@ -117,7 +105,7 @@ describe("the body from flags and a file", () => {
   });
 
   it("no zone at all: named with its flag and its file key", () => {
-    expect(problemLines(failure(() => buildWindowsBody("acme", {}, null))))
+    expect(problemLines(usageErrorOf(() => buildWindowsBody("acme", {}, null))))
       .toEqual(["timezone (--tz): missing: give --tz ZONE (an IANA name like Europe/Berlin) or timezone: ZONE in the file"]);
   });
 
@@ -132,7 +120,7 @@ describe("the body from flags and a file", () => {
       "blackouts: [\"2026-13-01\", { from: \"2026-12-27\" }]",  // 7
       "notice: 48",                                             // 8
     ].join("\n") + "\n";
-    const err = failure(() => buildWindowsBody("acme", { tz: "Nowhere/Land" }, file(text)));
+    const err = usageErrorOf(() => buildWindowsBody("acme", { tz: "Nowhere/Land" }, file(text)));
     expect(err.message).toMatch(/^invalid windows for group acme \(file acme\.yaml and flags\), nothing was changed:\n/);
     expect(problemLines(err)).toEqual([
       expect.stringMatching(/^--tz: unknown time zone/),
@@ -148,11 +136,11 @@ describe("the body from flags and a file", () => {
   });
 
   it("a file that is not a mapping, or cannot be read, is NS_ERR_WINDOWS_FILE", () => {
-    const notMapping = failure(() => file("- tue\n"));
+    const notMapping = usageErrorOf(() => file("- tue\n"));
     expect(notMapping.code).toBe("NS_ERR_WINDOWS_FILE");
     expect(notMapping.message).toBe("acme.yaml: expected a mapping with timezone, windows, blackouts and notice " +
       "(see nightshift windows set --help), got a list");
-    const missing = failure(() => readWindowsFile("/nonexistent/acme.yaml"));
+    const missing = usageErrorOf(() => readWindowsFile("/nonexistent/acme.yaml"));
     expect(missing.message).toBe("cannot read windows file /nonexistent/acme.yaml: no such file");
     expect(readWindowsFile("-", () => "timezone: UTC\n").data).toEqual({ timezone: "UTC" });
   });
