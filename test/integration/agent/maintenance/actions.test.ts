@@ -9,7 +9,6 @@
  * Guest boots: one at the start, one for the reboot step, one for the start
  * step at the end; the revert restores memory and does not boot.
  */
-import { randomUUID } from "node:crypto";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
@@ -19,14 +18,15 @@ import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
 import { GuestAgent } from "../../../../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../../../../agent/libvirt/remote-types.js";
 import { STEP_HANDLERS } from "../../../../agent/maintenance/actions/index.js";
-import { StepExecutor, type StepOutcome } from "../../../../agent/maintenance/step-executor.js";
+import { StepExecutor } from "../../../../agent/maintenance/step-executor.js";
 import type { MaintenanceConfig } from "../../../../agent/maintenance/types.js";
-import { StepErrorCodes, type StepAction, type StepKind, type StepResultOf } from "../../../../shared/protocol/steps.js";
+import { StepErrorCodes } from "../../../../shared/protocol/steps.js";
 import {
   ensureGuestBuilt, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk, GUEST_DATA_VERSION,
 } from "../../../helpers/guest.js";
 import { ensureTestBridge, guestAddressPool, type GuestAddress } from "../../../helpers/guest-network.js";
 import { removeDomainsWithPrefix, testPrefix } from "../../../helpers/libvirt.js";
+import { stepRunner } from "../../../helpers/steps.js";
 
 const prefix = testPrefix("steps");
 const name = `${prefix}g1`;
@@ -51,23 +51,7 @@ function config(): MaintenanceConfig {
   return { guestCommands: [PATCH, READ_VERSION, SLOW, FAILING], allowAnyGuestCommand: false, hooks: [goodHook, openHook] };
 }
 
-function run(action: StepAction): Promise<StepOutcome> {
-  return steps.handle({ id: randomUUID(), resume: false, action });
-}
-
-/** Runs a step that must succeed and returns its result. */
-async function ok<K extends StepKind>(action: Extract<StepAction, { kind: K }>): Promise<StepResultOf<K>> {
-  const outcome = await run(action);
-  if (!outcome.ok) throw new Error(`step ${action.kind} failed: ${outcome.error.code}: ${outcome.error.message}`);
-  return outcome.result as StepResultOf<K>;
-}
-
-/** Runs a step that must fail and returns its error. */
-async function fails(action: StepAction): Promise<{ code: string; message: string }> {
-  const outcome = await run(action);
-  if (outcome.ok) throw new Error(`step ${action.kind} succeeded: ${JSON.stringify(outcome.result)}`);
-  return outcome.error;
-}
+const { ok, fails } = stepRunner(() => steps);
 
 async function version(): Promise<string> {
   const out = await ok<"guest-exec">({ kind: "guest-exec", vm: name, command: READ_VERSION, timeoutMs: 10_000 });

@@ -10,7 +10,6 @@
  * Guest boots: one at the start, one per revert (a revert destroys the VM and
  * starts it on its original image), one after the delete of a VM that was off.
  */
-import { randomUUID } from "node:crypto";
 import { execFile } from "node:child_process";
 import fs from "node:fs";
 import path from "node:path";
@@ -23,13 +22,14 @@ import { GuestAgent } from "../../../../agent/libvirt/guest-agent.js";
 import { DomainBlockCommitFlags, DomainXmlFlags } from "../../../../agent/libvirt/protocol.js";
 import type { DomainRef } from "../../../../agent/libvirt/remote-types.js";
 import { STEP_HANDLERS } from "../../../../agent/maintenance/actions/index.js";
-import { StepExecutor, type StepOutcome } from "../../../../agent/maintenance/step-executor.js";
-import { StepErrorCodes, type StepAction, type StepKind, type StepResultOf } from "../../../../shared/protocol/steps.js";
+import { StepExecutor } from "../../../../agent/maintenance/step-executor.js";
+import { StepErrorCodes, type StepResultOf } from "../../../../shared/protocol/steps.js";
 import {
   ensureGuestBuilt, GUEST_AGENT_CHANNEL, GUEST_DATA_VERSION, GUEST_IMAGES_DIR, guestDomainXml, prepareGuestDisk, readGuestConsoleLog,
   removeGuestDisk,
 } from "../../../helpers/guest.js";
 import { removeDomainsWithPrefix, testPrefix } from "../../../helpers/libvirt.js";
+import { stepRunner } from "../../../helpers/steps.js";
 
 const prefix = testPrefix("diskonly");
 const name = `${prefix}g1`;
@@ -43,23 +43,7 @@ let noAgentDisk: string;
 let steps: StepExecutor;
 const timings: Record<string, number[]> = {};
 
-function run(action: StepAction): Promise<StepOutcome> {
-  return steps.handle({ id: randomUUID(), resume: false, action });
-}
-
-async function ok<K extends StepKind>(action: Extract<StepAction, { kind: K }>): Promise<StepResultOf<K>> {
-  const started = performance.now();
-  const outcome = await run(action);
-  (timings[action.kind] ??= []).push(Math.round(performance.now() - started));
-  if (!outcome.ok) throw new Error(`step ${action.kind} failed: ${outcome.error.code}: ${outcome.error.message}`);
-  return outcome.result as StepResultOf<K>;
-}
-
-async function fails(action: StepAction): Promise<{ code: string; message: string }> {
-  const outcome = await run(action);
-  if (outcome.ok) throw new Error(`step ${action.kind} succeeded: ${JSON.stringify(outcome.result)}`);
-  return outcome.error;
-}
+const { ok, fails } = stepRunner(() => steps, { timings });
 
 async function exec(command: string): Promise<string> {
   const out = await ok<"guest-exec">({ kind: "guest-exec", vm: name, command, timeoutMs: 20_000 });
@@ -98,6 +82,16 @@ function leftovers(): string[] {
 
 async function snapshots(): Promise<string[]> {
   return (await conn.domainListAllSnapshots(dom)).map((s) => s.name).sort();
+}
+
+/** After a revert: the VM runs again on its own disk with the guest's first data, its agent answers, no overlay is left. */
+async function expectRevertedToOriginal(reverted: StepResultOf<"snapshot-revert">): Promise<void> {
+  expect(reverted.state).toBe("running");
+  dom = await conn.domainLookupByName(name);
+  await waitAgent();
+  expect(await version()).toBe(GUEST_DATA_VERSION);
+  expect(leftovers()).toEqual([]);
+  expect(await sources()).toEqual({ live: diskPath, inactive: diskPath });
 }
 
 function printConsoleOnFailure(): void {
@@ -185,12 +179,7 @@ describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180
     expect(await version()).toBe("v2");
     const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: "s1" });
     console.log(`disk-only revert: ${Math.round(reverted.durationMs)} ms`);
-    expect(reverted.state).toBe("running");
-    dom = await conn.domainLookupByName(name);
-    await waitAgent();
-    expect(await version()).toBe(GUEST_DATA_VERSION);
-    expect(leftovers()).toEqual([]);
-    expect(await sources()).toEqual({ live: diskPath, inactive: diskPath });
+    await expectRevertedToOriginal(reverted);
     expect(await snapshots()).toEqual([]);
   });
 
@@ -200,12 +189,7 @@ describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180
     await writeVersion("v2");
     await conn.domainDestroy(dom); // the first attempt got this far
     const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: "s2" });
-    expect(reverted.state).toBe("running");
-    dom = await conn.domainLookupByName(name);
-    await waitAgent();
-    expect(await version()).toBe(GUEST_DATA_VERSION);
-    expect(leftovers()).toEqual([]);
-    expect(await sources()).toEqual({ live: diskPath, inactive: diskPath });
+    await expectRevertedToOriginal(reverted);
   });
 
   it("delete of a running VM merges the overlay: v3 stays, no overlay, the domain back on its disk", async () => {
