@@ -15,12 +15,13 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { LibvirtConnection } from "../../agent/libvirt/connection.js";
-import { GuestAgent } from "../../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../../agent/libvirt/remote-types.js";
-import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk } from "../helpers/guest.js";
+import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, removeGuestDisk } from "../helpers/guest.js";
 import { removeDomainsWithPrefix, testPrefix } from "../helpers/libvirt.js";
 import { startController, type TestController } from "../helpers/controller.js";
-import { AgentProcess, tempAgentDir } from "../integration/agent/daemon/agent-process.js";
+import { controllerApi } from "../helpers/controller-api.js";
+import { e2eLogs, guestShell, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
+import { tempAgentDir, type AgentProcess } from "../integration/agent/daemon/agent-process.js";
 import type { PlanRecord, SlotRecord } from "../../shared/plans.js";
 import type { EvidenceRecord, RunDetail } from "../../shared/runs.js";
 
@@ -39,25 +40,8 @@ let agentDir: ReturnType<typeof tempAgentDir>;
 let dataDir: string;
 const doms: Record<string, DomainRef> = {};
 
-async function guestSh(name: string, command: string): Promise<string> {
-  const r = await new GuestAgent(conn, doms[name]!).exec({ path: "/bin/sh", args: ["-c", command], timeoutMs: 20_000 });
-  if (r.exitCode !== 0) throw new Error(`${command} in ${name}: exit ${r.exitCode}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(controller.url + p, {
-    method, headers: { Authorization: `Bearer ${controller.adminToken}`, "Content-Type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
-
-async function ok<T>(method: string, p: string, body?: unknown, status = 200): Promise<T> {
-  const answer = await api<T>(method, p, body);
-  if (answer.status !== status) throw new Error(`${method} ${p}: HTTP ${answer.status} ${JSON.stringify(answer.json)}`);
-  return answer.json;
-}
+const guestSh = (name: string, command: string) => guestShell(conn, doms[name]!, command);
+const { api, ok } = controllerApi(() => controller);
 
 async function waitPlan(id: string, done: (p: PlanRecord) => boolean, what: string, timeoutMs: number): Promise<PlanRecord> {
   const deadline = Date.now() + timeoutMs;
@@ -65,9 +49,7 @@ async function waitPlan(id: string, done: (p: PlanRecord) => boolean, what: stri
     const { json } = await api<PlanRecord>("GET", `/v1/plans/${id}`).catch(() => ({ json: null }));
     if (json && done(json)) return json;
     if (Date.now() > deadline) {
-      const consoles = await Promise.all(NAMES.map(async (n) => `--- ${n}\n${(await readGuestConsoleLog(n)).slice(-1500)}`));
-      throw new Error(`plan ${id}: ${what} not within ${timeoutMs} ms: ${JSON.stringify(json, null, 1)}\n` +
-        `agent log:\n${agent.dump().slice(-4000)}\ncontroller log:\n${controller.logs().slice(-6000)}\n${consoles.join("\n")}`);
+      throw new Error(`plan ${id}: ${what} not within ${timeoutMs} ms: ${JSON.stringify(json, null, 1)}\n${await e2eLogs(agent, controller, NAMES)}`);
     }
     await new Promise((r) => setTimeout(r, 250));
   }
@@ -82,15 +64,7 @@ beforeAll(async () => {
     doms[name] = await conn.domainCreate(dom);
   }
   for (const name of NAMES) {
-    for (let i = 0; ; i++) {
-      try {
-        await new GuestAgent(conn, doms[name]!).ping();
-        break;
-      } catch (err) {
-        if (i > 120) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    await waitGuestAgent(conn, doms[name]!);
     await guestSh(name, `echo ok > /data/health${name === B ? " && touch /data/fragile" : ""}; sync`);
   }
 
@@ -101,11 +75,8 @@ beforeAll(async () => {
   const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: hostName }, 201);
   agentDir = tempAgentDir(token);
   const agentConfig = path.join(agentDir.dir, "agent.yaml");
-  fs.writeFileSync(agentConfig, ["maintenance:", "  guestCommands:", ...[PATCH, VERIFY].map((c) => `    - ${JSON.stringify(c)}`), ""].join("\n"));
-  agent = new AgentProcess({
-    controller: controller.agentUrl, tokenFile: agentDir.tokenFile, stateDir: agentDir.stateDir, uri: "qemu:///system",
-    env: { NIGHTSHIFT_AGENT_HOST: hostName, NIGHTSHIFT_AGENT_LOG_LEVEL: "info" }, args: ["--config", agentConfig],
-  });
+  writeAgentConfig(agentConfig, [PATCH, VERIFY]);
+  agent = startE2eAgent(controller, agentDir, hostName, agentConfig);
   await agent.waitForLibvirt();
   for (let i = 0; ; i++) {
     const { json: vms } = await api<{ name: string }[]>("GET", "/v1/vms");

@@ -17,11 +17,13 @@ import path from "node:path";
 import { LibvirtConnection } from "../../agent/libvirt/connection.js";
 import { GuestAgent } from "../../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../../agent/libvirt/remote-types.js";
-import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk } from "../helpers/guest.js";
+import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, removeGuestDisk } from "../helpers/guest.js";
 import { removeDomainsWithPrefix, testPrefix } from "../helpers/libvirt.js";
 import { ensureTestBridge, guestAddressPool, type GuestAddress } from "../helpers/guest-network.js";
 import { startController, type TestController } from "../helpers/controller.js";
-import { AgentProcess, tempAgentDir } from "../integration/agent/daemon/agent-process.js";
+import { controllerApi } from "../helpers/controller-api.js";
+import { e2eLogs, guestShell, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
+import { tempAgentDir, type AgentProcess } from "../integration/agent/daemon/agent-process.js";
 import { runAgainst } from "../integration/cli/run-cli.js";
 import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord } from "../../shared/runs.js";
 
@@ -49,19 +51,8 @@ const doms: Record<string, DomainRef> = {};
 const addresses: Record<string, GuestAddress> = {};
 const pool = guestAddressPool();
 
-async function guestSh(name: string, command: string): Promise<string> {
-  const r = await new GuestAgent(conn, doms[name]!).exec({ path: "/bin/sh", args: ["-c", command], timeoutMs: 20_000 });
-  if (r.exitCode !== 0) throw new Error(`${command} in ${name}: exit ${r.exitCode}: ${r.stderr}`);
-  return r.stdout.trim();
-}
-
-async function api<T>(method: string, p: string, body?: unknown): Promise<{ status: number; json: T }> {
-  const res = await fetch(controller.url + p, {
-    method, headers: { Authorization: `Bearer ${controller.adminToken}`, "Content-Type": "application/json" },
-    ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-  });
-  return { status: res.status, json: (await res.json()) as T };
-}
+const guestSh = (name: string, command: string) => guestShell(conn, doms[name]!, command);
+const { api } = controllerApi(() => controller);
 
 async function startRun(spec: RunSpecInput): Promise<RunDetail> {
   const { status, json } = await api<{ run: RunDetail }>("POST", "/v1/runs", { spec });
@@ -75,9 +66,7 @@ async function waitFor(id: string, done: (r: RunDetail) => boolean, timeoutMs: n
     const { json } = await api<RunDetail>("GET", `/v1/runs/${id}`).catch(() => ({ json: null }));
     if (json && done(json)) return json;
     if (Date.now() > deadline) {
-      const consoles = await Promise.all(NAMES.map(async (n) => `--- ${n}\n${(await readGuestConsoleLog(n)).slice(-1500)}`));
-      throw new Error(`run ${id} not there within ${timeoutMs} ms: ${JSON.stringify(json, null, 1)}\n` +
-        `agent log:\n${agent.dump().slice(-5000)}\ncontroller log:\n${controller.logs().slice(-5000)}\n${consoles.join("\n")}`);
+      throw new Error(`run ${id} not there within ${timeoutMs} ms: ${JSON.stringify(json, null, 1)}\n${await e2eLogs(agent, controller, NAMES)}`);
     }
     await new Promise((r) => setTimeout(r, 200));
   }
@@ -85,12 +74,7 @@ async function waitFor(id: string, done: (r: RunDetail) => boolean, timeoutMs: n
 const finished = (id: string, timeoutMs = 120_000) => waitFor(id, (r) => r.state === "finished", timeoutMs);
 const outcomes = (run: RunDetail) => Object.fromEntries(run.vms.map((v) => [v.vm, v.outcome]));
 
-function startAgent(): AgentProcess {
-  return new AgentProcess({
-    controller: controller.agentUrl, tokenFile: agentDir.tokenFile, stateDir: agentDir.stateDir, uri: "qemu:///system",
-    env: { NIGHTSHIFT_AGENT_HOST: hostName, NIGHTSHIFT_AGENT_LOG_LEVEL: "info" }, args: ["--config", agentConfig],
-  });
-}
+const startAgent = () => startE2eAgent(controller, agentDir, hostName, agentConfig);
 
 async function waitConnected(): Promise<void> {
   for (let i = 0; i < 200; i++) {
@@ -115,15 +99,7 @@ beforeAll(async () => {
     doms[name] = await conn.domainCreate(dom);
   }
   for (const name of NAMES) {
-    for (let i = 0; ; i++) {
-      try {
-        await new GuestAgent(conn, doms[name]!).ping();
-        break;
-      } catch (err) {
-        if (i > 120) throw err;
-        await new Promise((r) => setTimeout(r, 250));
-      }
-    }
+    await waitGuestAgent(conn, doms[name]!);
     await guestSh(name, `echo ok > /data/health${name === C ? " && touch /data/fragile" : ""}; sync`);
   }
 
@@ -136,14 +112,7 @@ beforeAll(async () => {
   hookPath = path.join(agentDir.dir, "patch-hook.sh");
   hookLog = path.join(agentDir.dir, "hook.log");
   fs.writeFileSync(hookPath, `#!/bin/sh\necho "patching $1 for run $NIGHTSHIFT_RUN_ID" >> ${hookLog}\necho "hook ran for $1"\n`, { mode: 0o755 });
-  fs.writeFileSync(agentConfig, [
-    "maintenance:",
-    "  guestCommands:",
-    ...[PATCH, SLOW_PATCH, VERIFY].map((c) => `    - ${JSON.stringify(c)}`),
-    "  hooks:",
-    `    - ${JSON.stringify(hookPath)}`,
-    "",
-  ].join("\n"));
+  writeAgentConfig(agentConfig, [PATCH, SLOW_PATCH, VERIFY], [hookPath]);
   agent = startAgent();
   await agent.waitForLibvirt();
   await waitConnected();

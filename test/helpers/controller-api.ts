@@ -1,8 +1,8 @@
 /**
- * The API of an in-process controller (controller/server.js) as integration
- * tests call it: requests with the admin token, and simulated hypervisors
- * enrolled through POST /v1/hosts. The target is read at each call, so it can
- * follow a controller that a test restarts.
+ * A controller's API as tests call it, in-process (controller/server.js) or
+ * as a process (helpers/controller.ts): requests with the admin token, and
+ * simulated hypervisors enrolled through POST /v1/hosts. The target is read at
+ * each call, so it can follow a controller that a test restarts.
  */
 import { SimulatedHypervisor } from "./simulated-hypervisor.js";
 
@@ -27,7 +27,7 @@ export type EnrolledHypervisor = SimulatedHypervisor & { token: string };
  * to `connected` (for the caller to disconnect) and resolves once the
  * controller has stored its VMs.
  */
-export function controllerApi(target: () => ApiTarget, connected: SimulatedHypervisor[]) {
+export function controllerApi(target: () => ApiTarget, connected: SimulatedHypervisor[] = []) {
   async function api<T = unknown>(method: string, p: string, body?: unknown): Promise<Answer<T>> {
     const { url, adminToken } = target();
     const res = await fetch(url + p, {
