@@ -16,11 +16,11 @@ import os from "node:os";
 import path from "node:path";
 import { LibvirtConnection } from "../../agent/libvirt/connection.js";
 import type { DomainRef } from "../../agent/libvirt/remote-types.js";
-import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, removeGuestDisk } from "../helpers/guest.js";
-import { removeDomainsWithPrefix, testPrefix } from "../helpers/libvirt.js";
+import { ensureGuestBuilt, guestDomainXml, prepareGuestDisk } from "../helpers/guest.js";
+import { testPrefix } from "../helpers/libvirt.js";
 import { startController, type TestController } from "../helpers/controller.js";
 import { controllerApi } from "../helpers/controller-api.js";
-import { e2eLogs, guestShell, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
+import { e2eLogs, guestShell, removeGuests, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
 import { tempAgentDir, type AgentProcess } from "../integration/agent/daemon/agent-process.js";
 import type { PlanRecord, SlotRecord } from "../../shared/plans.js";
 import type { EvidenceRecord, RunDetail } from "../../shared/runs.js";
@@ -89,11 +89,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   await controller?.stop();
-  if (conn) {
-    await removeDomainsWithPrefix(conn, prefix);
-    await conn.connectClose();
-  }
-  for (const name of NAMES) await removeGuestDisk(guestDiskPath(name));
+  await removeGuests(conn, prefix, NAMES);
   agentDir?.cleanup();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });
 });

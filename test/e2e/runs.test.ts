@@ -17,12 +17,12 @@ import path from "node:path";
 import { LibvirtConnection } from "../../agent/libvirt/connection.js";
 import { GuestAgent } from "../../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../../agent/libvirt/remote-types.js";
-import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk, removeGuestDisk } from "../helpers/guest.js";
-import { removeDomainsWithPrefix, testPrefix } from "../helpers/libvirt.js";
+import { ensureGuestBuilt, guestDiskPath, guestDomainXml, prepareGuestDisk } from "../helpers/guest.js";
+import { testPrefix } from "../helpers/libvirt.js";
 import { ensureTestBridge, guestAddressPool, type GuestAddress } from "../helpers/guest-network.js";
 import { startController, type TestController } from "../helpers/controller.js";
 import { controllerApi } from "../helpers/controller-api.js";
-import { e2eLogs, guestShell, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
+import { e2eLogs, guestShell, removeGuests, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
 import { tempAgentDir, type AgentProcess } from "../integration/agent/daemon/agent-process.js";
 import { runAgainst } from "../integration/cli/run-cli.js";
 import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord } from "../../shared/runs.js";
@@ -121,11 +121,7 @@ beforeAll(async () => {
 afterAll(async () => {
   await agent?.stop();
   await controller?.stop();
-  if (conn) {
-    await removeDomainsWithPrefix(conn, prefix);
-    await conn.connectClose();
-  }
-  for (const name of NAMES) await removeGuestDisk(guestDiskPath(name));
+  await removeGuests(conn, prefix, NAMES);
   await pool.releaseAll();
   agentDir?.cleanup();
   if (dataDir) fs.rmSync(dataDir, { recursive: true, force: true });

@@ -9,7 +9,8 @@ import { GuestAgent } from "../../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../../agent/libvirt/remote-types.js";
 import { AgentProcess, type tempAgentDir } from "../integration/agent/daemon/agent-process.js";
 import type { TestController } from "./controller.js";
-import { readGuestConsoleLog } from "./guest.js";
+import { guestDiskPath, readGuestConsoleLog, removeGuestDisk } from "./guest.js";
+import { removeDomainsWithPrefix } from "./libvirt.js";
 
 /** `sh -c COMMAND` in the guest; its trimmed stdout, or an error unless it exits 0. */
 export async function guestShell(conn: LibvirtConnection, dom: DomainRef, command: string): Promise<string> {
@@ -54,4 +55,13 @@ export function startE2eAgent(controller: TestController, agentDir: ReturnType<t
 export async function e2eLogs(agent: AgentProcess, controller: TestController, guests: string[]): Promise<string> {
   const consoles = await Promise.all(guests.map(async (n) => `--- ${n}\n${(await readGuestConsoleLog(n)).slice(-1500)}`));
   return `agent log:\n${agent.dump().slice(-5000)}\ncontroller log:\n${controller.logs().slice(-6000)}\n${consoles.join("\n")}`;
+}
+
+/** Removes the test's domains (by prefix) and the guests' disks, and closes the connection if it was opened. */
+export async function removeGuests(conn: LibvirtConnection | undefined, prefix: string, guests: string[]): Promise<void> {
+  if (conn) {
+    await removeDomainsWithPrefix(conn, prefix);
+    await conn.connectClose();
+  }
+  for (const name of guests) await removeGuestDisk(guestDiskPath(name));
 }
