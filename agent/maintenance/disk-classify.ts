@@ -15,22 +15,55 @@
  *
  * Shareable disks that are writable DO block: a snapshot of one VM would
  * capture, and a revert roll back, storage that other VMs write to.
+ *
+ * Each disk also says whether a disk-only-quiesce snapshot can take it
+ * (`diskOnlySnapshotable`, `diskOnlyReason`). That rule is planDiskOnly's in
+ * external-snapshot-xml.ts, the one the snapshot itself applies, not a copy:
+ * writable file disks, raw or qcow2, get an overlay; block, network, volume,
+ * LUN and shareable disks cannot. Both modes leave out the same read-only and
+ * empty drives.
  */
 import type { z } from "zod";
 import type { DiskSnapshotabilitySchema } from "../../shared/protocol/steps.js";
 import type { DomainDisk } from "../libvirt/domain-xml.js";
+import { planDiskOnly } from "./external-snapshot-xml.js";
 
 export type DiskSnapshotability = z.infer<typeof DiskSnapshotabilitySchema>;
 
 export interface ClassifiedDisk extends DiskSnapshotability {
   /** Part of the snapshot: counts for disk space. False for the ignored read-only and empty drives. */
   included: boolean;
+  /** Always set by this agent (optional in the protocol only for older agents). */
+  diskOnlySnapshotable: boolean;
+  diskOnlyReason: string | null;
 }
 
+export type SnapshotMode = "internal" | "disk-only-quiesce";
+
+type InternalClass = Omit<ClassifiedDisk, "diskOnlySnapshotable" | "diskOnlyReason">;
+
 export function classifyDisk(disk: DomainDisk): ClassifiedDisk {
+  const internal = classifyInternal(disk);
+  const plan = planDiskOnly(disk);
+  return {
+    ...internal,
+    diskOnlySnapshotable: plan.refusal === null,
+    // A drive the disk-only snapshot leaves out is left out for the same reason as the internal one's.
+    diskOnlyReason: plan.refusal ?? (plan.snapshot === "no" ? internal.reason : null),
+  };
+}
+
+/** Whether a snapshot of this mode can take the disk, and why not (or why it is left out). */
+export function snapshotability(disk: ClassifiedDisk, mode: SnapshotMode): { snapshotable: boolean; reason: string | null } {
+  return mode === "disk-only-quiesce"
+    ? { snapshotable: disk.diskOnlySnapshotable, reason: disk.diskOnlyReason }
+    : { snapshotable: disk.snapshotable, reason: disk.reason };
+}
+
+function classifyInternal(disk: DomainDisk): InternalClass {
   const base = { target: disk.target, type: disk.type, device: disk.device, driverType: disk.driverType, source: disk.source };
-  const ok = (reason: string | null, included: boolean): ClassifiedDisk => ({ ...base, snapshotable: true, reason, included });
-  const no = (reason: string): ClassifiedDisk => ({ ...base, snapshotable: false, reason, included: true });
+  const ok = (reason: string | null, included: boolean): InternalClass => ({ ...base, snapshotable: true, reason, included });
+  const no = (reason: string): InternalClass => ({ ...base, snapshotable: false, reason, included: true });
 
   const removable = disk.device === "cdrom" || disk.device === "floppy";
   if (disk.source === null && (removable || disk.type === "file")) return ok(`empty ${disk.device} drive: not part of the snapshot`, false);
@@ -60,9 +93,9 @@ export function classifyDisk(disk: DomainDisk): ClassifiedDisk {
   return ok(null, true);
 }
 
-/** The snapshot-blocking disks, for an error message; empty when the VM can be snapshotted. */
-export function blockingDisks(disks: ClassifiedDisk[]): ClassifiedDisk[] {
-  return disks.filter((d) => !d.snapshotable);
+/** The disks blocking a snapshot of this mode (default internal), for an error message; empty when the VM can be snapshotted. */
+export function blockingDisks(disks: ClassifiedDisk[], mode: SnapshotMode = "internal"): ClassifiedDisk[] {
+  return disks.filter((d) => !snapshotability(d, mode).snapshotable);
 }
 
 /** The protocol's shape: without the agent-internal `included`. */

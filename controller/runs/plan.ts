@@ -62,8 +62,10 @@ export function buildPlan(name: string, spec: RunSpec, targets: RunTarget[]): Ru
   const patch = "exec" in spec.patch ? `patch: run \`${spec.patch.exec}\` in the guest (timeout ${spec.patchTimeout})`
     : `patch: run ${spec.patch.hook} VM on the hypervisor (timeout ${spec.patchTimeout})`;
   const steps = [
-    `pre-check: the agent allows the commands; VM running; disks snapshotable; guest agent answers; verify passes; ` +
-      `room for the snapshot; logged-in users (${spec.loggedInUsers})`,
+    `pre-check: the agent allows the commands; VM running; disks snapshotable (${spec.snapshotMode === "internal"
+      ? "internal: qcow2 images" : "disk-only: writable file disks, raw or qcow2"}); guest agent answers; verify passes; ` +
+      `room for the snapshot (${spec.snapshotMode === "internal" ? "memory + " : ""}${spec.snapshotHeadroom} x disk size); ` +
+      `logged-in users (${spec.loggedInUsers})`,
     ...(spec.rebootIfOlderThan ? [`precautionary reboot and verify if up longer than ${spec.rebootIfOlderThan}`] : []),
     `snapshot nightshift-<run>-<vm> (${spec.snapshotMode}${spec.allowNoRollback ? "; VMs that cannot be snapshotted are patched without one" : ""})`,
     patch,

@@ -25,6 +25,7 @@ import { excerpt, verify } from "./verify.js";
 import type { RunTimeouts } from "./timeouts.js";
 import type { RunNotifier } from "./notifier.js";
 
+type SnapshotMode = RunSpec["snapshotMode"];
 type PhaseResult = { next: VmPhase } | { finish: VmOutcome; reason: string | null } | { rollback: string };
 
 export interface VmProcedureDeps {
@@ -119,23 +120,24 @@ export class VmProcedure {
 
     const inspect = await this.runner.run("precheck", "vm", `inspect ${vm}`, { kind: "inspect", vm }, this.quick, (r) => {
       if (r.state !== "running") return { pass: false, output: `the VM is ${r.state} (${r.stateReason}); only running VMs are patched` };
-      const blocked = blockedDisks(r);
+      const blocked = blockedDisks(r, spec.snapshotMode);
       if (blocked.length > 0 && !spec.allowNoRollback) {
         return { pass: false, output: `cannot be snapshotted, so it could not be rolled back: ${blocked.join("; ")} ` +
           `(allowNoRollback patches such VMs without a snapshot)` };
       }
       if (!r.guestAgent) return { pass: false, output: "the guest agent does not answer: install and start qemu-guest-agent in the guest" };
-      return { pass: true, output: `running, ${r.disks.length} disk(s)${blocked.length ? `; no rollback possible: ${blocked.join("; ")}` : ", all snapshotable"}` };
+      return { pass: true, output: `running, ${r.disks.length} disk(s)${blocked.length ? `; no rollback possible: ${blocked.join("; ")}`
+        : `, all snapshotable (${spec.snapshotMode})`}` };
     });
     if (!inspect.pass) return skip("VM", inspect);
-    const snapshotable = blockedDisks(inspect.result).length === 0;
+    const snapshotable = blockedDisks(inspect.result, spec.snapshotMode).length === 0;
 
     const before = await verify("precheck", spec, vm, this.runner, timeouts);
     if (!before.pass) return { finish: "skipped", reason: `pre-check verify failed before any change: ${before.failed ?? "?"} (nothing was changed)` };
 
     if (snapshotable) {
-      const space = await this.runner.run("precheck", "disk-space", `free space for snapshot of ${vm}`,
-        { kind: "disk-space", vm, headroomFraction: spec.snapshotHeadroom }, this.quick, (r) => {
+      const space = await this.runner.run("precheck", "disk-space", `free space for ${spec.snapshotMode} snapshot of ${vm}`,
+        { kind: "disk-space", vm, headroomFraction: spec.snapshotHeadroom, mode: spec.snapshotMode }, this.quick, (r) => {
           const short = r.disks.filter((d) => d.availableBytes < d.neededBytes);
           const lines = r.disks.map((d) => `${d.target} ${d.source}: ${Math.round(d.availableBytes / MiB)} MiB free, ` +
             `${Math.round(d.neededBytes / MiB)} MiB needed`);
@@ -191,7 +193,7 @@ export class VmProcedure {
       return inspect.lost ? { finish: "needs-attention", reason: `agent lost before the snapshot: ${inspect.detail}` }
         : { finish: "skipped", reason: `could not inspect the VM before the snapshot: ${inspect.detail} (nothing was changed)` };
     }
-    const blocked = blockedDisks(inspect.result);
+    const blocked = blockedDisks(inspect.result, spec.snapshotMode);
     if (blocked.length > 0) {
       // Only reachable with allowNoRollback: precheck skipped the VM otherwise.
       this.runner.note("snapshot", "none", "WARN", `no snapshot, the run allows no rollback: ${blocked.join("; ")}`);
@@ -357,10 +359,19 @@ export class VmProcedure {
   }
 }
 
-/** Disks and devices that stop a snapshot (and so a rollback), each with its reason. */
-export function blockedDisks(inspect: StepResultOf<"inspect">): string[] {
+/**
+ * Disks and devices that stop a snapshot of this mode (and so a rollback), each with its reason. Disk-only: the
+ * agent's disk-only fields; a disk from an older agent that does not send them is judged by the internal rule,
+ * which is stricter but for storage-pool volumes (those the disk-only snapshot step itself refuses, before any
+ * change). Passthrough devices block either mode: neither snapshot captures their state.
+ */
+export function blockedDisks(inspect: StepResultOf<"inspect">, mode: SnapshotMode = "internal"): string[] {
+  const judged = inspect.disks.map((d) => mode === "disk-only-quiesce" && d.diskOnlySnapshotable !== undefined
+    ? { disk: d, snapshotable: d.diskOnlySnapshotable, reason: d.diskOnlyReason ?? null }
+    : { disk: d, snapshotable: d.snapshotable, reason: d.reason });
   return [
-    ...inspect.disks.filter((d) => !d.snapshotable).map((d) => `disk ${d.target}${d.source ? ` (${d.source})` : ""}: ${d.reason ?? "not snapshotable"}`),
+    ...judged.filter((j) => !j.snapshotable)
+      .map(({ disk: d, reason }) => `disk ${d.target}${d.source ? ` (${d.source})` : ""}: ${reason ?? "not snapshotable"}`),
     ...inspect.passthrough.map((p) => `passthrough device ${p}`),
   ];
 }

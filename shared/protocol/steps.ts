@@ -35,8 +35,12 @@ export const StepActionSchema = z.discriminatedUnion("kind", [
   z.object({ kind: z.literal("guest-uptime"), vm }),
   /** Whether the guest says it needs a reboot (Linux: /run/reboot-required). */
   z.object({ kind: z.literal("reboot-required"), vm }),
-  /** Free space on each snapshotted disk's filesystem against what the snapshot needs. */
-  z.object({ kind: z.literal("disk-space"), vm, headroomFraction: z.number().min(0).max(10) }),
+  /**
+   * Free space on each snapshotted disk's filesystem against what a snapshot of this mode needs: internal, the
+   * VM's memory plus headroom; disk-only-quiesce, the overlays' growth (headroom) only. Absent: internal.
+   */
+  z.object({ kind: z.literal("disk-space"), vm, headroomFraction: z.number().min(0).max(10),
+    mode: z.enum(["internal", "disk-only-quiesce"]).optional() }),
   z.object({ kind: z.literal("snapshot-create"), vm, name: z.string().min(1).max(200), description: z.string().max(1000),
     mode: z.enum(["internal", "disk-only-quiesce"]) }),
   z.object({ kind: z.literal("snapshot-exists"), vm, name: z.string().min(1).max(200) }),
@@ -74,6 +78,12 @@ export const DiskSnapshotabilitySchema = z.object({
   /** Internal snapshots need a qcow2 file; raw files, LVM/block devices, network and passthrough disks cannot. */
   snapshotable: z.boolean(),
   reason: z.string().nullable(),
+  /**
+   * Whether a disk-only-quiesce snapshot (a qcow2 overlay next to the image) can take it: writable file disks, raw or
+   * qcow2; block, network, volume, LUN and shareable disks cannot. Optional: older agents do not send it.
+   */
+  diskOnlySnapshotable: z.boolean().optional(),
+  diskOnlyReason: z.string().nullable().optional(),
 });
 
 /** Result shapes by action kind; the controller validates a result against its kind's schema. */

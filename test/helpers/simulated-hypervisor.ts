@@ -16,6 +16,8 @@ export interface SimVm {
   snapshots: Map<string, string>;
   /** The patch makes verify fail on this VM (it writes a version verify does not accept). */
   breaksOnPatch?: boolean;
+  /** A second disk, vdb, a raw image file: an internal snapshot cannot take it, a disk-only one can. */
+  rawDisk?: boolean;
 }
 
 export interface SimOptions {
@@ -102,17 +104,32 @@ export class SimulatedHypervisor {
     const ok = (result: Record<string, unknown>): Outcome => ({ ok: true, result });
     const exec = (stdout: string, exitCode = 0) => ok({ exitCode, signal: null, stdout, stderr: "", truncated: false, durationMs: 5 });
     switch (action.kind) {
-      case "inspect":
+      case "inspect": {
+        const disks: Record<string, unknown>[] = [{ target: "vda", type: "file", device: "disk", driverType: "qcow2", source: `/images/${vm.name}.qcow2`,
+          snapshotable: true, reason: null, diskOnlySnapshotable: true, diskOnlyReason: null }];
+        if (vm.rawDisk) {
+          disks.push({ target: "vdb", type: "file", device: "disk", driverType: "raw", source: `/images/${vm.name}-data.img`,
+            snapshotable: false, reason: "raw image: internal snapshots need qcow2", diskOnlySnapshotable: true,
+            diskOnlyReason: null });
+        }
         return ok({ uuid: "00000000-0000-0000-0000-000000000000", state: vm.state, stateReason: "booted", persistent: true, memoryKiB: 1024,
-          disks: [{ target: "vda", type: "file", device: "disk", driverType: "qcow2", source: `/images/${vm.name}.qcow2`, snapshotable: true, reason: null }],
-          passthrough: [], snapshots: [...vm.snapshots.keys()], guestAgent: vm.state === "running" });
+          disks, passthrough: [], snapshots: [...vm.snapshots.keys()], guestAgent: vm.state === "running" });
+      }
       case "check-allowed": return ok({ deniedCommands: [], deniedHooks: [] });
       case "guest-ping": return vm.state === "running" ? ok({ durationMs: 1 }) : { ok: false, error: { code: "NS_ERR_STEP_GUEST_AGENT", message: "not running" } };
       case "wait-guest-agent": return ok({ waitedMs: 10 });
       case "guest-users": return ok({ users: [] });
       case "guest-uptime": return ok({ uptimeSeconds: 100, detail: "/proc/uptime" });
       case "reboot-required": return ok({ required: false, detail: "no /run/reboot-required" });
-      case "disk-space": return ok({ disks: [{ target: "vda", source: `/images/${vm.name}.qcow2`, availableBytes: 10e9, neededBytes: 1e8 }] });
+      case "disk-space": {
+        // Memory (1 GiB here) counts for an internal snapshot only; a raw disk is measured only for a disk-only one.
+        const memory = (action.mode ?? "internal") === "internal" ? 2 ** 30 : 0;
+        const disks = [{ target: "vda", source: `/images/${vm.name}.qcow2`, availableBytes: 10e9, neededBytes: memory + 1e8 }];
+        if (vm.rawDisk && action.mode === "disk-only-quiesce") {
+          disks.push({ target: "vdb", source: `/images/${vm.name}-data.img`, availableBytes: 10e9, neededBytes: 1e8 });
+        }
+        return ok({ disks });
+      }
       case "snapshot-create": {
         const created = !vm.snapshots.has(action.name);
         if (created) vm.snapshots.set(action.name, vm.version);

@@ -1,9 +1,10 @@
 /**
- * disk-space: free space on the filesystem of each disk an internal snapshot
- * writes to, against what the snapshot may need there: the VM's memory (a
- * running VM's snapshot holds its RAM, in the first disk's image) plus a
- * fraction of each disk's capacity for the blocks the guest rewrites while the
- * snapshot is kept.
+ * disk-space: free space on the filesystem of each disk a snapshot of the
+ * step's mode writes to, against what the snapshot may need there. Internal
+ * (the default): the VM's memory (a running VM's snapshot holds its RAM, in the
+ * first disk's image) plus a fraction of each disk's capacity for the blocks
+ * the guest rewrites while the snapshot is kept. disk-only-quiesce: no memory
+ * is saved, so only that fraction, for the overlay next to each image.
  *
  * Free space is read by `stat -f` in a child process with a deadline, not by
  * fs.statfs: on a hung NFS mount statfs blocks in the kernel, and in Node it
@@ -15,7 +16,7 @@ import { StepErrorCodes } from "../../../shared/protocol/steps.js";
 import { errorMessage } from "../../../shared/errors.js";
 import { parseDomainDisks } from "../../libvirt/domain-xml.js";
 import { runTool } from "../../probes/run-tool.js";
-import { classifyDisk } from "../disk-classify.js";
+import { classifyDisk, snapshotability } from "../disk-classify.js";
 import { StepError } from "../errors.js";
 import type { StepHandler } from "../types.js";
 import { lookupVm } from "../vm.js";
@@ -48,10 +49,11 @@ export const diskSpaceAction: StepHandler<"disk-space"> = {
   async run(action, ctx) {
     const conn = ctx.libvirt();
     const dom = await lookupVm(conn, action.vm);
+    const mode = action.mode ?? "internal";
     const [state, info, xml] = await Promise.all([conn.domainGetState(dom), conn.domainGetInfo(dom), conn.domainGetXMLDesc(dom)]);
-    // Only a VM with a running QEMU has memory state to save.
-    const memoryBytes = state.state === "shutoff" || state.state === "crashed" ? 0 : info.memoryKiB * 1024;
-    const disks = parseDomainDisks(xml).map(classifyDisk).filter((d) => d.snapshotable && d.included);
+    // Only an internal snapshot of a VM with a running QEMU saves memory state.
+    const memoryBytes = mode !== "internal" || state.state === "shutoff" || state.state === "crashed" ? 0 : info.memoryKiB * 1024;
+    const disks = parseDomainDisks(xml).map(classifyDisk).filter((d) => snapshotability(d, mode).snapshotable && d.included);
     const result: { target: string; source: string; availableBytes: number; neededBytes: number }[] = [];
     for (const [i, disk] of disks.entries()) {
       if (disk.type !== "file" || disk.source === null) {

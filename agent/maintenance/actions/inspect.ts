@@ -1,6 +1,6 @@
 /**
  * inspect: what the VM is now, for planning a run: state, memory, every disk
- * with whether an internal snapshot can take it, passthrough devices,
+ * with whether an internal snapshot and a disk-only one can take it, passthrough devices,
  * existing snapshots, and whether the guest agent answers.
  */
 import { parseDomainDisks } from "../../libvirt/domain-xml.js";

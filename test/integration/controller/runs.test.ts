@@ -103,6 +103,41 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect(done.vms.find((v) => v.vm === "b")!.reason).toMatch(/pre-check verify failed.*nothing was changed/);
   });
 
+  it("a raw file disk: internal mode skips the VM, disk-only-quiesce patches it and counts no memory; without the agent's disk-only fields the internal rule applies", async () => {
+    // "old" answers inspect as an agent from before the disk-only fields did.
+    const legacyInspect = { uuid: "00000000-0000-0000-0000-000000000000", state: "running", stateReason: "booted", persistent: true,
+      memoryKiB: 1024, disks: [{ target: "vda", type: "file", device: "disk", driverType: "raw", source: "/images/old.img",
+        snapshotable: false, reason: "raw image: internal snapshots need qcow2" }], passthrough: [], snapshots: [], guestAgent: true };
+    const hv = await hypervisor("hv1", ["q", "r", "old"], {
+      override: (a) => a.kind === "inspect" && a.vm === "old" ? { ok: true, result: legacyInspect } : undefined,
+    });
+    hv.vms.get("r")!.rawDisk = true;
+    const diskSpaceSteps = () => hv.steps.filter((s) => s.action.kind === "disk-space").map((s) => s.action);
+
+    const internal = await waitFinished((await startRun(spec(["q", "r"]))).id);
+    expect(outcomes(internal)).toEqual({ q: "succeeded", r: "skipped" });
+    expect(internal.vms.find((v) => v.vm === "r")!.reason)
+      .toMatch(/^pre-check VM: cannot be snapshotted, .*disk vdb \(\/images\/r-data\.img\): raw image: internal snapshots need qcow2/);
+    expect(hv.vms.get("r")!).toMatchObject({ version: "v1", snapshots: new Map() });
+    expect(diskSpaceSteps()).toEqual([{ kind: "disk-space", vm: "q", headroomFraction: 0.1, mode: "internal" }]);
+
+    const { json: dry } = await api<{ plan: RunPlan }>("POST", "/v1/runs",
+      { spec: spec(["r"], { snapshotMode: "disk-only-quiesce" }), dryRun: true });
+    expect(dry.plan.vms[0]!.steps[0]).toMatch(/disks snapshotable \(disk-only: writable file disks, raw or qcow2\);.*room for the snapshot \(0\.1 x disk size\)/);
+
+    const diskOnly = await waitFinished((await startRun(spec(["r", "old"], { snapshotMode: "disk-only-quiesce" }))).id);
+    expect(outcomes(diskOnly)).toEqual({ r: "succeeded", old: "skipped" });
+    expect(hv.vms.get("r")!.version).toBe("v2");
+    expect(hv.vms.get("r")!.snapshots.size).toBe(1);
+    expect(diskOnly.vms.find((v) => v.vm === "old")!.reason)
+      .toMatch(/^pre-check VM: cannot be snapshotted, .*disk vda \(\/images\/old\.img\): raw image/);
+    expect(diskSpaceSteps().slice(1)).toEqual([{ kind: "disk-space", vm: "r", headroomFraction: 0.1, mode: "disk-only-quiesce" }]);
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${diskOnly.id}/evidence`);
+    const space = evidence.find((e) => e.vm === "r" && e.step === "precheck" && e.check === "disk-space")!;
+    expect(space.result).toBe("PASS");
+    expect(space.output).toBe("vda /images/r.qcow2: 9537 MiB free, 95 MiB needed\nvdb /images/r-data.img: 9537 MiB free, 95 MiB needed");
+  });
+
   it("a canary failure halts the run: the others are aborted, never touched", async () => {
     const hv = await hypervisor("hv1", ["a", "b", "c"]);
     hv.vms.get("a")!.breaksOnPatch = true;

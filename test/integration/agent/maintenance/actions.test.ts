@@ -4,7 +4,8 @@
  * service on port 7), through the StepExecutor and the real action registry,
  * as the agent daemon runs them. Two more domains are
  * only defined, never started: one with a raw image, one with a block device,
- * to check how inspect classifies disks an internal snapshot cannot take.
+ * to check how inspect classifies disks an internal snapshot cannot take (and
+ * which of them a disk-only snapshot can).
  *
  * Guest boots: one at the start, one for the reboot step, one for the start
  * step at the end; the revert restores memory and does not boot.
@@ -115,22 +116,26 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
     const result = await ok<"inspect">({ kind: "inspect", vm: name });
     expect(result).toEqual({
       uuid: dom.uuid, state: "running", stateReason: "booted", persistent: true, memoryKiB: 192 * 1024,
-      disks: [{ target: "vda", type: "file", device: "disk", driverType: "qcow2", source: diskPath, snapshotable: true, reason: null }],
+      disks: [{ target: "vda", type: "file", device: "disk", driverType: "qcow2", source: diskPath, snapshotable: true, reason: null,
+        diskOnlySnapshotable: true, diskOnlyReason: null }],
       passthrough: [], snapshots: [], guestAgent: true,
     });
   });
 
-  it("inspect: a raw image and a block device are not snapshotable, with the reason; a read-only cdrom does not count", async () => {
+  it("inspect: a raw image and a block device are not snapshotable (internal), with the reason; for a disk-only snapshot the raw " +
+    "image is, the block device is not; a read-only cdrom does not count", async () => {
     const raw = await ok<"inspect">({ kind: "inspect", vm: rawName });
     expect(raw).toMatchObject({ state: "shutoff", guestAgent: false, snapshots: [] });
     expect(raw.disks).toEqual([
       expect.objectContaining({ target: "vda", type: "file", driverType: "raw", snapshotable: false,
-        reason: expect.stringMatching(/^raw image: internal snapshots need qcow2/) }),
-      expect.objectContaining({ target: "sda", device: "cdrom", snapshotable: true, reason: expect.stringMatching(/read-only cdrom/) }),
+        reason: expect.stringMatching(/^raw image: internal snapshots need qcow2/), diskOnlySnapshotable: true, diskOnlyReason: null }),
+      expect.objectContaining({ target: "sda", device: "cdrom", snapshotable: true, reason: expect.stringMatching(/read-only cdrom/),
+        diskOnlySnapshotable: true, diskOnlyReason: expect.stringMatching(/read-only cdrom/) }),
     ]);
     const block = await ok<"inspect">({ kind: "inspect", vm: blockName });
     expect(block.disks).toEqual([expect.objectContaining({ target: "vda", type: "block", source: "/dev/nightshift-test/never",
-      snapshotable: false, reason: expect.stringMatching(/^block device \/dev\/nightshift-test\/never \(LVM volume/) })]);
+      snapshotable: false, reason: expect.stringMatching(/^block device \/dev\/nightshift-test\/never \(LVM volume/),
+      diskOnlySnapshotable: false, diskOnlyReason: expect.stringMatching(/^disk of type 'block' \(\/dev\/nightshift-test\/never\)/) })]);
     // And snapshot-create refuses it up front, naming the disk.
     const refused = await fails({ kind: "snapshot-create", vm: blockName, name: "pre", description: "", mode: "internal" });
     expect(refused.code).toBe(StepErrorCodes.FAILED);
@@ -192,7 +197,7 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
     expect((await agent.exec({ path: "/bin/rm", args: ["/run/reboot-required"] })).exitCode).toBe(0);
   });
 
-  it("disk-space: free space of the image's filesystem against memory plus headroom", async () => {
+  it("disk-space: free space of the image's filesystem against memory plus headroom (internal), headroom only (disk-only)", async () => {
     const result = await ok<"disk-space">({ kind: "disk-space", vm: name, headroomFraction: 0.5 });
     const capacity = (await conn.domainGetBlockInfo(dom, "vda")).capacity;
     const statfs = fs.statfsSync(path.dirname(diskPath));
@@ -201,8 +206,15 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
     expect(disk).toMatchObject({ target: "vda", source: diskPath, neededBytes: 192 * 1024 * 1024 + Math.ceil(0.5 * capacity) });
     // Same filesystem, measured a moment apart: equal but for what other tests wrote meanwhile.
     expect(Math.abs(disk!.availableBytes - statfs.bavail * statfs.bsize)).toBeLessThan(256 * 1024 * 1024);
+    expect(await ok<"disk-space">({ kind: "disk-space", vm: name, headroomFraction: 0.5, mode: "internal" }))
+      .toMatchObject({ disks: [{ target: "vda", neededBytes: disk!.neededBytes }] });
+    // A disk-only snapshot saves no memory: its overlay grows by the rewritten blocks only.
+    expect(await ok<"disk-space">({ kind: "disk-space", vm: name, headroomFraction: 0.5, mode: "disk-only-quiesce" }))
+      .toMatchObject({ disks: [{ target: "vda", source: diskPath, neededBytes: Math.ceil(0.5 * capacity) }] });
     // Disks a snapshot does not take are not measured.
     expect(await ok<"disk-space">({ kind: "disk-space", vm: rawName, headroomFraction: 0.5 })).toEqual({ disks: [] });
+    expect(await ok<"disk-space">({ kind: "disk-space", vm: blockName, headroomFraction: 0.5, mode: "disk-only-quiesce" }))
+      .toEqual({ disks: [] });
   });
 
   it("snapshot-create (idempotent), exists; the patch writes v2; revert brings back v1 with the guest agent answering; delete", async () => {
