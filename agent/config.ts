@@ -2,6 +2,7 @@
 import path from "node:path";
 import { z } from "zod";
 import { ProbeSettingsSchema } from "./probes/settings.js";
+import { MAX_MAINTENANCE_MINUTES, MAX_MAINTENANCE_ROLES, type HostMaintenance } from "../shared/protocol/messages.js";
 
 export const AGENT_ENV_PREFIX = "NIGHTSHIFT_AGENT_";
 
@@ -50,8 +51,30 @@ export const AgentConfigSchema = z.object({
     allowAnyGuestCommand: z.boolean().default(false),
     /** Absolute paths of the scripts `hook` steps may run on this host. */
     hooks: z.array(z.string().refine((p) => path.isAbsolute(p), "must be an absolute path")).default([]),
+    /**
+     * This hypervisor's own membership for maintenance plans, sent in `hello`:
+     * the group whose windows apply, the roles waves select it by, its slot
+     * length (default: the controller's 30). Unset group: not in scope (unless
+     * set with `nightshift machines set --host`).
+     */
+    group: z.string().regex(/^\S{1,128}$/, "must be a name without white space (1-128 characters)").optional(),
+    roles: z.array(z.string().regex(/^\S{1,64}$/, "must be a name without white space (1-64 characters)"))
+      .max(MAX_MAINTENANCE_ROLES).optional(),
+    estimatedMinutes: z.number().positive().max(MAX_MAINTENANCE_MINUTES).optional(),
+  }).superRefine((m, ctx) => {
+    if (m.group !== undefined) return;
+    for (const key of ["roles", "estimatedMinutes"] as const) {
+      if (m[key] !== undefined) ctx.addIssue({ code: "custom", path: ["group"], message: `needed when maintenance.${key} is set` });
+    }
   }).prefault({}),
   log: z.object({ level: z.enum(["fatal", "error", "warn", "info", "debug", "trace"]).default("info") }).prefault({}),
 });
 
 export type AgentConfig = z.infer<typeof AgentConfigSchema>;
+
+/** The host's membership for maintenance plans as `hello` carries it; undefined without `maintenance.group`. */
+export function hostMaintenance(config: Pick<AgentConfig, "maintenance">): HostMaintenance | undefined {
+  const { group, roles, estimatedMinutes } = config.maintenance;
+  if (group === undefined) return undefined;
+  return { group, roles: [...new Set(roles ?? [])], ...(estimatedMinutes !== undefined ? { estimatedMinutes } : {}) };
+}

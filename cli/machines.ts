@@ -8,13 +8,14 @@ import { printJson, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 import { describeIssues, pathName, type SpecProblem } from "./spec-check.js";
 
-export const MACHINES_COLUMNS = ["NAME", "KIND", "HOST", "GROUP", "ROLES", "TESTED", "HA-GROUPS", "MINUTES"] as const;
+export const MACHINES_COLUMNS = ["NAME", "KIND", "HOST", "GROUP", "ROLES", "TESTED", "HA-GROUPS", "MINUTES", "SOURCE"] as const;
 
 export function machinesTable(machines: readonly MachineRecord[]): string {
   const sorted = [...machines].sort((a, b) => a.group.localeCompare(b.group) || a.host.localeCompare(b.host) ||
     a.kind.localeCompare(b.kind) || a.name.localeCompare(b.name));
   return formatTable(MACHINES_COLUMNS, sorted.map((m) => [
     m.name, m.kind, m.host, m.group, m.roles.join(",") || "-", yesNo(m.tested), m.haGroups.join(",") || "-", String(m.estimatedMinutes),
+    m.source,
   ]));
 }
 
@@ -73,7 +74,7 @@ function parseMinutes(text: string): number {
 const collect = (text: string, previous: string[] | undefined): string[] => [...(previous ?? []), text];
 
 const LIST_HELP = `
-Columns: NAME KIND HOST GROUP ROLES TESTED HA-GROUPS MINUTES
+Columns: NAME KIND HOST GROUP ROLES TESTED HA-GROUPS MINUTES SOURCE
   KIND       vm, or host (a hypervisor)
   HOST       a VM's hypervisor; a hypervisor's own name
   GROUP      whose maintenance windows apply (nightshift windows)
@@ -83,10 +84,13 @@ Columns: NAME KIND HOST GROUP ROLES TESTED HA-GROUPS MINUTES
              rolled back by the software
   HA-GROUPS  machines sharing one are never in maintenance at once
   MINUTES    the length of its slot
+  SOURCE     cli (nightshift machines set; wins over the others), metadata
+             (a <maintenance> element in the VM's domain <metadata>), or
+             agent-config (maintenance.group in the hypervisor's agent config)
 Sorted by group, host, kind, name.
 
 Fields (--json, an array of GET /v1/machines): id, kind, name, host, group,
-roles[], tested, haGroups[], estimatedMinutes.`;
+roles[], tested, haGroups[], estimatedMinutes, source.`;
 
 export function machinesCommand(): Command {
   const machines = new Command("machines")
@@ -138,8 +142,9 @@ time. A VM must be in the inventory (NS_ERR_NO_VM; NS_ERR_VM_AMBIGUOUS for a
 name on two hosts: use HOST/VM), a hypervisor must be enrolled
 (NS_ERR_NO_HOST). A hypervisor's slot starts after those of its VMs when the
 wave spec says hostsAfterVms (the default), and a VM and its hypervisor are
-never in maintenance at once. Invalid options are usage errors (exit status
-2, NS_ERR_MACHINE_SPEC).
+never in maintenance at once. What machines set records (SOURCE cli) wins
+over a VM's domain metadata and a hypervisor's agent config. Invalid options
+are usage errors (exit status 2, NS_ERR_MACHINE_SPEC).
 
 Fields (--json, the answer of PUT /v1/machines/NAME): as nightshift machines --json.
 
@@ -165,8 +170,11 @@ ${SETTINGS_HELP}
     .addHelpText("after", `
 The VM or hypervisor itself is not touched: only its group, roles and the
 rest are forgotten, and it is out of scope for plans made from now on (and
-for nightshift plan check). Unknown: NS_ERR_NO_MACHINE; a name several
-machines have: NS_ERR_MACHINE_AMBIGUOUS (give HOST/VM, or --host / --vm).
+for nightshift plan check), unless its domain metadata or agent config puts
+it in a group too. Only what machines set recorded (SOURCE cli) can be
+deleted: a machine in scope through its metadata or agent config is refused
+(NS_ERR_MACHINE_NOT_CLI), change it there. Unknown: NS_ERR_NO_MACHINE; a name
+several machines have: NS_ERR_MACHINE_AMBIGUOUS (give HOST/VM, or --host / --vm).
 
 Examples:
   nightshift machines delete web1

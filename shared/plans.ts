@@ -35,6 +35,13 @@ export const MachineBodySchema = z.object({
 }).strict();
 export type MachineBody = z.input<typeof MachineBodySchema>;
 
+/**
+ * Where a machine's membership comes from: "cli" (PUT /v1/machines, which wins
+ * over the others), "metadata" (a VM's domain <metadata>), "agent-config" (a
+ * hypervisor's agent config, `maintenance.group`).
+ */
+export type MachineSource = "cli" | "metadata" | "agent-config";
+
 /** GET /v1/machines entries. */
 export interface MachineRecord {
   id: string;
@@ -46,6 +53,8 @@ export interface MachineRecord {
   tested: boolean;
   haGroups: string[];
   estimatedMinutes: number;
+  /** Only "cli" memberships can be changed or deleted over the API. */
+  source: MachineSource;
 }
 
 /**

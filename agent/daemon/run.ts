@@ -10,7 +10,7 @@
  * close libvirt, flush the spool.
  */
 import os from "node:os";
-import type { AgentConfig } from "../config.js";
+import { hostMaintenance, type AgentConfig } from "../config.js";
 import type { Logger } from "../../shared/logging.js";
 import { AGENT_VERSION } from "../version.js";
 import { ControllerLink, readToken } from "./controller-link.js";
@@ -23,6 +23,7 @@ import { HealthReporter } from "./health-reporter.js";
 import { PROBES } from "../probes/index.js";
 import { runProbes, selectProbes } from "../probes/runner.js";
 import { HostRoot } from "../probes/host-root.js";
+import { withSettingsHaGroups } from "../probes/domain-metadata.js";
 import { StepExecutor } from "../maintenance/step-executor.js";
 import { StepResponder } from "../maintenance/step-responder.js";
 import { STEP_HANDLERS } from "../maintenance/actions/index.js";
@@ -38,6 +39,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   const { logger, signal } = options;
   readToken(config.tokenFile); // fail fast on a host that was never enrolled
   const host = config.host ?? os.hostname();
+  const maintenance = hostMaintenance(config);
   const spool = Spool.open({ dir: config.stateDir, maxEvents: config.spool.maxEvents, logger });
   const notifier = new SystemdNotifier({ logger, ...(options.env ? { env: options.env } : {}) });
   const status = new AgentStatus(notifier);
@@ -50,7 +52,9 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
 
   const reporter: Reporter = new Reporter({
     spool,
-    inventory: () => libvirt.inventory(),
+    // A VM's maintenance membership takes the HA groups the settings give it, as the probes do.
+    inventory: async () => (await libvirt.inventory()).map((d) =>
+      (d.maintenance ? { ...d, maintenance: withSettingsHaGroups(d.name, d.maintenance, config.probes) } : d)),
     canInventory: () => libvirt.connected,
     logger,
     onSpoolChange: (n) => { status.spoolSize = n; },
@@ -104,6 +108,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
       agentVersion: AGENT_VERSION,
       libvirtVersion: libvirt.info?.libvirtVersion ?? "unknown",
       libvirtUri: config.libvirt.uri,
+      ...(maintenance ? { maintenance } : {}),
     }),
     handlers: {
       onSession: (session) => {

@@ -6,6 +6,8 @@
 import type { LibvirtConnection } from "../libvirt/connection.js";
 import { parseDomainDisks, type DomainDisk } from "../libvirt/domain-xml.js";
 import { isNotFound } from "../libvirt/errors.js";
+import { NIGHTSHIFT_VM_NS, domainMaintenance, parseNightshiftMetadata } from "../probes/domain-metadata.js";
+import type { DomainMaintenance } from "../../shared/protocol/messages.js";
 import type { DomainStateName } from "../libvirt/protocol.js";
 
 export interface DomainInventory {
@@ -21,6 +23,13 @@ export interface DomainInventory {
   memoryKiB: number;
   maxMemoryKiB: number;
   disks: DomainDisk[];
+  /** From nightshift's <metadata>: the VM's membership for maintenance plans, when it has one. */
+  maintenance?: DomainMaintenance;
+}
+
+/** The membership in a domain's XML; the XML is only parsed again when it mentions nightshift's namespace. */
+function maintenanceOf(xml: string): DomainMaintenance | undefined {
+  return xml.includes(NIGHTSHIFT_VM_NS) ? domainMaintenance(parseNightshiftMetadata(xml)) : undefined;
 }
 
 /**
@@ -42,6 +51,7 @@ export async function inventoryDomains(conn: LibvirtConnection, concurrency = DE
         conn.domainIsPersistent(dom),
         conn.domainGetXMLDesc(dom),
       ]);
+      const maintenance = maintenanceOf(xml);
       return {
         name: dom.name,
         uuid: dom.uuid,
@@ -54,6 +64,7 @@ export async function inventoryDomains(conn: LibvirtConnection, concurrency = DE
         memoryKiB: info.memoryKiB,
         maxMemoryKiB: info.maxMemoryKiB,
         disks: parseDomainDisks(xml),
+        ...(maintenance ? { maintenance } : {}),
       };
     } catch (err) {
       // Undefined between the listing and our calls (a transient domain that

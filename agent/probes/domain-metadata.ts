@@ -1,14 +1,20 @@
 /**
- * Operator marks on a VM: "critical" and HA-group membership. They come from
- * two places, and either one marks (neither can unmark the other):
+ * Operator marks on a VM: "critical", HA-group membership, and its maintenance
+ * membership (group, roles, tested, slot length) for the planner. They come from
+ * the domain XML's <metadata> and, for critical and HA groups, also from the
+ * agent's settings; either one marks (neither can unmark the other):
  *
  * 1. The domain XML's <metadata>, in nightshift's namespace, so the mark
- *    travels with the VM (migration, backups of the XML):
+ *    travels with the VM (migration, backups of the XML). libvirt keeps one
+ *    element per namespace, so everything is inside the one <vm>:
  *
  *      <metadata>
  *        <nightshift:vm xmlns:nightshift="https://nightshift.dev/xmlns/vm/1">
  *          <nightshift:critical>true</nightshift:critical>
  *          <nightshift:ha-group>dns</nightshift:ha-group>
+ *          <nightshift:maintenance group="acme" tested="yes" minutes="45">
+ *            <nightshift:role>production</nightshift:role>
+ *          </nightshift:maintenance>
  *        </nightshift:vm>
  *      </metadata>
  *
@@ -16,6 +22,15 @@
  *    - `critical`: true/false (also yes/no, 1/0, on/off); absent means not critical.
  *    - `ha-group`: a group name (no white space, at most 128 characters); may repeat
  *      for a VM that belongs to several groups.
+ *    - `maintenance` (at most one): puts the VM in scope for maintenance plans.
+ *      Attributes (unprefixed): `group` (required; whose maintenance windows apply,
+ *      no white space, at most 128 characters), `tested` (a boolean word as for
+ *      `critical`, default no: the VM has verify checks), `minutes` (its slot
+ *      length, above 0 and at most a week; default: the controller's 30).
+ *      `role` children (repeatable, at most 16, each without white space, at most
+ *      64 characters) are what waves select by. The VM's `ha-group`s (and the
+ *      settings' `haGroups` for it, see withSettingsHaGroups) are its HA groups
+ *      for planning too.
  *    - Set it with `virsh edit`, or without redefining the VM:
  *      `virsh metadata NAME https://nightshift.dev/xmlns/vm/1 --key nightshift --config
  *       --set '<vm><critical>true</critical><ha-group>dns</ha-group></vm>'`.
@@ -27,14 +42,27 @@
  * than silently ignored.
  */
 import { XMLParser } from "fast-xml-parser";
+import { MAX_MAINTENANCE_HA_GROUPS, MAX_MAINTENANCE_MINUTES, MAX_MAINTENANCE_ROLES, type DomainMaintenance } from "../../shared/protocol/messages.js";
 import type { ProbeSettings } from "./settings.js";
 
 export const NIGHTSHIFT_VM_NS = "https://nightshift.dev/xmlns/vm/1";
+
+/** A VM's <maintenance> element: its membership for maintenance planning. */
+export interface VmMaintenanceMark {
+  group: string;
+  /** In document order, without duplicates. */
+  roles: string[];
+  tested: boolean;
+  /** From `minutes`; null when not given (the controller's default applies). */
+  estimatedMinutes: number | null;
+}
 
 export interface NightshiftMetadata {
   /** From <critical>; null when the element is absent. */
   critical: boolean | null;
   haGroups: string[];
+  /** From <maintenance>; absent when there is none (or it has no valid group). */
+  maintenance?: VmMaintenanceMark;
   /** What in the namespace could not be understood, for the operator. */
   problems: string[];
 }
@@ -64,6 +92,12 @@ type Scope = ReadonlyMap<string, string>;
 const TRUE_WORDS = new Set(["true", "yes", "1", "on"]);
 const FALSE_WORDS = new Set(["false", "no", "0", "off"]);
 const GROUP_RE = /^\S{1,128}$/;
+const ROLE_RE = /^\S{1,64}$/;
+
+function booleanWord(text: string): boolean | null {
+  const word = text.trim().toLowerCase();
+  return TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : null;
+}
 
 function tagOf(node: XmlNode): string | null {
   for (const key of Object.keys(node)) if (key !== ":@" && key !== "#text") return key;
@@ -100,7 +134,72 @@ function textOf(children: XmlNode[]): string {
   return children.map((c) => (typeof c["#text"] === "string" ? c["#text"] : "")).join("").trim();
 }
 
+/** The attributes of an element by local name: unprefixed ones and those in nightshift's namespace. */
+function attributesOf(node: XmlNode, scope: Scope): Map<string, string> {
+  const attrs = new Map<string, string>();
+  const raw = node[":@"];
+  if (!raw || typeof raw !== "object") return attrs;
+  for (const [key, value] of Object.entries(raw as Record<string, unknown>)) {
+    if (typeof value !== "string" || !key.startsWith("@")) continue;
+    const name = key.slice(1);
+    if (name === "xmlns" || name.startsWith("xmlns:")) continue;
+    const colon = name.indexOf(":");
+    if (colon < 0) attrs.set(name, value);
+    else if (scope.get(name.slice(0, colon)) === NIGHTSHIFT_VM_NS) attrs.set(name.slice(colon + 1), value);
+  }
+  return attrs;
+}
+
+function readMaintenanceElement(node: XmlNode, tag: string, scope: Scope, out: NightshiftMetadata): void {
+  const attrs = attributesOf(node, scope);
+  const mark: VmMaintenanceMark = { group: "", roles: [], tested: false, estimatedMinutes: null };
+  for (const [name, value] of attrs) {
+    if (name === "group") {
+      const group = value.trim();
+      if (GROUP_RE.test(group)) mark.group = group;
+      else out.problems.push(`<maintenance> group must be a name without white space (1-128 characters), not "${value.slice(0, 40)}"; the VM is not in scope for plans`);
+    } else if (name === "tested") {
+      const tested = booleanWord(value);
+      if (tested === null) out.problems.push(`<maintenance> tested must be true or false, not "${value.slice(0, 40)}" (taken as untested)`);
+      else mark.tested = tested;
+    } else if (name === "minutes") {
+      const minutes = /^\s*\d+(\.\d+)?\s*$/.test(value) ? Number(value) : NaN;
+      if (minutes > 0 && minutes <= MAX_MAINTENANCE_MINUTES) mark.estimatedMinutes = minutes;
+      else out.problems.push(`<maintenance> minutes must be a number above 0, at most ${MAX_MAINTENANCE_MINUTES}, not "${value.slice(0, 40)}"`);
+    } else {
+      out.problems.push(`unknown attribute ${name} on <maintenance> (known: group, tested, minutes)`);
+    }
+  }
+  for (const child of childrenOf(node, tag)) {
+    const childTag = tagOf(child);
+    if (childTag === null) {
+      if (typeof child["#text"] === "string" && child["#text"].trim() !== "") {
+        out.problems.push(`stray text "${child["#text"].trim().slice(0, 40)}" in <maintenance>`);
+      }
+      continue;
+    }
+    const { ns, local } = resolve(childTag, scopeOf(child, scope));
+    if (ns !== NIGHTSHIFT_VM_NS) {
+      out.problems.push(`element <${childTag}> inside <maintenance> is not in namespace ${NIGHTSHIFT_VM_NS}`);
+    } else if (local !== "role") {
+      out.problems.push(`unknown element <${local}> in <maintenance> (known: role)`);
+    } else {
+      const role = textOf(childrenOf(child, childTag));
+      if (!ROLE_RE.test(role)) out.problems.push(`<role> must be a name without white space (1-64 characters), not "${role.slice(0, 40)}"`);
+      else if (mark.roles.includes(role)) continue;
+      else if (mark.roles.length >= MAX_MAINTENANCE_ROLES) out.problems.push(`<maintenance> has more than ${MAX_MAINTENANCE_ROLES} roles; "${role}" is ignored`);
+      else mark.roles.push(role);
+    }
+  }
+  if (mark.group === "") {
+    if (!attrs.has("group")) out.problems.push("<maintenance> needs a group attribute (whose maintenance windows apply); the VM is not in scope for plans");
+    return;
+  }
+  out.maintenance = mark;
+}
+
 function readVmElement(children: XmlNode[], scope: Scope, out: NightshiftMetadata): void {
+  let seenMaintenance = false;
   for (const child of children) {
     const tag = tagOf(child);
     if (tag === null) {
@@ -113,10 +212,15 @@ function readVmElement(children: XmlNode[], scope: Scope, out: NightshiftMetadat
       out.problems.push(`element <${tag}> inside <vm> is not in namespace ${NIGHTSHIFT_VM_NS}`);
       continue;
     }
+    if (local === "maintenance") {
+      if (seenMaintenance) out.problems.push("<maintenance> is given more than once; the first one counts");
+      else readMaintenanceElement(child, tag, inner, out);
+      seenMaintenance = true;
+      continue;
+    }
     const text = textOf(childrenOf(child, tag));
     if (local === "critical") {
-      const word = text.toLowerCase();
-      const value = TRUE_WORDS.has(word) ? true : FALSE_WORDS.has(word) ? false : null;
+      const value = booleanWord(text);
       if (value === null) {
         out.problems.push(`<critical> must be true or false, not "${text.slice(0, 40)}"`);
       } else if (out.critical !== null && out.critical !== value) {
@@ -133,7 +237,7 @@ function readVmElement(children: XmlNode[], scope: Scope, out: NightshiftMetadat
         out.problems.push(`<ha-group> must be a name without white space (1-128 characters), not "${text.slice(0, 40)}"`);
       }
     } else {
-      out.problems.push(`unknown element <${local}> (known: critical, ha-group)`);
+      out.problems.push(`unknown element <${local}> (known: critical, ha-group, maintenance)`);
     }
   }
 }
@@ -180,4 +284,31 @@ export function vmMarks(name: string, metadata: Pick<NightshiftMetadata, "critic
   const groups = new Set(metadata.haGroups);
   for (const [group, members] of Object.entries(settings.haGroups)) if (members.includes(name)) groups.add(group);
   return { critical: criticalFrom.length > 0, haGroups: [...groups].sort(), criticalFrom };
+}
+
+/**
+ * The VM's membership as the inventory reports it (DomainSchema.maintenance):
+ * its <maintenance> element with its <ha-group>s; undefined without one.
+ */
+export function domainMaintenance(metadata: Pick<NightshiftMetadata, "haGroups" | "maintenance">): DomainMaintenance | undefined {
+  const mark = metadata.maintenance;
+  if (!mark) return undefined;
+  return {
+    group: mark.group, roles: mark.roles, tested: mark.tested,
+    ...(metadata.haGroups.length > 0 ? { haGroups: metadata.haGroups.slice(0, MAX_MAINTENANCE_HA_GROUPS) } : {}),
+    ...(mark.estimatedMinutes !== null ? { estimatedMinutes: mark.estimatedMinutes } : {}),
+  };
+}
+
+/**
+ * A reported membership with the HA groups the agent's settings give this VM
+ * (`probes.haGroups`) added to those of its metadata, as the probes count them.
+ */
+export function withSettingsHaGroups(name: string, maintenance: DomainMaintenance,
+  settings: Pick<ProbeSettings, "criticalVms" | "haGroups">): DomainMaintenance {
+  const { haGroups } = vmMarks(name, { critical: null, haGroups: maintenance.haGroups ?? [] }, settings);
+  return {
+    ...maintenance,
+    ...(haGroups.length > 0 ? { haGroups: haGroups.slice(0, MAX_MAINTENANCE_HA_GROUPS) } : {}),
+  };
 }

@@ -7,7 +7,7 @@ import { z } from "zod";
 import { Created, HttpError, RawResponse, type Router } from "./router.js";
 import type { Store } from "../store/index.js";
 import { MachineBodySchema, WindowsBodySchema } from "../../shared/plans.js";
-import { findMembership, machineRecord, registerMachine } from "../planning/machines.js";
+import { findMembership, machineRecord, machineRecords, membersPerGroup, registerMachine } from "../planning/machines.js";
 import { PlanError } from "../planning/plan-errors.js";
 import { windowsRecord } from "../planning/plan-records.js";
 import { planCalendar } from "../planning/ics.js";
@@ -47,7 +47,7 @@ export function registerPlansApi(router: Router, { store, service, executor, clo
   const windowsOf = (name: string) => {
     const pref = store.plans.preference(name);
     if (!pref) throw new HttpError(404, "NS_ERR_NO_WINDOWS", `group '${name}' has no maintenance windows (see nightshift windows)`);
-    return windowsRecord(pref, clock(), store.plans.membersPerGroup().get(name) ?? 0);
+    return windowsRecord(pref, clock(), membersPerGroup(store).get(name) ?? 0);
   };
 
   router.add("PUT", "/v1/windows/:group", ({ params, body }) => {
@@ -59,7 +59,7 @@ export function registerPlansApi(router: Router, { store, service, executor, clo
   });
 
   router.add("GET", "/v1/windows", () => {
-    const counts = store.plans.membersPerGroup();
+    const counts = membersPerGroup(store);
     const now = clock();
     return store.plans.preferences().map((p) => windowsRecord(p, now, counts.get(p.group) ?? 0));
   });
@@ -76,7 +76,7 @@ export function registerPlansApi(router: Router, { store, service, executor, clo
     return answer(() => registerMachine(store, params.name!, parsed.data, clock()));
   });
 
-  router.add("GET", "/v1/machines", () => store.plans.memberships().map((m) => machineRecord(store, m)));
+  router.add("GET", "/v1/machines", () => machineRecords(store));
 
   router.add("DELETE", "/v1/machines/:name", ({ params, url }) => {
     const kindText = url.searchParams.get("kind");
@@ -107,7 +107,7 @@ export function registerPlansApi(router: Router, { store, service, executor, clo
     if (!wanted) throw new HttpError(400, "NS_ERR_BAD_REQUEST", "group=GROUP is required: the calendar is one group's slots");
     const plan = service.currentRow();
     const slots = store.plans.slots(plan.id);
-    const known = store.plans.preference(wanted) !== undefined || store.plans.membersPerGroup().has(wanted) || slots.some((s) => s.grp === wanted);
+    const known = store.plans.preference(wanted) !== undefined || membersPerGroup(store).has(wanted) || slots.some((s) => s.grp === wanted);
     if (!known) throw new HttpError(404, "NS_ERR_NO_GROUP", `no group '${wanted}': it has no windows, machines or slots`);
     return new RawResponse(200, "text/calendar; charset=utf-8", planCalendar(plan, slots, wanted));
   }));

@@ -1,6 +1,7 @@
 /**
  * Plans over the API: `plan week` builds a plan from a wave spec over every
- * machine with a membership (buildPlan, waves.ts) and stores it as the current
+ * machine in scope (machines.ts: set over the API, or reported from domain
+ * metadata and agent config; buildPlan, waves.ts) and stores it as the current
  * plan, replacing a current plan that has not started; the records and the
  * cross-check read the store.
  */
@@ -64,7 +65,8 @@ export class PlanService {
     const unplaced = [
       ...plan.unplaced.map((u) => ({ machineId: u.machineId, name: u.name, group: u.group, wave: u.wave, reason: u.reason as string, detail: u.detail })),
       ...resolved.flatMap((r) => (r.resolution.problem === null ? [] : [{
-        machineId: r.row.id, name: r.row.name, group: r.row.grp, wave: null, reason: NOT_IN_INVENTORY, detail: r.resolution.problem,
+        machineId: r.membership.id, name: r.membership.name, group: r.membership.group, wave: null, reason: NOT_IN_INVENTORY,
+        detail: r.resolution.problem,
       }])),
     ];
     const waveIndex = new Map(plan.waves.map((w, i) => [w.name, i]));
@@ -112,7 +114,7 @@ export class PlanService {
   /** Every machine in scope now without exactly one slot in the current plan. */
   check(): PlanCheckRecord[] {
     const plan = this.currentRow();
-    const inScope = this.options.store.plans.memberships().map((m) => ({ id: m.id, name: m.name, group: m.grp }));
+    const inScope = resolveMemberships(this.options.store).map(({ membership: m }) => ({ id: m.id, name: m.name, group: m.group }));
     return crossCheck(storedPlan(plan, ...this.parts(plan)), inScope);
   }
 

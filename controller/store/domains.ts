@@ -1,6 +1,6 @@
 /** The latest known domains and disks of every host, replaced by each inventory and nudged by events. */
 import type { Db } from "./db.js";
-import type { Domain, DomainDisk } from "../../shared/protocol/messages.js";
+import type { Domain, DomainDisk, DomainMaintenance } from "../../shared/protocol/messages.js";
 import type { VmRecord } from "../../shared/api.js";
 
 
@@ -33,6 +33,13 @@ interface DiskRow {
 }
 
 /** Lifecycle event -> the state libvirt will report after it. */
+/** A VM whose <metadata> puts it in a maintenance group, on a host that is not revoked. */
+export interface DomainMaintenanceRow {
+  host: string;
+  name: string;
+  maintenance: DomainMaintenance;
+}
+
 const STATE_AFTER_EVENT: Record<string, string> = {
   started: "running",
   resumed: "running",
@@ -58,12 +65,12 @@ export class DomainStore {
 
   constructor(private readonly db: Db) {
     this.upsert = db.prepare(`INSERT INTO domains (host_id, uuid, name, state, state_reason, autostart, persistent, vcpus,
-        memory_kib, max_memory_kib, updated_at)
-      VALUES (@hostId, @uuid, @name, @state, @stateReason, @autostart, @persistent, @vcpus, @memoryKiB, @maxMemoryKiB, @now)
+        memory_kib, max_memory_kib, maintenance, updated_at)
+      VALUES (@hostId, @uuid, @name, @state, @stateReason, @autostart, @persistent, @vcpus, @memoryKiB, @maxMemoryKiB, @maintenance, @now)
       ON CONFLICT (host_id, uuid) DO UPDATE SET name = excluded.name, state = excluded.state,
         state_reason = excluded.state_reason, autostart = excluded.autostart, persistent = excluded.persistent,
         vcpus = excluded.vcpus, memory_kib = excluded.memory_kib, max_memory_kib = excluded.max_memory_kib,
-        updated_at = excluded.updated_at`);
+        maintenance = excluded.maintenance, updated_at = excluded.updated_at`);
     this.deleteDisks = db.prepare("DELETE FROM disks WHERE host_id = ? AND domain_uuid = ?");
     this.insertDisk = db.prepare(`INSERT INTO disks (host_id, domain_uuid, target, bus, device, type, source, driver_type,
       readonly, shareable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -87,7 +94,7 @@ export class DomainStore {
       seen.add(d.uuid);
       this.upsert.run({ hostId, uuid: d.uuid, name: d.name, state: d.state, stateReason: d.stateReason,
         autostart: d.autostart ? 1 : 0, persistent: d.persistent ? 1 : 0, vcpus: d.vcpus, memoryKiB: d.memoryKiB,
-        maxMemoryKiB: d.maxMemoryKiB, now });
+        maxMemoryKiB: d.maxMemoryKiB, maintenance: d.maintenance ? JSON.stringify(d.maintenance) : null, now });
       this.deleteDisks.run(hostId, d.uuid);
       for (const k of d.disks) {
         this.insertDisk.run(hostId, d.uuid, k.target, k.bus, k.device, k.type, k.source, k.driverType, k.readonly ? 1 : 0, k.shareable ? 1 : 0);
@@ -141,6 +148,13 @@ export class DomainStore {
   findByName(name: string): { host_id: number; host: string; name: string; state: string }[] {
     return this.db.prepare(`SELECT d.host_id, h.name AS host, d.name, d.state FROM domains d JOIN hosts h ON h.id = d.host_id
       WHERE d.name = ? AND h.status != 'revoked' ORDER BY h.name`).all(name) as { host_id: number; host: string; name: string; state: string }[];
+  }
+
+  /** Every VM with a maintenance membership from its metadata (as of its host's last inventory), by host and name. */
+  maintenanceRows(): DomainMaintenanceRow[] {
+    const rows = this.db.prepare(`SELECT h.name AS host, d.name, d.maintenance FROM domains d JOIN hosts h ON h.id = d.host_id
+      WHERE d.maintenance IS NOT NULL AND h.status != 'revoked' ORDER BY h.name, d.name`).all() as { host: string; name: string; maintenance: string }[];
+    return rows.map((r) => ({ host: r.host, name: r.name, maintenance: JSON.parse(r.maintenance) as DomainMaintenance }));
   }
 
   countByHost(): Map<number, number> {

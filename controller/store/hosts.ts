@@ -1,6 +1,7 @@
 /** Enrolled hosts: identity, token hash, liveness status and what their agent last told us. */
 import type { Db } from "./db.js";
 import { hashToken } from "../tokens.js";
+import type { HostMaintenance } from "../../shared/protocol/messages.js";
 
 export type HostStatus = "enrolled" | "up" | "missing" | "revoked";
 
@@ -36,7 +37,7 @@ export class HostStore {
     this.setStatusStmt = db.prepare("UPDATE hosts SET status = ? WHERE id = ?");
     this.touchStmt = db.prepare("UPDATE hosts SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?");
     this.helloStmt = db.prepare(`UPDATE hosts SET hostname = ?, agent_version = ?, libvirt_version = ?, libvirt_uri = ?,
-      last_seen_at = ? WHERE id = ?`);
+      maintenance = ?, last_seen_at = ? WHERE id = ?`);
   }
 
   findByToken(token: string): HostRow | undefined {
@@ -76,8 +77,18 @@ export class HostStore {
     this.setStatusStmt.run(status, id);
   }
 
-  recordHello(id: number, hello: { hostname: string; agentVersion: string; libvirtVersion: string; libvirtUri: string }, now: number): void {
-    this.helloStmt.run(hello.hostname, hello.agentVersion, hello.libvirtVersion, hello.libvirtUri, now, id);
+  /** What the agent said in hello; its maintenance membership replaces the previous one (none: NULL). */
+  recordHello(id: number, hello: { hostname: string; agentVersion: string; libvirtVersion: string; libvirtUri: string;
+    maintenance?: HostMaintenance | undefined }, now: number): void {
+    this.helloStmt.run(hello.hostname, hello.agentVersion, hello.libvirtVersion, hello.libvirtUri,
+      hello.maintenance ? JSON.stringify(hello.maintenance) : null, now, id);
+  }
+
+  /** Every host that is not revoked whose agent's config puts it in a maintenance group (as of its last hello). */
+  maintenanceRows(): { name: string; maintenance: HostMaintenance }[] {
+    const rows = this.db.prepare("SELECT name, maintenance FROM hosts WHERE maintenance IS NOT NULL AND status != 'revoked' ORDER BY name")
+      .all() as { name: string; maintenance: string }[];
+    return rows.map((r) => ({ name: r.name, maintenance: JSON.parse(r.maintenance) as HostMaintenance }));
   }
 
   touch(id: number, at: number): void {

@@ -315,6 +315,16 @@ export const MIGRATIONS: readonly Migration[] = [
       );
     `,
   },
+  {
+    version: 6,
+    name: "maintenance memberships the agents report: domain metadata and the agent's config",
+    sql: `
+      -- DomainMaintenance / HostMaintenance as JSON (shared/protocol/messages.ts), NULL when
+      -- the domain's <metadata> or the agent's config puts the machine in no group.
+      ALTER TABLE domains ADD COLUMN maintenance TEXT;
+      ALTER TABLE hosts ADD COLUMN maintenance TEXT;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

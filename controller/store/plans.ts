@@ -1,6 +1,7 @@
 /**
  * Maintenance windows and wave plans in the store: one preference per group,
- * machine memberships (group, roles, tested, HA groups, estimated minutes),
+ * machine memberships set over the API (group, roles, tested, HA groups,
+ * estimated minutes; those the agents report are on domains and hosts),
  * and plans with their waves, slots and unplaced machines. The plan executor
  * works only from these rows, so a restarted controller carries on where the
  * last one stopped: a slot's state, run id, outcome and notification times
@@ -23,8 +24,8 @@ export interface MembershipRow {
   updated_at: number;
 }
 
-/** A membership as the API shows it (GET /v1/machines) is what is written. */
-export type NewMembership = MachineRecord;
+/** A membership as the API shows it (GET /v1/machines) is what is written; the table holds the "cli" ones. */
+export type NewMembership = Omit<MachineRecord, "source">;
 
 export interface PlanRow {
   id: string;
@@ -129,7 +130,6 @@ export class PlanStore {
       membership: db.prepare("SELECT * FROM plan_machines WHERE id = ?"),
       membershipsNamed: db.prepare("SELECT * FROM plan_machines WHERE name = ? ORDER BY kind DESC, id"),
       deleteMembership: db.prepare("DELETE FROM plan_machines WHERE id = ?"),
-      membersPerGroup: db.prepare("SELECT grp, count(*) AS n FROM plan_machines GROUP BY grp"),
       insertPlan: db.prepare(`INSERT INTO plans (id, name, spec, run_template, state, created_at, week_start)
         VALUES (?, ?, ?, ?, 'scheduled', ?, ?)`),
       insertWave: db.prepare(`INSERT INTO plan_waves (plan_id, position, name, start_at, end_at, failure_budget, state)
@@ -219,10 +219,6 @@ export class PlanStore {
 
   deleteMembership(id: string): boolean {
     return this.stmts.deleteMembership.run(id).changes > 0;
-  }
-
-  membersPerGroup(): Map<string, number> {
-    return new Map((this.stmts.membersPerGroup.all() as { grp: string; n: number }[]).map((r) => [r.grp, r.n]));
   }
 
   // --- plans ---

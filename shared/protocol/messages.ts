@@ -41,6 +41,32 @@ export const DomainDiskSchema = z.object({
   shareable: z.boolean(),
 });
 
+/** Limits of a maintenance membership (the controller's PUT /v1/machines has the same). */
+export const MAX_MAINTENANCE_ROLES = 16;
+export const MAX_MAINTENANCE_HA_GROUPS = 64;
+export const MAX_MAINTENANCE_MINUTES = 7 * 24 * 60;
+
+/**
+ * A hypervisor's own membership for maintenance planning, from the agent's
+ * config (`maintenance.group`, `.roles`, `.estimatedMinutes`): whose windows
+ * apply, what waves select it by, its slot length (default: the controller's).
+ */
+export const HostMaintenanceSchema = z.object({
+  group: z.string().min(1).max(128),
+  roles: z.array(z.string().min(1).max(64)).max(MAX_MAINTENANCE_ROLES),
+  estimatedMinutes: z.number().positive().max(MAX_MAINTENANCE_MINUTES).optional(),
+});
+
+/**
+ * A VM's membership for maintenance planning, from nightshift's domain
+ * <metadata> (agent/probes/domain-metadata.ts): as a host's, plus `tested` (it
+ * has verify checks) and its HA groups (the <ha-group> marks; absent: none).
+ */
+export const DomainMaintenanceSchema = HostMaintenanceSchema.extend({
+  tested: z.boolean(),
+  haGroups: z.array(z.string().min(1).max(128)).max(MAX_MAINTENANCE_HA_GROUPS).optional(),
+});
+
 export const DomainSchema = z.object({
   name,
   uuid,
@@ -53,6 +79,8 @@ export const DomainSchema = z.object({
   memoryKiB: z.number().int().nonnegative(),
   maxMemoryKiB: z.number().int().nonnegative(),
   disks: z.array(DomainDiskSchema).max(256),
+  /** Present when the domain's <metadata> puts it in scope for maintenance plans. */
+  maintenance: DomainMaintenanceSchema.optional(),
 });
 
 /** A libvirt domain event as the agent saw it; `id` is the agent's, unique, and makes redelivery harmless. */
@@ -77,6 +105,8 @@ export const HelloSchema = z.object({
   agentVersion: z.string().max(64),
   libvirtVersion: z.string().max(64),
   libvirtUri: z.string().max(256),
+  /** Present when the agent's config puts this hypervisor in scope for maintenance plans. */
+  maintenance: HostMaintenanceSchema.optional(),
 });
 
 export const InventorySchema = z.object({
@@ -157,6 +187,8 @@ export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSche
 
 export type DomainDisk = z.infer<typeof DomainDiskSchema>;
 export type Domain = z.infer<typeof DomainSchema>;
+export type HostMaintenance = z.infer<typeof HostMaintenanceSchema>;
+export type DomainMaintenance = z.infer<typeof DomainMaintenanceSchema>;
 export type DomainEventMessage = z.infer<typeof DomainEventSchema>;
 export type Hello = z.infer<typeof HelloSchema>;
 export type Inventory = z.infer<typeof InventorySchema>;

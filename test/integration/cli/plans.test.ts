@@ -196,6 +196,7 @@ describe("machines", () => {
     const json = await set("hv1", "--host", "--group", "ops", "--role", "hypervisor", "--json");
     expect(JSON.parse(json.stdout)).toEqual({
       id: "hv1", kind: "host", name: "hv1", host: "hv1", group: "ops", roles: ["hypervisor"], tested: false, haGroups: [], estimatedMinutes: 30,
+      source: "cli",
     });
   });
 
@@ -203,10 +204,10 @@ describe("machines", () => {
     const table = await nightshift("machines");
     expect(table.code).toBe(0);
     const [header, ...rows] = table.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^NAME\s+KIND\s+HOST\s+GROUP\s+ROLES\s+TESTED\s+HA-GROUPS\s+MINUTES$/);
+    expect(header).toMatch(/^NAME\s+KIND\s+HOST\s+GROUP\s+ROLES\s+TESTED\s+HA-GROUPS\s+MINUTES\s+SOURCE$/);
     expect(rows.map((r) => r.split(/\s+/)[0])).toEqual(["test1", "test2", "web1", "web2", "db1", "hv1", "mon1", "hv2"]);
-    expect(rows).toContainEqual(expect.stringMatching(/^web1\s+vm\s+hv1\s+acme\s+production,web\s+yes\s+acme-web\s+30$/));
-    expect(rows).toContainEqual(expect.stringMatching(/^hv2\s+host\s+hv2\s+ops\s+hypervisor\s+no\s+-\s+45$/));
+    expect(rows).toContainEqual(expect.stringMatching(/^web1\s+vm\s+hv1\s+acme\s+production,web\s+yes\s+acme-web\s+30\s+cli$/));
+    expect(rows).toContainEqual(expect.stringMatching(/^hv2\s+host\s+hv2\s+ops\s+hypervisor\s+no\s+-\s+45\s+cli$/));
     expectAligned(table.stdout, "MINUTES");
     const json = await nightshift("machines", "--json");
     const machines = JSON.parse(json.stdout) as MachineRecord[];

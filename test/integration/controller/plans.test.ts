@@ -1,7 +1,8 @@
 /**
  * Maintenance windows and wave plans against an in-process controller with a
  * real SQLite file, real HTTP and simulated hypervisors over real WebSockets:
- * the windows and machines API; a plan over a generated fleet of 40 hosts and
+ * the windows and machines API; machines in scope through their domain
+ * metadata and their agent's config; a plan over a generated fleet of 40 hosts and
  * 200 VMs (every machine in exactly one slot, the cross-check catching a
  * machine added afterwards, the iCalendar export parsed back by ical.js,
  * webhooks, metrics through promtool); execution with a clock that jumps to
@@ -22,7 +23,7 @@ import { startController, type RunningController } from "../../../controller/ser
 import { ControllerConfigSchema } from "../../../controller/config.js";
 import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
 import { controllerApi, type Answer } from "../../helpers/controller-api.js";
-import { sampleDomain } from "../../helpers/ws-agent.js";
+import { TestAgent, sampleDomain } from "../../helpers/ws-agent.js";
 import { generateFleet } from "../../helpers/fleet.js";
 import { TestClock } from "../../helpers/test-clock.js";
 import { WebhookReceiver } from "../../helpers/webhook-receiver.js";
@@ -160,6 +161,7 @@ describe("windows and machines API", () => {
 
     expect(await machine("db1", { group: "acme", roles: ["production"] })).toEqual({
       id: "hv1/db1", kind: "vm", name: "db1", host: "hv1", group: "acme", roles: ["production"], tested: false, haGroups: [], estimatedMinutes: 30,
+      source: "cli",
     });
     expect(errorOf(await api("PUT", "/v1/machines/web1", { group: "acme" }))).toEqual([409, "NS_ERR_VM_AMBIGUOUS"]);
     const web = await machine("hv2/web1", { group: "acme", roles: ["test"], tested: true, haGroups: ["web"], estimatedMinutes: 20 });
@@ -201,6 +203,90 @@ describe("windows and machines API", () => {
       expect(errorOf(await api("GET", p)), p).toEqual([404, "NS_ERR_NO_PLAN"]);
     }
     expect(errorOf(await api("POST", "/v1/plans/current/pause"))).toEqual([404, "NS_ERR_NO_PLAN"]);
+  });
+});
+
+describe("machines in scope from domain metadata and agent config", () => {
+  const hello = (maintenance?: object) => ({ v: 1, type: "hello", host: "hv1", hostname: "hv1.example", agentVersion: "0.1.0",
+    libvirtVersion: "9.0.0", libvirtUri: "qemu:///system", ...(maintenance ? { maintenance } : {}) });
+  /** An agent for hv1 that says `hello` and reports `domains`, once the controller has stored them. */
+  async function agent(token: string, helloMessage: object, domains: object[]): Promise<TestAgent> {
+    const a = await TestAgent.connect(controller.url, token);
+    a.send(helloMessage);
+    await a.next("welcome");
+    a.send({ v: 1, type: "inventory", collectedAt: new Date().toISOString(), domains });
+    for (let i = 0; i < 100 && (await ok<unknown[]>("GET", "/v1/vms")).length !== domains.length; i++) await sleep(20);
+    return a;
+  }
+
+  it("lists them with their source beside CLI memberships, which win and alone can be deleted; a plan places them all", async () => {
+    const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: "hv1" }, 201);
+    const web = { roles: ["production"], haGroups: ["acme-web"] };
+    const domains = [
+      { ...sampleDomain("web1"), maintenance: { group: "acme", ...web, tested: true, estimatedMinutes: 15 } },
+      { ...sampleDomain("web2"), maintenance: { group: "acme", ...web, tested: false } },
+      { ...sampleDomain("mon1"), maintenance: { group: "acme", roles: ["test"], tested: false } },
+      sampleDomain("db1"),
+    ];
+    let hv1 = await agent(token, hello({ group: "ops", roles: ["hypervisor"], estimatedMinutes: 20 }), domains);
+    try {
+      for (const group of ["acme", "ops"]) await ok("PUT", `/v1/windows/${group}`, ALWAYS_UTC);
+      // The CLI's membership wins over mon1's metadata.
+      expect((await machine("mon1", { group: "ops", roles: ["infrastructure"] })).source).toBe("cli");
+
+      const list = await ok<MachineRecord[]>("GET", "/v1/machines");
+      expect(list.map((m) => [m.id, m.source, m.group, m.roles.join(",")])).toEqual([
+        ["hv1/web1", "metadata", "acme", "production"],
+        ["hv1/web2", "metadata", "acme", "production"],
+        ["hv1/mon1", "cli", "ops", "infrastructure"],
+        ["hv1", "agent-config", "ops", "hypervisor"],
+      ]);
+      expect(list[0]).toEqual({ id: "hv1/web1", kind: "vm", name: "web1", host: "hv1", group: "acme", roles: ["production"], tested: true,
+        haGroups: ["acme-web"], estimatedMinutes: 15, source: "metadata" });
+      expect(list[1]).toMatchObject({ tested: false, estimatedMinutes: 30 });
+      expect(list[3]).toEqual({ id: "hv1", kind: "host", name: "hv1", host: "hv1", group: "ops", roles: ["hypervisor"], tested: false,
+        haGroups: [], estimatedMinutes: 20, source: "agent-config" });
+      expect((await ok<WindowsRecord[]>("GET", "/v1/windows")).map((w) => [w.group, w.machines])).toEqual([["acme", 2], ["ops", 2]]);
+
+      // Only CLI memberships can be deleted; the others say where to change them.
+      const fromMetadata = await api<{ error: { code: string; message: string } }>("DELETE", "/v1/machines/web1");
+      expect(errorOf(fromMetadata)).toEqual([409, "NS_ERR_MACHINE_NOT_CLI"]);
+      expect(fromMetadata.json.error.message).toMatch(/hv1\/web1 is in scope through the <maintenance> element of its domain <metadata>.*virsh edit web1/);
+      const fromConfig = await api<{ error: { code: string; message: string } }>("DELETE", "/v1/machines/hv1?kind=host");
+      expect(errorOf(fromConfig)).toEqual([409, "NS_ERR_MACHINE_NOT_CLI"]);
+      expect(fromConfig.json.error.message).toMatch(/maintenance\.group in its agent's config/);
+      // Deleting mon1's CLI membership hands it back to its metadata.
+      expect(await ok<MachineRecord>("DELETE", "/v1/machines/mon1")).toMatchObject({ id: "hv1/mon1", source: "cli", group: "ops" });
+      expect((await ok<MachineRecord[]>("GET", "/v1/machines")).find((m) => m.name === "mon1")).toMatchObject({ source: "metadata", group: "acme" });
+      await machine("mon1", { group: "ops", roles: ["infrastructure"] });
+
+      const m0 = nextMinute();
+      const spec = { name: "reported", waves: waves(m0, [{ name: "infra", role: "infrastructure" }, { name: "prod", role: "production" },
+        { name: "hosts", role: "hypervisor" }], 120) };
+      const plan = await ok<PlanRecord>("POST", "/v1/plans", { spec, run: RUN }, 201);
+      expect(plan.unplaced).toEqual([]);
+      expect(plan.slots.map((s) => [s.machineId, s.wave, s.kind, s.group])).toEqual(expect.arrayContaining([
+        ["hv1/mon1", "infra", "vm", "ops"], ["hv1/web1", "prod", "vm", "acme"], ["hv1/web2", "prod", "vm", "acme"], ["hv1", "hosts", "host", "ops"],
+      ]));
+      expect(plan.slots).toHaveLength(4);
+      const [web1, web2, host] = ["web1", "web2", "hv1"].map((n) => slotOf(plan, n));
+      expect(Date.parse(web1!.end) - Date.parse(web1!.start)).toBe(15 * MINUTE);
+      expect(Date.parse(host!.end) - Date.parse(host!.start)).toBe(20 * MINUTE);
+      // One HA group: never at once.
+      expect(Date.parse(web1!.end) <= Date.parse(web2!.start) || Date.parse(web2!.end) <= Date.parse(web1!.start)).toBe(true);
+      expect(await ok<PlanCheckRecord[]>("GET", "/v1/plans/current/check")).toEqual([]);
+
+      // The agent's next hello without maintenance.group takes the host out of scope; the cross-check follows.
+      await hv1.close();
+      hv1 = await agent(token, hello(), domains);
+      expect((await ok<MachineRecord[]>("GET", "/v1/machines")).map((m) => m.id)).toEqual(["hv1/web1", "hv1/web2", "hv1/mon1"]);
+      // An inventory whose VM lost its <maintenance> takes that VM out of scope.
+      hv1.send({ v: 1, type: "inventory", collectedAt: new Date().toISOString(), domains: [domains[0], sampleDomain("web2"), domains[2], domains[3]] });
+      for (let i = 0; i < 100 && (await ok<MachineRecord[]>("GET", "/v1/machines")).length !== 2; i++) await sleep(20);
+      expect((await ok<MachineRecord[]>("GET", "/v1/machines")).map((m) => m.id)).toEqual(["hv1/web1", "hv1/mon1"]);
+    } finally {
+      await hv1.close();
+    }
   });
 });
 

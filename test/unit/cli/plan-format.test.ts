@@ -187,18 +187,21 @@ describe("windows and machines tables", () => {
 
   it("machines: by group, host, kind and name; lists joined, dashes for none", () => {
     const machines: MachineRecord[] = [
-      { id: "hv1/web1", kind: "vm", name: "web1", host: "hv1", group: "acme", roles: ["production", "web"], tested: true, haGroups: ["acme-web"], estimatedMinutes: 30 },
-      { id: "hv1", kind: "host", name: "hv1", host: "hv1", group: "acme", roles: ["hypervisor"], tested: false, haGroups: [], estimatedMinutes: 45 },
-      { id: "hv0/db1", kind: "vm", name: "db1", host: "hv0", group: "acme", roles: [], tested: false, haGroups: [], estimatedMinutes: 7.5 },
+      { id: "hv1/web1", kind: "vm", name: "web1", host: "hv1", group: "acme", roles: ["production", "web"], tested: true, haGroups: ["acme-web"], estimatedMinutes: 30,
+        source: "cli" },
+      { id: "hv1", kind: "host", name: "hv1", host: "hv1", group: "acme", roles: ["hypervisor"], tested: false, haGroups: [], estimatedMinutes: 45,
+        source: "agent-config" },
+      { id: "hv0/db1", kind: "vm", name: "db1", host: "hv0", group: "acme", roles: [], tested: false, haGroups: [], estimatedMinutes: 7.5,
+        source: "metadata" },
     ];
     const text = machinesTable(machines);
     expect(text.trimEnd().split("\n")).toEqual([
-      expect.stringMatching(/^NAME\s+KIND\s+HOST\s+GROUP\s+ROLES\s+TESTED\s+HA-GROUPS\s+MINUTES$/),
-      expect.stringMatching(/^db1\s+vm\s+hv0\s+acme\s+-\s+no\s+-\s+7\.5$/),
-      expect.stringMatching(/^hv1\s+host\s+hv1\s+acme\s+hypervisor\s+no\s+-\s+45$/),
-      expect.stringMatching(/^web1\s+vm\s+hv1\s+acme\s+production,web\s+yes\s+acme-web\s+30$/),
+      expect.stringMatching(/^NAME\s+KIND\s+HOST\s+GROUP\s+ROLES\s+TESTED\s+HA-GROUPS\s+MINUTES\s+SOURCE$/),
+      expect.stringMatching(/^db1\s+vm\s+hv0\s+acme\s+-\s+no\s+-\s+7\.5\s+metadata$/),
+      expect.stringMatching(/^hv1\s+host\s+hv1\s+acme\s+hypervisor\s+no\s+-\s+45\s+agent-config$/),
+      expect.stringMatching(/^web1\s+vm\s+hv1\s+acme\s+production,web\s+yes\s+acme-web\s+30\s+cli$/),
     ]);
-    for (const column of ["KIND", "HOST", "GROUP", "ROLES", "TESTED", "HA-GROUPS", "MINUTES"]) expectAligned(text, column);
+    for (const column of ["KIND", "HOST", "GROUP", "ROLES", "TESTED", "HA-GROUPS", "MINUTES", "SOURCE"]) expectAligned(text, column);
   });
 });
 
