@@ -5,32 +5,14 @@
  * fresh inventory, while the controller session carries on.
  */
 import { execFileSync } from "node:child_process";
-import fs from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
-import { removeDomainsWithPrefix, testDriverDomainXml, testPrefix } from "../../../helpers/libvirt.js";
+import { describe, expect, it } from "vitest";
+import { testDriverDomainXml } from "../../../helpers/libvirt.js";
 import { ProtocolPeer } from "../../../helpers/protocol-peer.js";
-import { AGENT_BIN } from "../../../helpers/run.js";
 import { AgentProcess, tempAgentDir } from "./agent-process.js";
+import { testDriverFixture } from "./test-driver-fixture.js";
 
 const TOKEN = "test-token-libvirt";
-const prefix = testPrefix("relv");
-let conn: LibvirtConnection;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  expect(fs.existsSync(AGENT_BIN), `${AGENT_BIN} missing: run npm run build`).toBe(true);
-  conn = await LibvirtConnection.open({ uri: "test:///default" });
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await removeDomainsWithPrefix(conn, prefix);
-  await conn.connectClose();
-});
+const { prefix, cleanups, conn } = testDriverFixture("relv");
 
 /** libvirtd's client ids of the process `pid`. */
 function clientsOf(pid: number): string[] {
@@ -70,7 +52,7 @@ describe("libvirt connection lost", () => {
 
     // Subscribed again: a new domain's events still arrive.
     const name = `${prefix}after`;
-    await conn.domainDefineXML(testDriverDomainXml(name));
+    await conn().domainDefineXML(testDriverDomainXml(name));
     await peer.waitFor(() => peer.uniqueEvents.some((e) => e.domain === name && e.event === "defined"), "the defined event", 2_000);
   });
 });

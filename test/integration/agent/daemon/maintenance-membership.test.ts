@@ -7,33 +7,15 @@
  * `maintenance.group`, `.roles` and `.estimatedMinutes` arrive
  * in hello. Both are validated by the peer against the protocol schemas.
  */
-import fs from "node:fs";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
+import { describe, expect, it } from "vitest";
 import { NIGHTSHIFT_VM_NS } from "../../../../agent/probes/domain-metadata.js";
-import { removeDomainsWithPrefix, testDriverDomainXml, testPrefix } from "../../../helpers/libvirt.js";
+import { testDriverDomainXml } from "../../../helpers/libvirt.js";
 import { ProtocolPeer } from "../../../helpers/protocol-peer.js";
-import { AGENT_BIN } from "../../../helpers/run.js";
 import { AgentProcess, tempAgentDir } from "./agent-process.js";
+import { testDriverFixture } from "./test-driver-fixture.js";
 
 const TOKEN = "test-token-membership";
-const prefix = testPrefix("member");
-let conn: LibvirtConnection;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  expect(fs.existsSync(AGENT_BIN), `${AGENT_BIN} missing: run npm run build`).toBe(true);
-  conn = await LibvirtConnection.open({ uri: "test:///default" });
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await removeDomainsWithPrefix(conn, prefix);
-  await conn.connectClose();
-});
+const { prefix, cleanups, conn } = testDriverFixture("member");
 
 async function agentWith(env: Record<string, string>) {
   const peer = await ProtocolPeer.start({ token: TOKEN, heartbeatSeconds: 1, inventoryIntervalSeconds: 300 });
@@ -57,12 +39,12 @@ describe("maintenance memberships reported by the agent", () => {
     const member = `${prefix}web`;
     const plain = `${prefix}plain`;
     const noGroup = `${prefix}nogroup`;
-    await conn.domainDefineXML(withMetadata(member, '<ns:critical>true</ns:critical><ns:ha-group>acme-web</ns:ha-group>'
+    await conn().domainDefineXML(withMetadata(member, '<ns:critical>true</ns:critical><ns:ha-group>acme-web</ns:ha-group>'
       + '<ns:maintenance group="acme" tested="yes" minutes="45"><ns:role>production</ns:role><ns:role>web</ns:role></ns:maintenance>'));
-    await conn.domainDefineXML(withMetadata(plain, "<ns:ha-group>acme-web</ns:ha-group>"));
-    await conn.domainDefineXML(withMetadata(noGroup, '<ns:maintenance tested="yes"/>'));
+    await conn().domainDefineXML(withMetadata(plain, "<ns:ha-group>acme-web</ns:ha-group>"));
+    await conn().domainDefineXML(withMetadata(noGroup, '<ns:maintenance tested="yes"/>'));
     // libvirt keeps the element as given (it reformats, the namespace stays).
-    expect(await conn.domainGetXMLDesc(await conn.domainLookupByName(member))).toContain(NIGHTSHIFT_VM_NS);
+    expect(await conn().domainGetXMLDesc(await conn().domainLookupByName(member))).toContain(NIGHTSHIFT_VM_NS);
 
     // The settings' HA groups for a VM count as they do for the probes.
     const peer = await agentWith({ NIGHTSHIFT_AGENT_PROBES_HA_GROUPS: JSON.stringify({ "acme-db": [member, "db9"] }) });

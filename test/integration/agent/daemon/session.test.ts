@@ -5,31 +5,14 @@
  */
 import fs from "node:fs";
 import os from "node:os";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
-import { removeDomainsWithPrefix, testDriverDomainXml, testPrefix } from "../../../helpers/libvirt.js";
+import { describe, expect, it } from "vitest";
+import { testDriverDomainXml } from "../../../helpers/libvirt.js";
 import { ProtocolPeer } from "../../../helpers/protocol-peer.js";
-import { AGENT_BIN } from "../../../helpers/run.js";
 import { AgentProcess, tempAgentDir } from "./agent-process.js";
+import { testDriverFixture } from "./test-driver-fixture.js";
 
 const TOKEN = "test-token-session";
-const prefix = testPrefix("agent");
-let conn: LibvirtConnection;
-const cleanups: (() => Promise<void> | void)[] = [];
-
-beforeAll(async () => {
-  expect(fs.existsSync(AGENT_BIN), `${AGENT_BIN} missing: run npm run build`).toBe(true);
-  conn = await LibvirtConnection.open({ uri: "test:///default" });
-});
-
-afterEach(async () => {
-  for (const cleanup of cleanups.splice(0).reverse()) await cleanup();
-});
-
-afterAll(async () => {
-  await removeDomainsWithPrefix(conn, prefix);
-  await conn.connectClose();
-});
+const { prefix, cleanups, conn } = testDriverFixture("agent");
 
 async function setup(options: { agentToken?: string; env?: Record<string, string>;
   heartbeatSeconds?: number; inventoryIntervalSeconds?: number } = {}) {
@@ -46,16 +29,16 @@ async function setup(options: { agentToken?: string; env?: Record<string, string
 describe("session", () => {
   it("says hello with host, hostname, agent and libvirt versions, then sends a full inventory", async () => {
     const name = `${prefix}inv`;
-    await conn.domainDefineXML(testDriverDomainXml(name, { memoryMiB: 192 }));
+    await conn().domainDefineXML(testDriverDomainXml(name, { memoryMiB: 192 }));
     const { peer } = await setup();
     await peer.waitFor(() => peer.inventories.length > 0, "the first inventory");
 
     const hello = peer.hellos[0]!.message;
-    const version = await conn.connectGetLibVersion();
+    const version = await conn().connectGetLibVersion();
     expect(hello).toEqual({
       v: 1, type: "hello",
       host: os.hostname(),
-      hostname: await conn.connectGetHostname(),
+      hostname: await conn().connectGetHostname(),
       agentVersion: (JSON.parse(fs.readFileSync("package.json", "utf8")) as { version: string }).version,
       libvirtVersion: version.text,
       libvirtUri: "test:///default",
@@ -80,17 +63,17 @@ describe("session", () => {
     const ours = () => peer.uniqueEvents.filter((e) => e.domain === name);
 
     let t0 = Date.now();
-    const dom = await conn.domainDefineXML(testDriverDomainXml(name));
+    const dom = await conn().domainDefineXML(testDriverDomainXml(name));
     await peer.waitFor(() => ours().length >= 1, "the defined event", 2_000);
     const definedMs = Date.now() - t0;
 
     t0 = Date.now();
-    await conn.domainCreate(dom);
+    await conn().domainCreate(dom);
     await peer.waitFor(() => ours().length >= 2, "the started event", 2_000);
     const startedMs = Date.now() - t0;
 
     t0 = Date.now();
-    await conn.domainDestroy(dom);
+    await conn().domainDestroy(dom);
     await peer.waitFor(() => ours().length >= 3, "the stopped event", 2_000);
     const stoppedMs = Date.now() - t0;
     console.log(`libvirt call -> event at the peer: defined ${definedMs} ms, started ${startedMs} ms, stopped ${stoppedMs} ms`);

@@ -105,7 +105,7 @@ describe("vm-placement against libvirtd's test driver", () => {
       },
       {
         probe: "vm-placement", code: "NS_VM_METADATA_INVALID", severity: "warning", subject: `${prefix}typo`,
-        message: `VM ${prefix}typo: nightshift metadata not understood: unknown element <critcal> (known: critical, ha-group)`,
+        message: `VM ${prefix}typo: nightshift metadata not understood: unknown element <critcal> (known: critical, ha-group, maintenance)`,
         remedy: `Correct it with \`virsh edit ${prefix}typo\` (format: README, "VM marks"); until then those marks are ignored.`,
       },
       {
