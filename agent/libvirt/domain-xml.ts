@@ -32,6 +32,11 @@ const parser = new XMLParser({
 
 export type XmlNode = Record<string, unknown>;
 
+/** Text or an attribute value made safe to put into XML (both quote styles). */
+export function xmlEscape(value: string): string {
+  return value.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
+}
+
 /** An attribute of a parsed element (parsed with attributeNamePrefix "@"), or null. */
 export function attr(node: unknown, name: string): string | null {
   if (!node || typeof node !== "object") return null;

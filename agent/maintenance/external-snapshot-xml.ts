@@ -11,7 +11,7 @@
  * byte of the operator's definition stays as it was.
  */
 import { XMLParser } from "fast-xml-parser";
-import { attr, child, parseDomainDisks, type DomainDisk, type XmlNode } from "../libvirt/domain-xml.js";
+import { attr, child, parseDomainDisks, xmlEscape, type DomainDisk, type XmlNode } from "../libvirt/domain-xml.js";
 
 /** What a disk-only snapshot does with one disk of the VM. */
 export interface DiskOnlyPlan {
@@ -52,10 +52,6 @@ export function checkOverlayName(snapshotName: string): string | null {
   // eslint-disable-next-line no-control-regex
   if (/[\u0000-\u001f\u007f]/.test(snapshotName)) return "it contains control characters";
   return null;
-}
-
-export function xmlEscape(value: string): string {
-  return value.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
 }
 
 /** The <domainsnapshot> for an external disk-only snapshot of these disks, overlays named after the snapshot. */

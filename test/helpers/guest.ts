@@ -24,6 +24,7 @@ import fs from "node:fs/promises";
 import { isIPv4 } from "node:net";
 import path from "node:path";
 import { fileURLToPath } from "node:url";
+import { xmlEscape } from "../../agent/libvirt/domain-xml.js";
 
 // Two levels up from test/helpers/, whether run from source (vitest) or compiled into dist/ (demo).
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "../..").replace(/\/dist$/, "");
@@ -196,10 +197,6 @@ function checkGuestNetwork(network: { bridge: string; address: string }): void {
     rest.length > 0) {
     throw new Error(`guest address '${network.address}' must be IPv4 ADDR/PREFIX, e.g. 10.250.0.11/24`);
   }
-}
-
-function xmlEscape(value: string): string {
-  return value.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
 }
 
 export function guestDomainXml(options: GuestDomainOptions): string {

@@ -11,7 +11,7 @@
  */
 import { StepErrorCodes } from "../../../shared/protocol/steps.js";
 import type { LibvirtConnection } from "../../libvirt/connection.js";
-import { parseDomainDisks } from "../../libvirt/domain-xml.js";
+import { parseDomainDisks, xmlEscape } from "../../libvirt/domain-xml.js";
 import { isLibvirtError } from "../../libvirt/errors.js";
 import { ErrorCode } from "../../libvirt/protocol.js";
 import type { DomainRef, SnapshotRef } from "../../libvirt/remote-types.js";
@@ -20,10 +20,6 @@ import { StepError } from "../errors.js";
 import type { StepHandler } from "../types.js";
 import { lookupVm } from "../vm.js";
 import { createDiskOnlyQuiesce, deleteExternal, revertExternal, snapshotIsExternal } from "../external-snapshot.js";
-
-function xmlEscape(value: string): string {
-  return value.replace(/[<>&'"]/g, (c) => ({ "<": "&lt;", ">": "&gt;", "&": "&amp;", "'": "&apos;", '"': "&quot;" })[c] ?? c);
-}
 
 /** The snapshot, or null when the VM has none of that name. */
 async function findSnapshot(conn: LibvirtConnection, dom: DomainRef, name: string): Promise<SnapshotRef | null> {
