@@ -3,12 +3,12 @@
  * slots are assigned (`slots-assigned`, one per group), before its slots
  * (`slot-reminder`) and when a plan pauses (`plan-paused`); and, with
  * `plans.sendmail` set, a plain-text mail to the group's address in
- * `plans.emails`. Like run notifications, delivery is in the background,
- * retried three times, and a failure is logged and counted, never thrown.
+ * `plans.emails`. Delivery is the same as for run
+ * notifications (controller/deliveries.ts).
  */
 import { spawn } from "node:child_process";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage } from "../../shared/errors.js";
+import { Deliveries, postJson } from "../deliveries.js";
 import { wallClock } from "./time-windows.js";
 
 export type PlanNotificationEvent = "slots-assigned" | "slot-reminder" | "plan-paused";
@@ -55,56 +55,33 @@ export function localTime(zone: string, ms: number): string {
 }
 
 export class PlanNotifier {
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly deliveries: Deliveries;
 
-  constructor(private readonly options: PlanNotifierOptions) {}
+  constructor(private readonly options: PlanNotifierOptions) {
+    this.deliveries = new Deliveries({ log: options.log, ...(options.onFailure ? { onFailure: options.onFailure } : {}) });
+  }
 
   notify(notification: PlanNotification): void {
-    for (const url of this.options.webhooks) this.track(this.post(url, notification));
+    const context = { event: notification.event, plan: notification.plan.id };
+    const body = JSON.stringify(notification);
+    for (const url of this.options.webhooks) {
+      this.deliveries.send(url, context, () => postJson(url, body, this.options.timeoutMs));
+    }
     const address = notification.group === undefined ? undefined : this.options.emails[notification.group];
-    if (this.options.sendmail && address && notification.slots?.length) this.track(this.mail(this.options.sendmail, address, notification));
+    const sendmail = this.options.sendmail;
+    if (sendmail && address && notification.slots?.length) {
+      const message = mailMessage(address, notification);
+      this.deliveries.send(`mail:${address}`, context, () => this.mail(sendmail, message));
+    }
   }
 
   /** Waits for deliveries under way (shutdown, tests). */
-  async settled(): Promise<void> {
-    while (this.inFlight.size > 0) await Promise.all([...this.inFlight]);
+  settled(): Promise<void> {
+    return this.deliveries.settled();
   }
 
-  private track(delivery: Promise<void>): void {
-    const tracked = delivery.finally(() => this.inFlight.delete(tracked));
-    this.inFlight.add(tracked);
-  }
-
-  private async retry(target: string, event: string, attempt: () => Promise<void>): Promise<void> {
-    let lastError = "";
-    for (let i = 1; i <= 3; i++) {
-      try {
-        await attempt();
-        return;
-      } catch (err) {
-        lastError = errorMessage(err);
-      }
-      if (i < 3) await new Promise((r) => setTimeout(r, i * 1000));
-    }
-    this.options.onFailure?.(target);
-    this.options.log.warn({ target, event, error: lastError }, "plan notification failed after 3 attempts");
-  }
-
-  private post(url: string, notification: PlanNotification): Promise<void> {
-    const body = JSON.stringify(notification);
-    return this.retry(url, notification.event, async () => {
-      const res = await fetch(url, {
-        method: "POST", body, headers: { "content-type": "application/json", "user-agent": "nightshift-controller" },
-        signal: AbortSignal.timeout(this.options.timeoutMs),
-      });
-      await res.body?.cancel();
-      if (!res.ok) throw new Error(`HTTP ${res.status}`);
-    });
-  }
-
-  private mail(sendmail: string, address: string, n: PlanNotification): Promise<void> {
-    const message = mailMessage(address, n);
-    return this.retry(`mail:${address}`, n.event, () => new Promise<void>((resolve, reject) => {
+  private mail(sendmail: string, message: string): Promise<void> {
+    return new Promise<void>((resolve, reject) => {
       const child = spawn(sendmail, ["-t", "-i"], { stdio: ["pipe", "ignore", "pipe"] });
       let stderr = "";
       const timer = setTimeout(() => child.kill("SIGKILL"), Math.max(this.options.timeoutMs, 10_000));
@@ -117,7 +94,7 @@ export class PlanNotifier {
       });
       child.stdin.on("error", () => {});
       child.stdin.end(message);
-    }));
+    });
   }
 }
 

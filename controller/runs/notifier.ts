@@ -5,7 +5,7 @@
  * growing pause, and a failure is logged and counted.
  */
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage } from "../../shared/errors.js";
+import { Deliveries, postJson } from "../deliveries.js";
 
 export type RunNotificationEvent = "run-started" | "run-finished" | "vm-rolled-back" | "vm-needs-attention";
 
@@ -26,41 +26,21 @@ export interface NotifierOptions {
 }
 
 export class RunNotifier {
-  private readonly inFlight = new Set<Promise<void>>();
+  private readonly deliveries: Deliveries;
 
-  constructor(private readonly options: NotifierOptions) {}
+  constructor(private readonly options: NotifierOptions) {
+    this.deliveries = new Deliveries({ log: options.log, ...(options.onFailure ? { onFailure: options.onFailure } : {}) });
+  }
 
   notify(notification: RunNotification): void {
+    const body = JSON.stringify(notification);
     for (const url of this.options.webhooks) {
-      const delivery = this.deliver(url, notification).finally(() => this.inFlight.delete(delivery));
-      this.inFlight.add(delivery);
+      this.deliveries.send(url, { event: notification.event, run: notification.run.id }, () => postJson(url, body, this.options.timeoutMs));
     }
   }
 
   /** Waits for deliveries under way (shutdown, tests). */
-  async settled(): Promise<void> {
-    await Promise.all([...this.inFlight]);
-  }
-
-  private async deliver(url: string, notification: RunNotification): Promise<void> {
-    const body = JSON.stringify(notification);
-    let lastError = "";
-    for (let attempt = 1; attempt <= 3; attempt++) {
-      try {
-        const res = await fetch(url, {
-          method: "POST", body, headers: { "content-type": "application/json", "user-agent": "nightshift-controller" },
-          signal: AbortSignal.timeout(this.options.timeoutMs),
-        });
-        await res.body?.cancel();
-        if (res.ok) return;
-        lastError = `HTTP ${res.status}`;
-      } catch (err) {
-        lastError = errorMessage(err);
-      }
-      if (attempt < 3) await new Promise((r) => setTimeout(r, attempt * 1000));
-    }
-    this.options.onFailure?.(url);
-    this.options.log.warn({ url, event: notification.event, run: notification.run.id, error: lastError },
-      "webhook delivery failed after 3 attempts");
+  settled(): Promise<void> {
+    return this.deliveries.settled();
   }
 }
