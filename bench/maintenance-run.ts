@@ -38,6 +38,7 @@ import { parseArgs } from "node:util";
 import { LibvirtConnection } from "../agent/libvirt/connection.js";
 import { GuestAgent } from "../agent/libvirt/guest-agent.js";
 import type { DomainRef } from "../agent/libvirt/remote-types.js";
+import { waitForGuestAgent } from "../agent/maintenance/agent-ping.js";
 import type { EvidenceRecord, RunDetail, RunSpecInput } from "../shared/runs.js";
 import { ensureGuestBuilt, guestConsoleLogPath, guestDiskPath, guestDomainXml, prepareGuestDisk, removeGuestDisk } from "../test/helpers/guest.js";
 import { removeDomainsWithPrefix } from "../test/helpers/libvirt.js";
@@ -118,18 +119,7 @@ async function bootGuests(conn: LibvirtConnection): Promise<Map<string, DomainRe
     const dom = await conn.domainDefineXML(guestDomainXml({ name, kernel: artifacts.kernel, initrd: artifacts.initrd, diskPath }));
     doms.set(name, await conn.domainCreate(dom));
   }
-  for (const name of names) {
-    const guest = new GuestAgent(conn, doms.get(name)!);
-    for (let i = 0; ; i++) {
-      try {
-        await guest.ping();
-        break;
-      } catch (err) {
-        if (i >= 480) throw new Error(`${name}: the guest agent did not answer within 120 s`, { cause: err });
-        await sleep(250);
-      }
-    }
-  }
+  for (const name of names) await waitForGuestAgent(conn, doms.get(name)!, { timeoutMs: 120_000, intervalMs: 250 });
   return doms;
 }
 

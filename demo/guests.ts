@@ -12,22 +12,15 @@ import { LibvirtConnection } from "../agent/libvirt/connection.js";
 import { isNotFound } from "../agent/libvirt/errors.js";
 import { DomainUndefineFlags } from "../agent/libvirt/protocol.js";
 import { GuestAgent } from "../agent/libvirt/guest-agent.js";
+import { waitForGuestAgent } from "../agent/maintenance/agent-ping.js";
 import type { DomainRef } from "../agent/libvirt/remote-types.js";
 import { ensureGuestBuilt, guestDomainXml, guestDiskPath, prepareGuestDisk, removeGuestDisk } from "../test/helpers/guest.js";
 
 const PREFIX = "nsdemo-";
 
 async function prepareGuest(conn: LibvirtConnection, dom: DomainRef, fragile: boolean): Promise<void> {
+  await waitForGuestAgent(conn, dom, { timeoutMs: 60_000, intervalMs: 250 });
   const agent = new GuestAgent(conn, dom);
-  for (let i = 0; ; i++) {
-    try {
-      await agent.ping();
-      break;
-    } catch (err) {
-      if (i >= 240) throw new Error(`${dom.name}: the guest agent did not answer within 60 s`, { cause: err });
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
   const script = `[ -e /data/health ] || echo ok > /data/health; ${fragile ? "touch /data/fragile" : "rm -f /data/fragile"}; sync`;
   const r = await agent.exec({ path: "/bin/sh", args: ["-c", script], timeoutMs: 20_000 });
   if (r.exitCode !== 0) throw new Error(`${dom.name}: preparing /data failed: ${r.stderr}`);

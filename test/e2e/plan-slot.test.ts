@@ -20,7 +20,8 @@ import { ensureGuestBuilt, guestDomainXml, prepareGuestDisk } from "../helpers/g
 import { testPrefix } from "../helpers/libvirt.js";
 import { startController, type TestController } from "../helpers/controller.js";
 import { controllerApi } from "../helpers/controller-api.js";
-import { e2eLogs, guestShell, removeGuests, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
+import { waitForGuestAgent } from "../../agent/maintenance/agent-ping.js";
+import { e2eLogs, guestShell, removeGuests, startE2eAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
 import { tempAgentDir, type AgentProcess } from "../integration/agent/daemon/agent-process.js";
 import type { PlanRecord, SlotRecord } from "../../shared/plans.js";
 import type { EvidenceRecord, RunDetail } from "../../shared/runs.js";
@@ -64,7 +65,7 @@ beforeAll(async () => {
     doms[name] = await conn.domainCreate(dom);
   }
   for (const name of NAMES) {
-    await waitGuestAgent(conn, doms[name]!);
+    await waitForGuestAgent(conn, doms[name]!, { timeoutMs: 30_000, intervalMs: 250 });
     await guestSh(name, `echo ok > /data/health${name === B ? " && touch /data/fragile" : ""}; sync`);
   }
 

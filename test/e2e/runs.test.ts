@@ -22,7 +22,8 @@ import { testPrefix } from "../helpers/libvirt.js";
 import { ensureTestBridge, guestAddressPool, type GuestAddress } from "../helpers/guest-network.js";
 import { startController, type TestController } from "../helpers/controller.js";
 import { controllerApi } from "../helpers/controller-api.js";
-import { e2eLogs, guestShell, removeGuests, startE2eAgent, waitGuestAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
+import { waitForGuestAgent } from "../../agent/maintenance/agent-ping.js";
+import { e2eLogs, guestShell, removeGuests, startE2eAgent, writeAgentConfig } from "../helpers/e2e-guests.js";
 import { tempAgentDir, type AgentProcess } from "../integration/agent/daemon/agent-process.js";
 import { runAgainst } from "../integration/cli/run-cli.js";
 import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord } from "../../shared/runs.js";
@@ -99,7 +100,7 @@ beforeAll(async () => {
     doms[name] = await conn.domainCreate(dom);
   }
   for (const name of NAMES) {
-    await waitGuestAgent(conn, doms[name]!);
+    await waitForGuestAgent(conn, doms[name]!, { timeoutMs: 30_000, intervalMs: 250 });
     await guestSh(name, `echo ok > /data/health${name === C ? " && touch /data/fragile" : ""}; sync`);
   }
 

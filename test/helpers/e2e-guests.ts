@@ -19,19 +19,6 @@ export async function guestShell(conn: LibvirtConnection, dom: DomainRef, comman
   return r.stdout.trim();
 }
 
-/** Waits until the guest's qemu-ga answers a ping (about 30 s after boot at most). */
-export async function waitGuestAgent(conn: LibvirtConnection, dom: DomainRef): Promise<void> {
-  for (let i = 0; ; i++) {
-    try {
-      await new GuestAgent(conn, dom).ping();
-      return;
-    } catch (err) {
-      if (i > 120) throw err;
-      await new Promise((r) => setTimeout(r, 250));
-    }
-  }
-}
-
 /** Writes an agent config that allows these guest commands and hooks. */
 export function writeAgentConfig(file: string, guestCommands: string[], hooks: string[] = []): void {
   fs.writeFileSync(file, [
