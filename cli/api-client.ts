@@ -7,7 +7,7 @@
 import { NightshiftError } from "../shared/errors.js";
 import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
-import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotRecord } from "../shared/runs.js";
+import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotRecord, StartRunRequest } from "../shared/runs.js";
 import type {
   MachineBody, MachineRecord, PlanCheckRecord, PlanRecord, PlanRequest, WindowsBody, WindowsRecord,
 } from "../shared/plans.js";
@@ -197,13 +197,13 @@ export class ApiClient {
 
   /** POST /v1/runs: starts a run (201 {run}). */
   async startRun(spec: RunSpecInput): Promise<RunDetail> {
-    const answer = await this.request<{ run?: RunDetail }>("POST", "/v1/runs", { body: { spec } });
+    const answer = await this.request<{ run?: RunDetail }>("POST", "/v1/runs", { body: { spec } satisfies StartRunRequest });
     return this.unwrap(answer, "run", "POST /v1/runs");
   }
 
   /** POST /v1/runs with dryRun: what the run would do, nothing started (200 {plan}). */
   async planRun(spec: RunSpecInput): Promise<RunPlan> {
-    const answer = await this.request<{ plan?: RunPlan }>("POST", "/v1/runs", { body: { spec, dryRun: true } });
+    const answer = await this.request<{ plan?: RunPlan }>("POST", "/v1/runs", { body: { spec, dryRun: true } satisfies StartRunRequest });
     return this.unwrap(answer, "plan", "POST /v1/runs (dry run)");
   }
 

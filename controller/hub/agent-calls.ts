@@ -108,11 +108,6 @@ export class AgentCalls {
     return this.channels.has(hostId);
   }
 
-  /** Steps waiting for an answer (tests, shutdown). */
-  get outstanding(): number {
-    return this.pending.size;
-  }
-
   call<K extends StepKind>(hostId: number, hostName: string, id: string, action: Extract<StepAction, { kind: K }>,
     options: CallOptions): Promise<StepResultOf<K>> {
     if (this.pending.has(id)) return Promise.reject(new Error(`step ${id} is already outstanding`));

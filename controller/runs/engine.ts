@@ -46,7 +46,6 @@ export class RunEngine {
   /** Per run: the VMs whose procedure runs in this process, by position. */
   private readonly flying = new Map<string, Map<number, RunVmRow>>();
   private readonly specs = new Map<string, RunSpec>();
-  private readonly procedures = new Set<Promise<void>>();
   private stopped = false;
 
   constructor(private readonly options: RunEngineOptions) {}
@@ -113,11 +112,6 @@ export class RunEngine {
     this.stopped = true;
   }
 
-  /** Resolves when no procedure runs (tests). */
-  async settled(): Promise<void> {
-    while (this.procedures.size > 0) await Promise.all([...this.procedures]);
-  }
-
   private spec(runId: string): RunSpec {
     let spec = this.specs.get(runId);
     if (!spec) {
@@ -172,15 +166,13 @@ export class RunEngine {
     const { store, calls, notifier, timeouts, log } = this.options;
     const run = store.runs.getRun(runId)!;
     const procedure = new VmProcedure({ store, calls, notifier, timeouts, log, runId, runName: run.name, spec: this.spec(runId) }, row);
-    const done = procedure.drive()
+    void procedure.drive()
       .then((outcome) => { if (!this.stopped) this.vmFinished(runId, row, outcome); })
       .catch((err: unknown) => log.error({ err, run: runId, vm: row.vm }, "maintenance procedure crashed"))
       .finally(() => {
         flying.delete(row.position);
-        this.procedures.delete(done);
         this.schedule(runId);
       });
-    this.procedures.add(done);
   }
 
   private vmFinished(runId: string, row: RunVmRow, outcome: VmOutcome): void {
