@@ -57,6 +57,11 @@ export interface CallOptions {
   repeatable: boolean;
   /** Ask only about an earlier execution of this id (after a controller restart); never start it. */
   resumeOnly?: boolean;
+  /**
+   * Called just before the request first goes out (never for resumeOnly), so the caller can record that
+   * the agent may have it; if it throws, the step fails with that error and nothing is sent.
+   */
+  beforeFirstSend?: () => void;
 }
 
 interface PendingStep {
@@ -169,6 +174,14 @@ export class AgentCalls {
   }
 
   private send(step: PendingStep, channel: StepChannel): void {
+    if (!step.sent && step.options.beforeFirstSend) {
+      try {
+        step.options.beforeFirstSend();
+      } catch (err) {
+        this.settle(step, err instanceof Error ? err : new Error(String(err)));
+        return;
+      }
+    }
     channel.send({ type: "step", id: step.id, resume: step.sent, action: step.action });
     step.sent = true;
     if (step.stepTimer) clearTimeout(step.stepTimer);

@@ -1,8 +1,14 @@
 /**
  * Runs one agent step for one VM of a run and writes its evidence line:
  * the exact command, PASS/FAIL, output excerpt and duration. Step ids are
- * derived from the run, the VM's position, the phase, the phase's attempt and
- * a counter, so the same step asked again after a restart has the same id.
+ * made of the run, the VM's position, the phase, the phase's attempt and a
+ * counter, so no two steps of a VM share one.
+ *
+ * A step that must not run twice (the patch, a reboot; one per phase) goes
+ * through `once`: its id is kept in the store before the request goes out and
+ * marked sent as it goes, and a controller that restarted, however often,
+ * takes the kept id and never makes a new one, so it asks the agent about the
+ * execution that exists.
  */
 import type { StepAction, StepKind, StepResultOf } from "../../shared/protocol/steps.js";
 import type { EvidenceResult } from "../../shared/runs.js";
@@ -47,17 +53,49 @@ export class StepRunner {
     this.counter = 0;
   }
 
-  /** The id the n-th step of an earlier attempt of a phase had (to resume it). */
-  stepId(phase: string, attempt: number, n: number): string {
-    return `${this.target.runId}:${this.target.position}:${phase}:${attempt}:${n}`;
+  private nextId(): string {
+    return `${this.target.runId}:${this.target.position}:${this.phase}:${this.attempt}:${++this.counter}`;
+  }
+
+  /** The phase's step that must not run twice, when one was picked (in this process or before a restart). */
+  keptStep(): { id: string; sent: boolean } | null {
+    return this.runs.keptStep(this.target.runId, this.target.position);
+  }
+
+  /**
+   * The phase's step that must not run twice. Kept and maybe sent before a restart: asked for with
+   * `resume` only (`resumed: true`); the agent answers from its execution, or, if it does not know the
+   * id, the step fails with StepOutcomeUnknownError. Kept but never sent: sent now under the kept id.
+   * Otherwise a new id is kept first, then sent.
+   */
+  async once<K extends StepKind>(
+    step: string, check: string, command: string,
+    action: Extract<StepAction, { kind: K }>, options: { timeoutMs: number; resumeCommand?: string },
+    judge: (result: StepResultOf<K>) => Verdict,
+  ): Promise<StepOutcome<StepResultOf<K>> & { resumed: boolean }> {
+    const { runId, position } = this.target;
+    const kept = this.keptStep();
+    if (kept?.sent) {
+      const outcome = await this.run(step, check, options.resumeCommand ?? command, action,
+        { timeoutMs: options.timeoutMs, repeatable: false, resumeOnly: true, id: kept.id }, judge);
+      return { ...outcome, resumed: true };
+    }
+    const id = kept?.id ?? this.nextId();
+    if (kept) this.note(step, check, "INFO", `step ${id} was picked before the controller restarted but never sent: sending it now`);
+    else this.runs.keepStep(runId, position, id, Date.now());
+    const outcome = await this.run(step, check, command, action, {
+      timeoutMs: options.timeoutMs, repeatable: false, id,
+      beforeFirstSend: () => this.runs.stepSent(runId, position, id, Date.now()),
+    }, judge);
+    return { ...outcome, resumed: false };
   }
 
   async run<K extends StepKind>(
     step: string, check: string, command: string,
-    action: Extract<StepAction, { kind: K }>, options: CallOptions & { resumeId?: string },
+    action: Extract<StepAction, { kind: K }>, options: CallOptions & { id?: string },
     judge: (result: StepResultOf<K>) => Verdict,
   ): Promise<StepOutcome<StepResultOf<K>>> {
-    const id = options.resumeId ?? this.stepId(this.phase, this.attempt, ++this.counter);
+    const id = options.id ?? this.nextId();
     const started = Date.now();
     try {
       const result = await this.calls.call<K>(this.target.hostId, this.target.host, id, action, options);

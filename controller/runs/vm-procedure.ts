@@ -7,9 +7,10 @@
  *
  * Each phase is written to the store before it starts (phase + attempt), so a
  * controller that died mid-phase resumes here and knows what to re-examine:
- * reads are simply repeated; a patch or reboot that was in flight is asked for
- * again by its step id (the agent still has it unless it restarted too); a
- * patch whose outcome cannot be known is rolled back. A step whose agent was
+ * reads are simply repeated; a patch or reboot that was sent is asked for
+ * again by the step id kept in the store when it was picked, however many
+ * restarts ago (the agent still has it unless it restarted too); one that was
+ * never sent is sent then; a patch whose outcome cannot be known is rolled back. A step whose agent was
  * lost leaves the VM in a state nobody can vouch for: needs-attention.
  */
 import type { Logger } from "../../shared/logging.js";
@@ -55,22 +56,20 @@ export class VmProcedure {
 
   async drive(): Promise<VmOutcome> {
     const resumedPhase = this.row.phase === "pending" ? null : this.row.phase;
-    const previousAttempt = this.row.attempt;
     if (resumedPhase) {
       this.runner.note("resume", "controller", "INFO",
         `the controller restarted while ${this.vm} was in phase ${resumedPhase}; re-examining it before going on`);
     }
     try {
-      return await this.loop(resumedPhase ?? "precheck", resumedPhase !== null, previousAttempt);
+      return await this.loop(resumedPhase ?? "precheck");
     } catch (err) {
       this.deps.log.error({ err, run: this.row.run_id, vm: this.vm }, "maintenance procedure failed unexpectedly");
       return this.finish("needs-attention", `internal error in the controller: ${errorMessage(err)}`);
     }
   }
 
-  private async loop(start: VmPhase, resumedAtStart: boolean, previousAttempt: number): Promise<VmOutcome> {
+  private async loop(start: VmPhase): Promise<VmOutcome> {
     let phase = start;
-    let resumed = resumedAtStart;
     let rollbackReason = this.row.reason ?? "a rollback was in progress when the controller restarted";
     for (;;) {
       const attempt = this.deps.store.runs.enterPhase(this.row.run_id, this.row.position, phase, Date.now());
@@ -79,15 +78,14 @@ export class VmProcedure {
       switch (phase) {
         case "pending":
         case "precheck": result = await this.precheck(); break;
-        case "preboot": result = await this.preboot(resumed ? previousAttempt : null); break;
+        case "preboot": result = await this.preboot(); break;
         case "snapshot": result = await this.snapshot(); break;
-        case "patch": result = await this.patch(resumed ? previousAttempt : null); break;
-        case "reboot": result = await this.reboot(resumed ? previousAttempt : null); break;
+        case "patch": result = await this.patch(); break;
+        case "reboot": result = await this.reboot(); break;
         case "verify": result = await this.verifyAfterPatch(); break;
         case "rollback": result = await this.rollback(rollbackReason); break;
         case "done": return this.row.outcome ?? this.finish("needs-attention", "found done without an outcome");
       }
-      resumed = false;
       if ("finish" in result) return this.finish(result.finish, result.reason);
       if ("rollback" in result) {
         rollbackReason = result.rollback;
@@ -170,10 +168,10 @@ export class VmProcedure {
   }
 
   /** A reboot before any change, so a guest that cannot boot is found now, not blamed on the patch. */
-  private async preboot(resumeAttempt: number | null): Promise<PhaseResult> {
+  private async preboot(): Promise<PhaseResult> {
     const { timeouts, spec } = this.deps;
     const vm = this.vm;
-    const rebooted = await this.rebootStep("preboot", resumeAttempt, 1);
+    const rebooted = await this.rebootStep("preboot");
     if (!rebooted.pass) {
       return { finish: "needs-attention", reason: `precautionary reboot before patching failed: ${rebooted.detail} (nothing was patched)` };
     }
@@ -227,23 +225,20 @@ export class VmProcedure {
     return { next: "patch" };
   }
 
-  private async patch(resumeAttempt: number | null): Promise<PhaseResult> {
+  private async patch(): Promise<PhaseResult> {
     const { spec, timeouts } = this.deps;
     const vm = this.vm;
     const patchMs = parseDuration(spec.patchTimeout)!;
-    const options = {
-      timeoutMs: patchMs + timeouts.marginMs, repeatable: false as const,
-      ...(resumeAttempt !== null ? { resumeId: this.runner.stepId("patch", resumeAttempt, 1), resumeOnly: true } : {}),
-    };
+    const options = { timeoutMs: patchMs + timeouts.marginMs };
     const judge = (r: StepResultOf<"guest-exec">) => {
       const out = excerpt(r.stdout, r.stderr);
       return r.exitCode === 0 ? { pass: true, output: `exit 0${out ? `\n${out}` : ""}` }
         : { pass: false, output: `exit ${r.exitCode ?? `signal ${r.signal}`}${out ? `\n${out}` : ""}` };
     };
     const outcome = "exec" in spec.patch
-      ? await this.runner.run("patch", "exec", `guest-exec /bin/sh -c ${JSON.stringify(spec.patch.exec)}`,
+      ? await this.runner.once("patch", "exec", `guest-exec /bin/sh -c ${JSON.stringify(spec.patch.exec)}`,
         { kind: "guest-exec", vm, command: spec.patch.exec, timeoutMs: patchMs }, options, judge)
-      : await this.runner.run("patch", "hook", `${spec.patch.hook} ${vm} (on ${this.row.host})`,
+      : await this.runner.once("patch", "hook", `${spec.patch.hook} ${vm} (on ${this.row.host})`,
         { kind: "hook", vm, path: spec.patch.hook, runId: this.row.run_id, timeoutMs: patchMs }, options, judge);
     if (!outcome.pass) {
       if (outcome.lost) return { finish: "needs-attention", reason: `agent lost during the patch: ${outcome.detail}` };
@@ -255,10 +250,11 @@ export class VmProcedure {
     return { next: spec.reboot === "never" ? "verify" : "reboot" };
   }
 
-  private async reboot(resumeAttempt: number | null): Promise<PhaseResult> {
+  private async reboot(): Promise<PhaseResult> {
     const { spec } = this.deps;
     const vm = this.vm;
-    if (spec.reboot === "if-required" && resumeAttempt === null) {
+    // A reboot already picked (before a restart) was decided on: it is resumed, not asked about again.
+    if (spec.reboot === "if-required" && !this.runner.keptStep()) {
       let required = false;
       const asked = await this.runner.run("reboot", "required", `reboot-required ${vm}`, { kind: "reboot-required", vm }, this.quick, (r) => {
         required = r.required;
@@ -270,8 +266,7 @@ export class VmProcedure {
       }
       if (!required) return { next: "verify" };
     }
-    const n = spec.reboot === "if-required" ? 2 : 1;
-    const rebooted = await this.rebootStep("reboot", resumeAttempt, n);
+    const rebooted = await this.rebootStep("reboot");
     if (!rebooted.pass) {
       return rebooted.lost ? { finish: "needs-attention", reason: `agent lost during the reboot after the patch: ${rebooted.detail}` }
         : { rollback: `reboot after the patch failed: ${rebooted.detail}` };
@@ -313,19 +308,18 @@ export class VmProcedure {
 
   // --- helpers ------------------------------------------------------------
 
-  /** Reboot through the guest agent, or after a restart: attach to the reboot in flight, else make sure the VM runs and answers. */
-  private async rebootStep(phase: string, resumeAttempt: number | null, n: number): Promise<StepOutcome<unknown>> {
+  /**
+   * Reboot through the guest agent, or after a restart: attach to the reboot that was sent; if that fails
+   * (the agent no longer knows it), make sure the VM runs and answers.
+   */
+  private async rebootStep(phase: string): Promise<StepOutcome<unknown>> {
     const { timeouts } = this.deps;
     const vm = this.vm;
-    const options = { timeoutMs: timeouts.rebootMs + timeouts.marginMs, repeatable: false as const };
     const judge = (r: StepResultOf<"reboot">) => ({ pass: true, output: `rebooted; guest agent back after ${Math.round(r.rebootedInMs)} ms` });
-    if (resumeAttempt === null) {
-      return this.runner.run(phase, "reboot", `guest-shutdown mode=reboot ${vm}, wait for the reboot and the guest agent`,
-        { kind: "reboot", vm, timeoutMs: timeouts.rebootMs }, options, judge);
-    }
-    const resumed = await this.runner.run(phase, "reboot", `resume reboot of ${vm}`, { kind: "reboot", vm, timeoutMs: timeouts.rebootMs },
-      { ...options, resumeId: this.runner.stepId(phase, resumeAttempt, n), resumeOnly: true }, judge);
-    if (resumed.pass || resumed.lost) return resumed;
+    const rebooted = await this.runner.once(phase, "reboot", `guest-shutdown mode=reboot ${vm}, wait for the reboot and the guest agent`,
+      { kind: "reboot", vm, timeoutMs: timeouts.rebootMs },
+      { timeoutMs: timeouts.rebootMs + timeouts.marginMs, resumeCommand: `resume reboot of ${vm}` }, judge);
+    if (!rebooted.resumed || rebooted.pass || rebooted.lost) return rebooted;
     const started = await this.runner.run(phase, "start", `virDomainCreate ${vm} (if not running)`, { kind: "start", vm }, this.quick,
       (r) => ({ pass: true, output: r.started ? "started" : "already running" }));
     if (!started.pass) return started;

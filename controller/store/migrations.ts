@@ -325,6 +325,23 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE hosts ADD COLUMN maintenance TEXT;
     `,
   },
+  {
+    version: 7,
+    name: "the id of a VM's step that must not run twice, kept across controller restarts",
+    sql: `
+      -- The phase's one step that must not run twice (the patch, a reboot): its id, written before the
+      -- request goes out, so a controller that restarts, however often, asks the agent about that same
+      -- execution; step_sent is 1 once the request may have reached the agent. Both are cleared when the
+      -- VM enters another phase.
+      ALTER TABLE run_vms ADD COLUMN step_id TEXT;
+      ALTER TABLE run_vms ADD COLUMN step_sent INTEGER NOT NULL DEFAULT 0;
+      -- A VM in such a phase now: the id the previous version derived for its step, taken as sent.
+      UPDATE run_vms SET step_sent = 1, step_id = run_id || ':' || position || ':' || phase || ':' || attempt || ':' ||
+          CASE WHEN phase = 'reboot' AND (SELECT json_extract(r.spec, '$.reboot') FROM runs r WHERE r.id = run_vms.run_id) = 'if-required'
+            THEN 2 ELSE 1 END
+        WHERE outcome IS NULL AND phase IN ('preboot', 'patch', 'reboot');
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -27,6 +27,10 @@ export interface RunVmRow {
   canary: number;
   phase: VmPhase;
   attempt: number;
+  /** The id of this phase's step that must not run twice (patch, reboot), once it was picked. */
+  step_id: string | null;
+  /** 1 once that step's request may have reached the agent. */
+  step_sent: number;
   outcome: VmOutcome | null;
   reason: string | null;
   snapshot: string | null;
@@ -75,8 +79,8 @@ export interface NewRunVm {
 /** Output kept per evidence line: enough to see what went wrong, bounded so a chatty patch cannot bloat the store. */
 export const EVIDENCE_OUTPUT_LIMIT = 4096;
 
-const RUN_VM_COLUMNS = `rv.run_id, rv.position, rv.host_id, h.name AS host, rv.vm, rv.canary, rv.phase, rv.attempt, rv.outcome,
-  rv.reason, rv.snapshot, rv.started_at, rv.finished_at, rv.updated_at`;
+const RUN_VM_COLUMNS = `rv.run_id, rv.position, rv.host_id, h.name AS host, rv.vm, rv.canary, rv.phase, rv.attempt, rv.step_id,
+  rv.step_sent, rv.outcome, rv.reason, rv.snapshot, rv.started_at, rv.finished_at, rv.updated_at`;
 
 export class RunStore {
   private readonly stmts;
@@ -93,8 +97,12 @@ export class RunStore {
       vm: db.prepare(`SELECT ${RUN_VM_COLUMNS} FROM run_vms rv JOIN hosts h ON h.id = rv.host_id WHERE rv.run_id = ? AND rv.position = ?`),
       openVmsOn: db.prepare(`SELECT rv.run_id, rv.vm FROM run_vms rv JOIN runs r ON r.id = rv.run_id
         WHERE rv.host_id = ? AND rv.vm = ? AND rv.outcome IS NULL AND r.state != 'finished'`),
-      setPhase: db.prepare(`UPDATE run_vms SET phase = ?, attempt = attempt + 1, started_at = coalesce(started_at, ?), updated_at = ?
-        WHERE run_id = ? AND position = ?`),
+      // Re-entering the same phase (a resume) keeps its step; another phase starts without one.
+      setPhase: db.prepare(`UPDATE run_vms SET phase = @phase, attempt = attempt + 1,
+        step_id = CASE WHEN phase = @phase THEN step_id END, step_sent = CASE WHEN phase = @phase THEN step_sent ELSE 0 END,
+        started_at = coalesce(started_at, @now), updated_at = @now WHERE run_id = @runId AND position = @position`),
+      keepStep: db.prepare(`UPDATE run_vms SET step_id = ?, step_sent = 0, updated_at = ? WHERE run_id = ? AND position = ?`),
+      stepSent: db.prepare(`UPDATE run_vms SET step_sent = 1, updated_at = ? WHERE run_id = ? AND position = ? AND step_id = ?`),
       setSnapshot: db.prepare(`UPDATE run_vms SET snapshot = ?, updated_at = ? WHERE run_id = ? AND position = ?`),
       setReason: db.prepare(`UPDATE run_vms SET reason = ?, updated_at = ? WHERE run_id = ? AND position = ?`),
       finishVm: db.prepare(`UPDATE run_vms SET phase = 'done', outcome = ?, reason = ?, finished_at = ?, updated_at = ?
@@ -164,8 +172,26 @@ export class RunStore {
 
   /** Records that a VM enters a phase; returns the new attempt number. */
   enterPhase(runId: string, position: number, phase: VmPhase, now: number): number {
-    this.stmts.setPhase.run(phase, now, now, runId, position);
+    this.stmts.setPhase.run({ phase, now, runId, position });
     return this.vm(runId, position)!.attempt;
+  }
+
+  /** The phase's step that must not run twice, if one was picked: its id, and whether it may have been sent. */
+  keptStep(runId: string, position: number): { id: string; sent: boolean } | null {
+    const row = this.vm(runId, position);
+    return row?.step_id ? { id: row.step_id, sent: row.step_sent === 1 } : null;
+  }
+
+  /** Keeps the id of the phase's step that must not run twice, before anything is sent (not sent yet). */
+  keepStep(runId: string, position: number, stepId: string, now: number): void {
+    this.stmts.keepStep.run(stepId, now, runId, position);
+  }
+
+  /** Marks the kept step as (possibly) sent; written just before its request goes out. */
+  stepSent(runId: string, position: number, stepId: string, now: number): void {
+    if (this.stmts.stepSent.run(now, runId, position, stepId).changes === 0) {
+      throw new Error(`step ${stepId} is not the step kept for VM ${position} of run ${runId}`);
+    }
   }
 
   setSnapshot(runId: string, position: number, snapshot: string | null, now: number): void {

@@ -23,6 +23,12 @@ export interface SimVm {
 export interface SimOptions {
   /** Milliseconds each patch takes. */
   patchMs?: number;
+  /** Milliseconds each reboot takes. */
+  rebootMs?: number;
+  /** Milliseconds each wait for the guest agent takes. */
+  guestAgentWaitMs?: number;
+  /** Requests this says true for are lost on the way: neither carried out nor answered. */
+  drop?(request: StepRequest): boolean;
   /** Called for every step before it is simulated; return a result or error to override. */
   override?(action: StepAction): { ok: true; result: Record<string, unknown> } | { ok: false; code: string; message: string } | undefined;
 }
@@ -32,6 +38,8 @@ type Outcome = { ok: true; result: Record<string, unknown> } | { ok: false; erro
 export class SimulatedHypervisor {
   readonly vms = new Map<string, SimVm>();
   readonly steps: StepRequest[] = [];
+  /** The actions actually carried out, one entry per execution (a repeated or resumed id adds none). */
+  readonly executed: StepAction[] = [];
   /** Executions by step id, so a repeated or resumed id is answered from the same one (as the real agent does). */
   private readonly executions = new Map<string, Promise<Outcome>>();
   agent: TestAgent | null = null;
@@ -75,6 +83,7 @@ export class SimulatedHypervisor {
         continue;
       }
       this.steps.push(request);
+      if (this.options.drop?.(request)) continue;
       void this.answer(agent, request);
     }
   }
@@ -97,6 +106,7 @@ export class SimulatedHypervisor {
   }
 
   private async execute(action: StepAction): Promise<Outcome> {
+    this.executed.push(action);
     const forced = this.options.override?.(action);
     if (forced) return forced.ok ? forced : { ok: false, error: { code: forced.code, message: forced.message } };
     const vm = this.vms.get(action.vm);
@@ -117,7 +127,10 @@ export class SimulatedHypervisor {
       }
       case "check-allowed": return ok({ deniedCommands: [], deniedHooks: [] });
       case "guest-ping": return vm.state === "running" ? ok({ durationMs: 1 }) : { ok: false, error: { code: "NS_ERR_STEP_GUEST_AGENT", message: "not running" } };
-      case "wait-guest-agent": return ok({ waitedMs: 10 });
+      case "wait-guest-agent": {
+        if (this.options.guestAgentWaitMs) await new Promise((r) => setTimeout(r, this.options.guestAgentWaitMs));
+        return ok({ waitedMs: this.options.guestAgentWaitMs ?? 10 });
+      }
       case "guest-users": return ok({ users: [] });
       case "guest-uptime": return ok({ uptimeSeconds: 100, detail: "/proc/uptime" });
       case "reboot-required": return ok({ required: false, detail: "no /run/reboot-required" });
@@ -149,7 +162,10 @@ export class SimulatedHypervisor {
         vm.state = "running";
         return ok({ started });
       }
-      case "reboot": return ok({ rebootedInMs: 20 });
+      case "reboot": {
+        if (this.options.rebootMs) await new Promise((r) => setTimeout(r, this.options.rebootMs));
+        return ok({ rebootedInMs: this.options.rebootMs ?? 20 });
+      }
       case "tcp-check": return ok({ address: "192.0.2.10", connectMs: 1 });
       case "hook":
       case "guest-exec": {

@@ -11,10 +11,11 @@ import path from "node:path";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { pino } from "pino";
+import Database from "better-sqlite3";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
 import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
-import { controllerApi } from "../../helpers/controller-api.js";
+import { controllerApi, type EnrolledHypervisor } from "../../helpers/controller-api.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunSpecInput, SnapshotRecord } from "../../../shared/runs.js";
 
 let controller: RunningController;
@@ -43,6 +44,28 @@ async function waitFinished(id: string, timeoutMs = 15_000): Promise<RunDetail> 
     if (Date.now() > deadline) throw new Error(`run ${id} not finished: ${JSON.stringify(json, null, 1)}`);
     await new Promise((r) => setTimeout(r, 25));
   }
+}
+
+async function waitPhase(id: string, phase: string): Promise<void> {
+  for (let i = 0; i < 1_000; i++) {
+    const { json } = await api<RunDetail>("GET", `/v1/runs/${id}`);
+    if (json.vms[0]!.phase === phase) return;
+    await new Promise((r) => setTimeout(r, 10));
+  }
+  throw new Error(`run ${id} never reached phase ${phase}`);
+}
+
+/**
+ * Restarts the controller on the same data directory and reconnects the hypervisor (an agent that
+ * stayed up, so it still has its executions); returns once the new controller asked it something.
+ */
+async function restartController(hv: EnrolledHypervisor): Promise<void> {
+  await controller.close();
+  controller = await startController(baseConfig(), pino({ level: "silent" }));
+  await hv.disconnect();
+  const asked = hv.steps.length;
+  await hv.connect(controller.url, hv.token);
+  for (let i = 0; i < 200 && hv.steps.length === asked; i++) await new Promise((r) => setTimeout(r, 10));
 }
 
 const outcomes = (run: RunDetail) => Object.fromEntries(run.vms.map((v) => [v.vm, v.outcome]));
@@ -236,6 +259,121 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect(patches.filter((s) => s.resume).length).toBeGreaterThanOrEqual(2);
     const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
     expect(evidence.filter((e) => e.step === "resume" && e.vm !== null)).toHaveLength(2);
+  });
+
+  for (const restarts of [2, 3]) {
+    it(`a patch survives ${restarts} controller restarts: it runs once, the VM succeeds, nothing is reverted`, async () => {
+      const hv = await hypervisor("hv1", ["a"], { patchMs: 4_000 });
+      const run = await startRun(spec(["a"], { canary: 0 }));
+      await waitPhase(run.id, "patch");
+      for (let i = 0; i < restarts; i++) {
+        // Still patching: each restart lands while the patch runs on the agent.
+        expect(hv.vms.get("a")!.version).toBe("v1");
+        await restartController(hv);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const done = await waitFinished(run.id);
+      expect(done.vms[0]!.reason).toBeNull();
+      expect(outcomes(done)).toEqual({ a: "succeeded" });
+      expect(hv.executed.filter((a) => a.kind === "guest-exec" && a.command === "apt-get -y upgrade")).toHaveLength(1);
+      expect(hv.steps.filter((s) => s.action.kind === "snapshot-revert")).toEqual([]);
+      expect(hv.vms.get("a")!.version).toBe("v2");
+      const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+      expect(evidence.filter((e) => e.step === "resume" && e.vm === "a")).toHaveLength(restarts);
+      expect(evidence.filter((e) => e.step === "patch").map((e) => e.result)).toEqual(["PASS"]);
+    });
+  }
+
+  const rebootPhases: { phase: "preboot" | "reboot"; extra: Partial<RunSpecInput>; requiredAsked: boolean }[] = [
+    { phase: "preboot", extra: { rebootIfOlderThan: "1s" }, requiredAsked: false },
+    { phase: "reboot", extra: { reboot: "always" }, requiredAsked: false },
+    { phase: "reboot", extra: { reboot: "if-required" }, requiredAsked: true },
+  ];
+  for (const { phase, extra, requiredAsked } of rebootPhases) {
+    it(`a ${phase} (${JSON.stringify(extra)}) survives 3 controller restarts: one reboot, attached to each time, the VM succeeds`, async () => {
+      const hv = await hypervisor("hv1", ["a"], {
+        rebootMs: 4_000,
+        override: (a) => a.kind === "reboot-required" ? { ok: true, result: { required: true, detail: "/run/reboot-required" } } : undefined,
+      });
+      const run = await startRun(spec(["a"], { canary: 0, ...extra }));
+      await waitPhase(run.id, phase);
+      for (let i = 0; i < 3; i++) {
+        await restartController(hv);
+        await new Promise((r) => setTimeout(r, 200));
+      }
+      const done = await waitFinished(run.id);
+      expect(done.vms[0]!.reason).toBeNull();
+      expect(outcomes(done)).toEqual({ a: "succeeded" });
+      expect(hv.executed.filter((a) => a.kind === "reboot")).toHaveLength(1);
+      expect(hv.executed.filter((a) => a.kind === "reboot-required")).toHaveLength(requiredAsked ? 1 : 0);
+      expect(hv.executed.filter((a) => a.kind === "guest-exec" && a.command === "apt-get -y upgrade")).toHaveLength(1);
+      expect(hv.steps.filter((s) => s.action.kind === "snapshot-revert")).toEqual([]);
+      const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+      // Attached to the reboot in flight every time: never the fallback for a reboot the agent does not know.
+      const lines = evidence.filter((e) => e.step === phase).map((e) => `${e.check} ${e.result}`);
+      expect(lines.filter((l) => l.startsWith("reboot "))).toEqual(["reboot PASS"]);
+      expect(lines.filter((l) => l.startsWith("start "))).toEqual([]);
+    });
+  }
+
+  it("a reboot the agent forgot, the controller restarted again while making sure the VM is up: the same reboot is asked about, none is started", async () => {
+    const hv = await hypervisor("hv1", ["a"], { rebootMs: 1_000, guestAgentWaitMs: 1_500 });
+    const run = await startRun(spec(["a"], { canary: 0, reboot: "always" }));
+    await waitPhase(run.id, "reboot");
+    for (let i = 0; i < 200 && !hv.steps.some((s) => s.action.kind === "reboot"); i++) await new Promise((r) => setTimeout(r, 10));
+    hv.forgetExecutions();
+    await restartController(hv);
+    for (let i = 0; i < 200 && !hv.steps.some((s) => s.action.kind === "wait-guest-agent"); i++) await new Promise((r) => setTimeout(r, 10));
+    await restartController(hv);
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "succeeded" });
+    const reboots = hv.steps.filter((s) => s.action.kind === "reboot");
+    expect(reboots.map((s) => s.resume)).toEqual([false, true, true]);
+    expect(new Set(reboots.map((s) => s.id)).size).toBe(1);
+    expect(hv.executed.filter((a) => a.kind === "reboot")).toHaveLength(1);
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.filter((e) => e.step === "reboot").map((e) => `${e.check} ${e.result}`))
+      .toEqual(["reboot FAIL", "start PASS", "reboot FAIL", "start PASS", "guest-agent PASS"]);
+  });
+
+  it("a patch picked but never sent before the controller died is sent after the restart under its kept id, and runs once", async () => {
+    let lose = true;
+    const hv = await hypervisor("hv1", ["a"], { drop: (r) => lose && r.action.kind === "guest-exec" && !r.resume && r.id.includes(":patch:") });
+    const run = await startRun(spec(["a"], { canary: 0 }));
+    await waitPhase(run.id, "patch");
+    for (let i = 0; i < 200 && !hv.steps.some((s) => s.id.includes(":patch:")); i++) await new Promise((r) => setTimeout(r, 10));
+    await controller.close();
+    await hv.disconnect();
+    // What a controller killed between keeping the patch's id and sending it leaves in the store.
+    const db = new Database(path.join(dataDir, "nightshift.db"));
+    const kept = db.prepare("SELECT step_id, step_sent FROM run_vms WHERE run_id = ?").get(run.id) as { step_id: string; step_sent: number };
+    expect(kept.step_sent).toBe(1);
+    db.prepare("UPDATE run_vms SET step_sent = 0 WHERE run_id = ?").run(run.id);
+    db.close();
+    lose = false;
+    controller = await startController(baseConfig(), pino({ level: "silent" }));
+    await hv.connect(controller.url, hv.token);
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "succeeded" });
+    const patches = hv.steps.filter((s) => s.id.includes(":patch:"));
+    expect(patches.map((s) => [s.id, s.resume])).toEqual([[kept.step_id, false], [kept.step_id, false]]);
+    expect(hv.executed.filter((a) => a.kind === "guest-exec" && a.command === "apt-get -y upgrade")).toHaveLength(1);
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.filter((e) => e.step === "patch").map((e) => `${e.check} ${e.result} ${e.output}`)).toEqual([
+      `exec INFO step ${kept.step_id} was picked before the controller restarted but never sent: sending it now`, "exec PASS exit 0\npatched"]);
+  });
+
+  it("a patch sent but lost on the way is rolled back after a restart: the controller cannot tell it from one the agent forgot", async () => {
+    const hv = await hypervisor("hv1", ["a"], { drop: (r) => r.action.kind === "guest-exec" && !r.resume && r.id.includes(":patch:") });
+    const run = await startRun(spec(["a"], { canary: 0 }));
+    await waitPhase(run.id, "patch");
+    for (let i = 0; i < 200 && !hv.steps.some((s) => s.id.includes(":patch:")); i++) await new Promise((r) => setTimeout(r, 10));
+    await restartController(hv);
+    const done = await waitFinished(run.id);
+    expect(outcomes(done)).toEqual({ a: "rolled-back" });
+    expect(done.vms[0]!.reason).toMatch(/interrupted and its outcome is unknown/);
+    expect(hv.executed.filter((a) => a.kind === "guest-exec" && a.command === "apt-get -y upgrade")).toHaveLength(0);
+    expect(hv.vms.get("a")!.version).toBe("v1");
   });
 
   it("a patch whose agent restarted (outcome unknown) is rolled back after a controller restart", async () => {

@@ -83,6 +83,37 @@ describe("migrations", () => {
     }
   });
 
+  it("gives a VM that was mid-patch or mid-reboot under version 6 the step id version 6 derived, taken as sent", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    const file = path.join(dir, "nightshift.db");
+    const old = openDatabase(file, MIGRATIONS.filter((m) => m.version <= 6));
+    old.prepare("INSERT INTO hosts (id, name, enrolled_at) VALUES (1, 'hv1', 1000)").run();
+    const run = old.prepare("INSERT INTO runs (id, name, spec, state, created_at) VALUES (?, 'r', ?, 'running', 1000)");
+    run.run("run-a", JSON.stringify({ reboot: "if-required" }));
+    run.run("run-b", JSON.stringify({ reboot: "always" }));
+    const vm = old.prepare(`INSERT INTO run_vms (run_id, position, host_id, vm, canary, phase, attempt, outcome, updated_at)
+      VALUES (?, ?, 1, ?, 0, ?, ?, ?, 1000)`);
+    vm.run("run-a", 1, "patching", "patch", 4, null);
+    vm.run("run-a", 2, "rebooting", "reboot", 6, null);
+    vm.run("run-a", 3, "prebooting", "preboot", 2, null);
+    vm.run("run-a", 4, "verifying", "verify", 7, null);
+    vm.run("run-a", 5, "finished", "done", 8, "succeeded");
+    vm.run("run-b", 1, "rebooting", "reboot", 6, null);
+    old.close();
+
+    const db = openDatabase(file);
+    expect(db.prepare("SELECT run_id, position, step_id, step_sent FROM run_vms ORDER BY run_id, position").all()).toEqual([
+      { run_id: "run-a", position: 1, step_id: "run-a:1:patch:4:1", step_sent: 1 },
+      // if-required: the reboot was the phase's second step, after asking whether one is needed.
+      { run_id: "run-a", position: 2, step_id: "run-a:2:reboot:6:2", step_sent: 1 },
+      { run_id: "run-a", position: 3, step_id: "run-a:3:preboot:2:1", step_sent: 1 },
+      { run_id: "run-a", position: 4, step_id: null, step_sent: 0 },
+      { run_id: "run-a", position: 5, step_id: null, step_sent: 0 },
+      { run_id: "run-b", position: 1, step_id: "run-b:1:reboot:6:1", step_sent: 1 },
+    ]);
+    db.close();
+  });
+
   it("refuses a database from a newer controller instead of guessing", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
     const file = path.join(dir, "nightshift.db");
