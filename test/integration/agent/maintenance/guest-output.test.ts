@@ -6,13 +6,16 @@
  * (up to 16 MiB per stream, base64) in one reply. The output is bounded in the
  * guest, so the command's exit code decides, whatever it printed.
  */
+import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it, onTestFailed } from "vitest";
 import { pino } from "pino";
 import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
 import { STEP_HANDLERS } from "../../../../agent/maintenance/actions/index.js";
 import { MAX_STREAM_BYTES } from "../../../../agent/maintenance/output-cap.js";
 import { StepExecutor } from "../../../../agent/maintenance/step-executor.js";
-import { ensureGuestBuilt, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk } from "../../../helpers/guest.js";
+import {
+  ensureGuestBuilt, guestConsoleLogPath, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk,
+} from "../../../helpers/guest.js";
 import { removeDomainsWithPrefix, testPrefix } from "../../../helpers/libvirt.js";
 import { stepRunner } from "../../../helpers/steps.js";
 
@@ -53,7 +56,10 @@ afterAll(async () => {
     await removeDomainsWithPrefix(conn, prefix);
     await conn.connectClose();
   }
-  if (diskPath) await removeGuestDisk(diskPath);
+  if (diskPath) {
+    await removeGuestDisk(diskPath);
+    fs.rmSync(guestConsoleLogPath(name), { force: true });
+  }
 });
 
 describe("guest-exec with more output than a guest agent reply can hold", { timeout: 180_000 }, () => {
