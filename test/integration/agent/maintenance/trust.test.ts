@@ -228,6 +228,14 @@ describe("hooks run only for a VM of this host, with a VM name and run id of a s
     expect(fs.existsSync(ranFile)).toBe(false);
   });
 
+  it("check-allowed counts the hook as refused for a VM name a hook may not be given, so the pre-check skips the VM", async () => {
+    expect(await ok<"check-allowed">({ kind: "check-allowed", vm: "-oProxyCommand=x", guestCommands: [], hooks: [hook] }))
+      .toEqual({ deniedCommands: [], deniedHooks: [hook] });
+    expect(await ok<"check-allowed">({ kind: "check-allowed", vm: name, guestCommands: [], hooks: [hook] }))
+      .toEqual({ deniedCommands: [], deniedHooks: [] });
+    expect(fs.existsSync(ranFile)).toBe(false);
+  });
+
   it("runs for a VM defined here with a run id of the controller's shape (the same file check says the hook ran)", async () => {
     const out = await ok<"hook">({ kind: "hook", vm: name, path: hook, runId: RUN, timeoutMs: 10_000 });
     expect(out).toMatchObject({ exitCode: 0, signal: null });
