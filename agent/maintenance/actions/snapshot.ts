@@ -14,7 +14,7 @@
  * snapshots that are nightshift's by name and marker (../snapshot-ownership.ts):
  * an operator's snapshot is never touched, whatever the controller asks.
  */
-import { StepErrorCodes } from "../../../shared/protocol/steps.js";
+import { StepErrorCodes, type StepResultOf } from "../../../shared/protocol/steps.js";
 import type { LibvirtConnection } from "../../libvirt/connection.js";
 import { parseDomainDisks, xmlEscape } from "../../libvirt/domain-xml.js";
 import { isLibvirtError } from "../../libvirt/errors.js";
@@ -43,7 +43,7 @@ function hasMemory(xml: string): boolean {
 }
 
 /** create's answer for a snapshot of that name that is there already: fine if it is ours, refused if it is not. */
-async function alreadyThere(conn: LibvirtConnection, vm: string, snap: SnapshotRef) {
+async function alreadyThere(conn: LibvirtConnection, vm: string, snap: SnapshotRef): Promise<StepResultOf<"snapshot-create">> {
   const xml = await requireOurSnapshot(conn, vm, snap, "take it for a snapshot of its own");
   return { name: snap.name, created: false, withMemory: hasMemory(xml), durationMs: 0 };
 }
