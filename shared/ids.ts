@@ -14,3 +14,16 @@ export function uuidv7(now: number = Date.now()): string {
   const h = b.toString("hex");
   return `${h.slice(0, 8)}-${h.slice(8, 12)}-${h.slice(12, 16)}-${h.slice(16, 20)}-${h.slice(20)}`;
 }
+
+/**
+ * Maintenance run ids: the UTC second the run was created and 4 random hex
+ * digits, 20261123-020501-3fa9: sortable and short enough to type. Agents
+ * accept nothing else where a run id reaches a hook's environment or a
+ * snapshot's name (RUN_ID_PATTERN).
+ */
+export function newRunId(now = new Date()): string {
+  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
+  return `${stamp}-${randomBytes(2).toString("hex")}`;
+}
+
+export const RUN_ID_PATTERN = /^\d{8}-\d{6}-[0-9a-f]{4}$/;

@@ -82,6 +82,8 @@ export interface ExternalDisk {
 }
 
 export interface SnapshotInfo {
+  /** <description>, null when absent (libvirt leaves out an empty one). */
+  description: string | null;
   /** snapshot='internal' | 'external' | 'no' of <memory>, null when absent. */
   memory: string | null;
   disks: SnapshotDisk[];
@@ -111,7 +113,9 @@ export function parseSnapshotXml(xml: string): SnapshotInfo {
   }));
   const domain = /<domain[\s>][\s\S]*?<\/domain>/.exec(xml)?.[0] ?? null;
   const inactive = /<inactiveDomain([\s>][\s\S]*?)<\/inactiveDomain>/.exec(xml);
+  const description = root?.description;
   return {
+    description: typeof description === "string" ? description : null,
     memory: attr(child(root, "memory"), "snapshot"),
     disks,
     domainXml: domain,

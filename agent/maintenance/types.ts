@@ -17,8 +17,9 @@ export type ActionOf<K extends StepKind> = Extract<StepAction, { kind: K }>;
 export interface StepContext {
   /**
    * The live libvirt connection. Asked for lazily, so steps that never touch
-   * libvirt (check-allowed, hook) still run while the agent reconnects; throws
-   * NS_ERR_STEP_LIBVIRT when there is none.
+   * libvirt (check-allowed) still run while the agent reconnects; throws
+   * NS_ERR_STEP_LIBVIRT when there is none. (A hook needs it too: it runs only
+   * for a VM libvirt has.)
    */
   libvirt(): LibvirtConnection;
   config: MaintenanceConfig;

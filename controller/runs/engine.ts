@@ -14,7 +14,7 @@
  * go on to their own end (succeed or roll back). A run is finished when every
  * VM has an outcome.
  */
-import { randomBytes } from "node:crypto";
+import { newRunId } from "../../shared/ids.js";
 import type { Logger } from "../../shared/logging.js";
 import { failureBudget, RunSpecSchema, type RunDetail, type RunPlan, type RunSpec, type VmOutcome } from "../../shared/runs.js";
 import type { Store } from "../store/index.js";
@@ -36,11 +36,8 @@ export interface RunEngineOptions {
 
 const FAILED: ReadonlySet<VmOutcome> = new Set(["rolled-back", "needs-attention"]);
 
-/** Sortable and short enough to type: 20261123-020501-3fa9. */
-export function newRunId(now = new Date()): string {
-  const stamp = now.toISOString().replace(/[-:]/g, "").replace("T", "-").slice(0, 15);
-  return `${stamp}-${randomBytes(2).toString("hex")}`;
-}
+/** Run ids are made in shared/ids.ts, next to the pattern agents check them against. */
+export { newRunId };
 
 export class RunEngine {
   /** Per run: the VMs whose procedure runs in this process, by position. */

@@ -14,6 +14,14 @@
  *   agent's own configuration allows (maintenance.guestCommands,
  *   maintenance.hooks); anything else is refused with NS_ERR_STEP_NOT_ALLOWED
  *   before it runs. The network can ask; the operator's config decides.
+ * - A snapshot step that changes or removes a snapshot (revert, delete; create
+ *   of a name that exists) acts only on a snapshot the agent can tell is
+ *   nightshift's (agent/maintenance/snapshot-ownership.ts), else
+ *   NS_ERR_STEP_SNAPSHOT_NOT_OURS. A hook runs only for a VM defined on the
+ *   host, with a VM name and run id of a strict shape
+ *   (agent/maintenance/hook-args.ts), else NS_ERR_STEP_BAD_VM_NAME,
+ *   NS_ERR_STEP_BAD_RUN_ID or NS_ERR_STEP_NO_VM. The controller is trusted
+ *   with what it asks for, not with how far it may reach.
  */
 import { z } from "zod";
 
@@ -132,4 +140,10 @@ export const StepErrorCodes = {
   TIMEOUT: "NS_ERR_STEP_TIMEOUT",
   LIBVIRT: "NS_ERR_STEP_LIBVIRT",
   FAILED: "NS_ERR_STEP_FAILED",
+  /** A snapshot step named a snapshot that is not nightshift's (name scheme and the agent's marker): it was not touched. */
+  SNAPSHOT_NOT_OURS: "NS_ERR_STEP_SNAPSHOT_NOT_OURS",
+  /** A hook step's VM name is not of the shape a hook may get as its argument: nothing ran. */
+  BAD_VM_NAME: "NS_ERR_STEP_BAD_VM_NAME",
+  /** A hook step's run id is not a run id (shared/ids.ts): nothing ran. */
+  BAD_RUN_ID: "NS_ERR_STEP_BAD_RUN_ID",
 } as const;

@@ -3,9 +3,11 @@
  * refuse, so a run is stopped at planning time and not halfway through a
  * window. Nothing runs. A hook counts as refused when it is not listed in
  * maintenance.hooks or when its file fails the safety checks the hook step
- * makes (hook-file.ts): either way the hook step would refuse it.
+ * makes (hook-file.ts), or when the VM's name is not one a hook may be given
+ * (hook-args.ts): either way the hook step would refuse it.
  */
 import { guestCommandRefusal, hookListingRefusal } from "../allowlist.js";
+import { VM_NAME_PATTERN } from "../hook-args.js";
 import { hookFileRefusal } from "../hook-file.js";
 import type { StepHandler } from "../types.js";
 
@@ -15,7 +17,8 @@ export const checkAllowedAction: StepHandler<"check-allowed"> = {
     const deniedCommands = action.guestCommands.filter((c) => guestCommandRefusal(ctx.config, c) !== null);
     const deniedHooks: string[] = [];
     for (const hook of action.hooks) {
-      const refusal = hookListingRefusal(ctx.config, hook) ?? (await hookFileRefusal(hook));
+      const refusal = hookListingRefusal(ctx.config, hook) ?? (await hookFileRefusal(hook)) ??
+        (VM_NAME_PATTERN.test(action.vm) ? null : `hook ${hook}: the VM name ${JSON.stringify(action.vm)} is not one a hook may be given`);
       if (refusal !== null) {
         ctx.log.info({ stepId: ctx.stepId, hook }, refusal);
         deniedHooks.push(hook);

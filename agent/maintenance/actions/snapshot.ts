@@ -8,8 +8,13 @@
  *   filesystems frozen by its agent; revert and delete of such a snapshot
  *   (found by its XML) are done by ../external-snapshot.ts, because libvirt
  *   9.0 does neither for external snapshots.
+ *
+ * Every snapshot this agent creates carries its marker, and it reverts,
+ * deletes (for a disk-only snapshot: merges) or reports as already there only
+ * snapshots that are nightshift's by name and marker (../snapshot-ownership.ts):
+ * an operator's snapshot is never touched, whatever the controller asks.
  */
-import { StepErrorCodes } from "../../../shared/protocol/steps.js";
+import { StepErrorCodes, type StepResultOf } from "../../../shared/protocol/steps.js";
 import type { LibvirtConnection } from "../../libvirt/connection.js";
 import { parseDomainDisks, xmlEscape } from "../../libvirt/domain-xml.js";
 import { isLibvirtError } from "../../libvirt/errors.js";
@@ -20,6 +25,8 @@ import { StepError } from "../errors.js";
 import type { StepHandler } from "../types.js";
 import { lookupVm } from "../vm.js";
 import { createDiskOnlyQuiesce, deleteExternal, revertExternal, snapshotIsExternal } from "../external-snapshot.js";
+import { isExternal, parseSnapshotXml } from "../external-snapshot-xml.js";
+import { markedDescription, requireOurName, requireOurSnapshot } from "../snapshot-ownership.js";
 
 /** The snapshot, or null when the VM has none of that name. */
 async function findSnapshot(conn: LibvirtConnection, dom: DomainRef, name: string): Promise<SnapshotRef | null> {
@@ -31,24 +38,33 @@ async function findSnapshot(conn: LibvirtConnection, dom: DomainRef, name: strin
   }
 }
 
-async function hasMemory(conn: LibvirtConnection, snap: SnapshotRef): Promise<boolean> {
-  return /<memory\s+snapshot=['"]internal['"]/.test(await conn.domainSnapshotGetXMLDesc(snap));
+function hasMemory(xml: string): boolean {
+  return /<memory\s+snapshot=['"]internal['"]/.test(xml);
+}
+
+/** create's answer for a snapshot of that name that is there already: fine if it is ours, refused if it is not. */
+async function alreadyThere(conn: LibvirtConnection, vm: string, snap: SnapshotRef): Promise<StepResultOf<"snapshot-create">> {
+  const xml = await requireOurSnapshot(conn, vm, snap, "take it for a snapshot of its own");
+  return { name: snap.name, created: false, withMemory: hasMemory(xml), durationMs: 0 };
 }
 
 export const snapshotCreateAction: StepHandler<"snapshot-create"> = {
   kind: "snapshot-create",
   async run(action, ctx) {
+    // Only names this agent can recognise later: a snapshot it could not revert or delete is of no use to a run.
+    requireOurName(action.vm, action.name, "create it");
     const conn = ctx.libvirt();
     const dom = await lookupVm(conn, action.vm);
     const existing = await findSnapshot(conn, dom, action.name);
-    if (existing) return { name: action.name, created: false, withMemory: await hasMemory(conn, existing), durationMs: 0 };
+    if (existing) return alreadyThere(conn, action.vm, existing);
+    const description = markedDescription(action.description);
     if (action.mode === "disk-only-quiesce") {
       const started = performance.now();
       try {
-        await createDiskOnlyQuiesce(conn, dom, action.name, action.description);
+        await createDiskOnlyQuiesce(conn, dom, action.name, description);
       } catch (err) {
         const raced = await findSnapshot(conn, dom, action.name).catch(() => null);
-        if (raced) return { name: action.name, created: false, withMemory: await hasMemory(conn, raced), durationMs: 0 };
+        if (raced) return alreadyThere(conn, action.vm, raced);
         throw err;
       }
       return { name: action.name, created: true, withMemory: false, durationMs: performance.now() - started };
@@ -68,7 +84,7 @@ export const snapshotCreateAction: StepHandler<"snapshot-create"> = {
       throw new StepError(StepErrorCodes.FAILED, `VM ${action.vm} cannot take an internal snapshot: ` +
         blocking.map((d) => `disk ${d.target}: ${d.reason ?? "not snapshotable"}`).join("; "));
     }
-    const xml = `<domainsnapshot><name>${xmlEscape(action.name)}</name><description>${xmlEscape(action.description)}</description></domainsnapshot>`;
+    const xml = `<domainsnapshot><name>${xmlEscape(action.name)}</name><description>${xmlEscape(description)}</description></domainsnapshot>`;
     const started = performance.now();
     let snap: SnapshotRef;
     try {
@@ -77,11 +93,11 @@ export const snapshotCreateAction: StepHandler<"snapshot-create"> = {
     } catch (err) {
       // Another step (another id) may have created the same name meanwhile: the name is what counts.
       const raced = await findSnapshot(conn, dom, action.name).catch(() => null);
-      if (raced) return { name: action.name, created: false, withMemory: await hasMemory(conn, raced), durationMs: 0 };
+      if (raced) return alreadyThere(conn, action.vm, raced);
       throw err;
     }
     const durationMs = performance.now() - started;
-    return { name: action.name, created: true, withMemory: await hasMemory(conn, snap), durationMs };
+    return { name: action.name, created: true, withMemory: hasMemory(await conn.domainSnapshotGetXMLDesc(snap)), durationMs };
   },
 };
 
@@ -97,6 +113,7 @@ export const snapshotExistsAction: StepHandler<"snapshot-exists"> = {
 export const snapshotRevertAction: StepHandler<"snapshot-revert"> = {
   kind: "snapshot-revert",
   async run(action, ctx) {
+    requireOurName(action.vm, action.name, "revert to it");
     const conn = ctx.libvirt();
     const dom = await lookupVm(conn, action.vm);
     const snap = await findSnapshot(conn, dom, action.name);
@@ -105,8 +122,9 @@ export const snapshotRevertAction: StepHandler<"snapshot-revert"> = {
       throw new StepError(StepErrorCodes.FAILED, `VM ${action.vm} has no snapshot named ${action.name}; ` +
         `it has ${names.length > 0 ? names.join(", ") : "none"}`);
     }
+    const xml = await requireOurSnapshot(conn, action.vm, snap, "revert to it");
     const started = performance.now();
-    if (await snapshotIsExternal(conn, snap)) {
+    if (isExternal(parseSnapshotXml(xml))) {
       await revertExternal(conn, dom, snap);
       const durationMs = performance.now() - started;
       const { state } = await conn.domainGetState(dom);
@@ -131,11 +149,14 @@ export const snapshotRevertAction: StepHandler<"snapshot-revert"> = {
 export const snapshotDeleteAction: StepHandler<"snapshot-delete"> = {
   kind: "snapshot-delete",
   async run(action, ctx) {
+    requireOurName(action.vm, action.name, "delete it");
     const conn = ctx.libvirt();
     const dom = await lookupVm(conn, action.vm);
     const snap = await findSnapshot(conn, dom, action.name);
     if (!snap) return { deleted: false };
-    if (await snapshotIsExternal(conn, snap)) {
+    // For a disk-only snapshot delete means merging its overlays into the disks (retention's block commit).
+    const xml = await requireOurSnapshot(conn, action.vm, snap, "delete it");
+    if (isExternal(parseSnapshotXml(xml))) {
       await deleteExternal(conn, dom, snap);
       return { deleted: true };
     }

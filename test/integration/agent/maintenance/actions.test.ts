@@ -22,6 +22,7 @@ import { STEP_HANDLERS } from "../../../../agent/maintenance/actions/index.js";
 import { StepExecutor } from "../../../../agent/maintenance/step-executor.js";
 import type { MaintenanceConfig } from "../../../../agent/maintenance/types.js";
 import { StepErrorCodes } from "../../../../shared/protocol/steps.js";
+import { snapshotName } from "../../../../shared/runs.js";
 import {
   ensureGuestBuilt, guestDomainXml, prepareGuestDisk, readGuestConsoleLog, removeGuestDisk, GUEST_DATA_VERSION,
 } from "../../../helpers/guest.js";
@@ -37,6 +38,9 @@ const PATCH = "echo v2 > /data/version && sync";
 const READ_VERSION = "cat /data/version";
 const SLOW = "sleep 5";
 const FAILING = "echo out; echo err >&2; exit 3";
+/** A run id of the controller's shape: hooks get nothing else, and the agent touches only snapshots named for one. */
+const RUN = "20261123-020501-3fa9";
+const PRE = snapshotName(RUN, name);
 
 let conn: LibvirtConnection;
 let dom: DomainRef;
@@ -137,7 +141,7 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
       snapshotable: false, reason: expect.stringMatching(/^block device \/dev\/nightshift-test\/never \(LVM volume/),
       diskOnlySnapshotable: false, diskOnlyReason: expect.stringMatching(/^disk of type 'block' \(\/dev\/nightshift-test\/never\)/) })]);
     // And snapshot-create refuses it up front, naming the disk.
-    const refused = await fails({ kind: "snapshot-create", vm: blockName, name: "pre", description: "", mode: "internal" });
+    const refused = await fails({ kind: "snapshot-create", vm: blockName, name: snapshotName(RUN, blockName), description: "", mode: "internal" });
     expect(refused.code).toBe(StepErrorCodes.FAILED);
     expect(refused.message).toMatch(new RegExp(`VM ${blockName} cannot take an internal snapshot: disk vda: block device`));
   });
@@ -219,12 +223,12 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
 
   it("snapshot-create (idempotent), exists; the patch writes v2; revert brings back v1 with the guest agent answering; delete", async () => {
     printConsoleOnFailure();
-    const created = await ok<"snapshot-create">({ kind: "snapshot-create", vm: name, name: "pre-patch", description: "before <v2> & co", mode: "internal" });
-    expect(created).toMatchObject({ name: "pre-patch", created: true, withMemory: true });
-    const again = await ok<"snapshot-create">({ kind: "snapshot-create", vm: name, name: "pre-patch", description: "again", mode: "internal" });
-    expect(again).toEqual({ name: "pre-patch", created: false, withMemory: true, durationMs: 0 });
-    expect((await conn.domainListAllSnapshots(dom)).map((s) => s.name)).toEqual(["pre-patch"]);
-    expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: "pre-patch" })).toEqual({ exists: true });
+    const created = await ok<"snapshot-create">({ kind: "snapshot-create", vm: name, name: PRE, description: "before <v2> & co", mode: "internal" });
+    expect(created).toMatchObject({ name: PRE, created: true, withMemory: true });
+    const again = await ok<"snapshot-create">({ kind: "snapshot-create", vm: name, name: PRE, description: "again", mode: "internal" });
+    expect(again).toEqual({ name: PRE, created: false, withMemory: true, durationMs: 0 });
+    expect((await conn.domainListAllSnapshots(dom)).map((s) => s.name)).toEqual([PRE]);
+    expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: PRE })).toEqual({ exists: true });
     expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: "other" })).toEqual({ exists: false });
 
     const patch = await ok<"guest-exec">({ kind: "guest-exec", vm: name, command: PATCH, timeoutMs: 10_000 });
@@ -232,19 +236,20 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
     expect(await version()).toBe("v2");
 
     const t0 = Date.now();
-    const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: "pre-patch" });
+    const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: PRE });
     expect(reverted.state).toBe("running");
     const waited = await ok<"wait-guest-agent">({ kind: "wait-guest-agent", vm: name, timeoutMs: 30_000 });
     console.log(`snapshot-create ${Math.round(created.durationMs)} ms; revert ${Math.round(reverted.durationMs)} ms, ` +
       `guest agent answering ${Math.round(waited.waitedMs)} ms later (${Date.now() - t0} ms in all)`);
     expect(await version()).toBe(GUEST_DATA_VERSION);
 
-    const missing = await fails({ kind: "snapshot-revert", vm: name, name: "nope" });
-    expect(missing.message).toBe(`VM ${name} has no snapshot named nope; it has pre-patch`);
+    const nope = snapshotName("20261123-020501-0000", name);
+    const missing = await fails({ kind: "snapshot-revert", vm: name, name: nope });
+    expect(missing.message).toBe(`VM ${name} has no snapshot named ${nope}; it has ${PRE}`);
 
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "pre-patch" })).toEqual({ deleted: true });
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "pre-patch" })).toEqual({ deleted: false });
-    expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: "pre-patch" })).toEqual({ exists: false });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: PRE })).toEqual({ deleted: true });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: PRE })).toEqual({ deleted: false });
+    expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: name, name: PRE })).toEqual({ exists: false });
   });
 
   it("reboot: through the guest agent, confirmed by the reboot event and the guest agent of the new boot", async () => {
@@ -279,12 +284,12 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
   });
 
   it("hook: runs a listed, safe script with the VM's name; refuses a world-writable or unlisted one", async () => {
-    const out = await ok<"hook">({ kind: "hook", vm: name, path: goodHook, runId: "run-42", timeoutMs: 10_000 });
-    expect(out).toMatchObject({ exitCode: 0, signal: null, stdout: `hook for ${name} (vm=${name} run=run-42)\n`, stderr: "warning\n", truncated: false });
-    const open = await fails({ kind: "hook", vm: name, path: openHook, runId: "run-42", timeoutMs: 10_000 });
+    const out = await ok<"hook">({ kind: "hook", vm: name, path: goodHook, runId: RUN, timeoutMs: 10_000 });
+    expect(out).toMatchObject({ exitCode: 0, signal: null, stdout: `hook for ${name} (vm=${name} run=${RUN})\n`, stderr: "warning\n", truncated: false });
+    const open = await fails({ kind: "hook", vm: name, path: openHook, runId: RUN, timeoutMs: 10_000 });
     expect(open.code).toBe(StepErrorCodes.NOT_ALLOWED);
     expect(open.message).toMatch(/is group- or world-writable \(mode 0777\)/);
-    const unlisted = await fails({ kind: "hook", vm: name, path: "/bin/true", runId: "run-42", timeoutMs: 10_000 });
+    const unlisted = await fails({ kind: "hook", vm: name, path: "/bin/true", runId: RUN, timeoutMs: 10_000 });
     expect(unlisted).toMatchObject({ code: StepErrorCodes.NOT_ALLOWED, message: expect.stringMatching(/hook \/bin\/true is not listed .*maintenance\.hooks/) });
   });
 

@@ -16,6 +16,7 @@ import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
 import { encodeMessage, parseAgentMessage } from "../../../../shared/protocol/codec.js";
 import type { StepResultMessage } from "../../../../shared/protocol/messages.js";
 import type { StepAction } from "../../../../shared/protocol/steps.js";
+import { snapshotName } from "../../../../shared/runs.js";
 import { removeDomainsWithPrefix, testDriverDomainXml, testPrefix } from "../../../helpers/libvirt.js";
 import { AGENT_BIN } from "../../../helpers/run.js";
 import { AgentProcess, tempAgentDir } from "../daemon/agent-process.js";
@@ -113,6 +114,9 @@ let dirs: ReturnType<typeof tempAgentDir>;
 let hook: string;
 let hookLog: string;
 const vm = `${prefix}vm`;
+/** A run id of the controller's shape, and the snapshot name the agent gives the VM for it (it takes no other). */
+const RUN = "20261123-020501-3fa9";
+const PRE = snapshotName(RUN, vm);
 
 beforeAll(async () => {
   expect(fs.existsSync(AGENT_BIN), `${AGENT_BIN} missing: run npm run build`).toBe(true);
@@ -150,18 +154,18 @@ afterAll(async () => {
 describe("steps through the agent daemon", () => {
   it("answers a step with one step-result, and a repeated id from memory without running it again", async () => {
     const id = `create-${randomUUID()}`;
-    const action: StepAction = { kind: "snapshot-create", vm, name: "pre", description: "before", mode: "internal" };
+    const action: StepAction = { kind: "snapshot-create", vm, name: PRE, description: "before", mode: "internal" };
     peer.send(id, action);
     await peer.waitFor(() => peer.resultsFor(id).length === 1, "step-result");
     const first = peer.resultsFor(id)[0]!.message;
-    expect(first.outcome).toMatchObject({ ok: true, result: { name: "pre", created: true } });
+    expect(first.outcome).toMatchObject({ ok: true, result: { name: PRE, created: true } });
 
     // Run again, the same step would now find the snapshot and say created: false.
     peer.send(id, action);
     peer.send(id, action, true);
     await peer.waitFor(() => peer.resultsFor(id).length === 3, "two more step-results");
     expect(peer.resultsFor(id).map((r) => r.message.outcome)).toEqual([first.outcome, first.outcome, first.outcome]);
-    expect((await conn.domainListAllSnapshots(await conn.domainLookupByName(vm))).map((s) => s.name)).toEqual(["pre"]);
+    expect((await conn.domainListAllSnapshots(await conn.domainLookupByName(vm))).map((s) => s.name)).toEqual([PRE]);
     expect(agent.logs.filter((l) => l.msg === "step started" && l.stepId === id)).toHaveLength(1);
     const done = agent.logs.find((l) => l.msg === "step finished" && l.stepId === id)!;
     expect(done).toMatchObject({ kind: "snapshot-create", vm, ok: true, durationMs: expect.any(Number) });
@@ -169,10 +173,10 @@ describe("steps through the agent daemon", () => {
 
   it("answers resume of an unknown id with NS_ERR_STEP_UNKNOWN", async () => {
     const id = `unknown-${randomUUID()}`;
-    peer.send(id, { kind: "snapshot-delete", vm, name: "pre" }, true);
+    peer.send(id, { kind: "snapshot-delete", vm, name: PRE }, true);
     await peer.waitFor(() => peer.resultsFor(id).length === 1, "step-result");
     expect(peer.resultsFor(id)[0]!.message.outcome).toMatchObject({ ok: false, error: { code: "NS_ERR_STEP_UNKNOWN" } });
-    expect((await conn.domainListAllSnapshots(await conn.domainLookupByName(vm))).map((s) => s.name)).toEqual(["pre"]);
+    expect((await conn.domainListAllSnapshots(await conn.domainLookupByName(vm))).map((s) => s.name)).toEqual([PRE]);
   });
 
   it("applies the maintenance config from the environment", async () => {
@@ -194,7 +198,7 @@ describe("steps through the agent daemon", () => {
 
   it("sends a result on the session open when the step finishes, after the one that asked was lost; the hook ran once", async () => {
     const id = `hook-${randomUUID()}`;
-    peer.send(id, { kind: "hook", vm, path: hook, runId: "run-1", timeoutMs: 10_000 });
+    peer.send(id, { kind: "hook", vm, path: hook, runId: RUN, timeoutMs: 10_000 });
     await agent.waitForLog((l) => l.msg === "step started" && l.stepId === id, "the hook step starting");
     peer.dropConnection();
     await peer.waitFor(() => peer.welcomed >= 2, "the agent's reconnect", 5_000);
@@ -203,9 +207,9 @@ describe("steps through the agent daemon", () => {
     expect(result!.connection).toBe(2);
     expect(result!.message.outcome).toMatchObject({ ok: true, result: { exitCode: 0, stdout: "done\n" } });
     // The controller, unsure, resumes: answered from memory.
-    peer.send(id, { kind: "hook", vm, path: hook, runId: "run-1", timeoutMs: 10_000 }, true);
+    peer.send(id, { kind: "hook", vm, path: hook, runId: RUN, timeoutMs: 10_000 }, true);
     await peer.waitFor(() => peer.resultsFor(id).length === 2, "the resumed step-result");
     expect(peer.resultsFor(id)[1]!.message.outcome).toEqual(result!.message.outcome);
-    expect(fs.readFileSync(hookLog, "utf8")).toBe(`${vm} run-1\n`);
+    expect(fs.readFileSync(hookLog, "utf8")).toBe(`${vm} ${RUN}\n`);
   });
 });

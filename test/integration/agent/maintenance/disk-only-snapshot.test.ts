@@ -24,6 +24,7 @@ import type { DomainRef } from "../../../../agent/libvirt/remote-types.js";
 import { STEP_HANDLERS } from "../../../../agent/maintenance/actions/index.js";
 import { StepExecutor } from "../../../../agent/maintenance/step-executor.js";
 import { StepErrorCodes, type StepResultOf } from "../../../../shared/protocol/steps.js";
+import { snapshotName } from "../../../../shared/runs.js";
 import {
   ensureGuestBuilt, GUEST_AGENT_CHANNEL, GUEST_DATA_VERSION, GUEST_IMAGES_DIR, guestDomainXml, prepareGuestDisk, readGuestConsoleLog,
   removeGuestDisk,
@@ -35,6 +36,10 @@ const prefix = testPrefix("diskonly");
 const name = `${prefix}g1`;
 const noAgentName = `${prefix}noagent`;
 const READ_VERSION = "cat /data/version";
+/** The name the agent gives snapshot number n of `vm` (it touches no other): as if each were taken by its own run. */
+const snap = (n: number, vm = name): string => snapshotName(`20261123-020501-${n.toString(16).padStart(4, "0")}`, vm);
+const S1 = snap(1), S1B = snap(0x1b), S2 = snap(2), S3 = snap(3), S4 = snap(4), S5 = snap(5), I0 = snap(0x10), I1 = snap(0x11);
+const S0 = snap(0, noAgentName);
 
 let conn: LibvirtConnection;
 let dom: DomainRef;
@@ -134,11 +139,11 @@ afterAll(async () => {
 
 describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180_000 }, () => {
   it("create refuses a VM whose guest agent does not answer, and leaves nothing behind", async () => {
-    const err = await fails({ kind: "snapshot-create", vm: noAgentName, name: "s0", description: "", mode: "disk-only-quiesce" });
+    const err = await fails({ kind: "snapshot-create", vm: noAgentName, name: S0, description: "", mode: "disk-only-quiesce" });
     expect(err.code).toBe(StepErrorCodes.FAILED);
     expect(err.message).toMatch(/guest agent does not answer .*cannot be quiesced and no disk-only-quiesce snapshot was taken/);
-    expect(fs.existsSync(`${noAgentDisk}.s0.qcow2`)).toBe(false);
-    expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: noAgentName, name: "s0" })).toEqual({ exists: false });
+    expect(fs.existsSync(`${noAgentDisk}.${S0}.qcow2`)).toBe(false);
+    expect(await ok<"snapshot-exists">({ kind: "snapshot-exists", vm: noAgentName, name: S0 })).toEqual({ exists: false });
   });
 
   it("create asks the guest agent to freeze: with the guest's filesystems already frozen it fails and leaves nothing", async () => {
@@ -146,7 +151,7 @@ describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180
     const agent = new GuestAgent(conn, dom);
     expect(await agent.command<number>("guest-fsfreeze-freeze")).toBe(1);
     try {
-      const err = await fails({ kind: "snapshot-create", vm: name, name: "s1", description: "", mode: "disk-only-quiesce" });
+      const err = await fails({ kind: "snapshot-create", vm: name, name: S1, description: "", mode: "disk-only-quiesce" });
       expect(err.code).toBe(StepErrorCodes.FAILED);
       expect(err.message).toMatch(/the guest could not be quiesced, so no snapshot was taken .*guest-fsfreeze-freeze/);
     } finally {
@@ -158,26 +163,26 @@ describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180
   });
 
   it("create: overlays named after the snapshot, the guest thawed again, idempotent by name", async () => {
-    const created = await create("s1");
-    expect(created).toMatchObject({ name: "s1", created: true, withMemory: false });
+    const created = await create(S1);
+    expect(created).toMatchObject({ name: S1, created: true, withMemory: false });
     console.log(`disk-only-quiesce create: ${Math.round(created.durationMs)} ms`);
-    expect(await sources()).toEqual({ live: overlay("s1"), inactive: overlay("s1") });
-    expect(leftovers()).toEqual([path.basename(overlay("s1"))]);
+    expect(await sources()).toEqual({ live: overlay(S1), inactive: overlay(S1) });
+    expect(leftovers()).toEqual([path.basename(overlay(S1))]);
     expect(await new GuestAgent(conn, dom).command("guest-fsfreeze-status")).toBe("thawed");
-    expect(await create("s1")).toMatchObject({ created: false, withMemory: false });
+    expect(await create(S1)).toMatchObject({ created: false, withMemory: false });
     // One level of overlay: a second external snapshot on top is refused.
-    const err = await fails({ kind: "snapshot-create", vm: name, name: "s1b", description: "", mode: "disk-only-quiesce" });
-    expect(err.message).toMatch(/already has the external snapshot s1/);
+    const err = await fails({ kind: "snapshot-create", vm: name, name: S1B, description: "", mode: "disk-only-quiesce" });
+    expect(err.message).toContain(`already has the external snapshot ${S1}`);
     // Nor an internal one, which would live in the overlay.
-    const internal = await fails({ kind: "snapshot-create", vm: name, name: "i0", description: "", mode: "internal" });
-    expect(internal.message).toMatch(/has the external snapshot s1: its disks are on that snapshot's overlays/);
+    const internal = await fails({ kind: "snapshot-create", vm: name, name: I0, description: "", mode: "internal" });
+    expect(internal.message).toContain(`has the external snapshot ${S1}: its disks are on that snapshot's overlays`);
   });
 
   it("revert: the patch's v2 is gone, v1 is back, the guest agent answers, no overlay, the domain on its disk", async () => {
     printConsoleOnFailure();
     await writeVersion("v2");
     expect(await version()).toBe("v2");
-    const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: "s1" });
+    const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: S1 });
     console.log(`disk-only revert: ${Math.round(reverted.durationMs)} ms`);
     await expectRevertedToOriginal(reverted);
     expect(await snapshots()).toEqual([]);
@@ -185,32 +190,32 @@ describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180
 
   it("revert finishes a revert that stopped after destroying the VM", async () => {
     printConsoleOnFailure();
-    await create("s2");
+    await create(S2);
     await writeVersion("v2");
     await conn.domainDestroy(dom); // the first attempt got this far
-    const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: "s2" });
+    const reverted = await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: S2 });
     await expectRevertedToOriginal(reverted);
   });
 
   it("delete of a running VM merges the overlay: v3 stays, no overlay, the domain back on its disk", async () => {
-    await create("s3");
+    await create(S3);
     await writeVersion("v3");
     const started = performance.now();
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "s3" })).toEqual({ deleted: true });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: S3 })).toEqual({ deleted: true });
     console.log(`disk-only delete (block commit + pivot): ${Math.round(performance.now() - started)} ms`);
     expect(await sources()).toEqual({ live: diskPath, inactive: diskPath });
     expect(leftovers()).toEqual([]);
     expect(await snapshots()).toEqual([]);
     expect(await version()).toBe("v3");
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "s3" })).toEqual({ deleted: false });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: S3 })).toEqual({ deleted: false });
   });
 
   it("delete finishes a commit that an earlier attempt started", async () => {
-    await create("s4");
+    await create(S4);
     await writeVersion("v4");
     await conn.domainBlockCommit(dom, { disk: "vda", base: null, top: null, bandwidth: 0,
       flags: DomainBlockCommitFlags.ACTIVE | DomainBlockCommitFlags.SHALLOW });
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "s4" })).toEqual({ deleted: true });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: S4 })).toEqual({ deleted: true });
     expect(await sources()).toEqual({ live: diskPath, inactive: diskPath });
     expect(leftovers()).toEqual([]);
     // Read from the disk, not the guest's page cache: the merged image has v4.
@@ -218,18 +223,18 @@ describe("disk-only-quiesce snapshots against a real QEMU guest", { timeout: 180
   });
 
   it("an internal snapshot still works on the disk afterwards", async () => {
-    const internal = await ok<"snapshot-create">({ kind: "snapshot-create", vm: name, name: "i1", description: "", mode: "internal" });
+    const internal = await ok<"snapshot-create">({ kind: "snapshot-create", vm: name, name: I1, description: "", mode: "internal" });
     expect(internal).toMatchObject({ created: true, withMemory: true });
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "i1" })).toEqual({ deleted: true });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: I1 })).toEqual({ deleted: true });
   });
 
   it("delete of a VM that is off: qemu-img commit, the definition back on its disk; the data is there at the next start", async () => {
     printConsoleOnFailure();
-    await create("s5");
+    await create(S5);
     await writeVersion("v5");
     await conn.domainDestroy(dom);
     const started = performance.now();
-    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: "s5" })).toEqual({ deleted: true });
+    expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: S5 })).toEqual({ deleted: true });
     console.log(`disk-only delete of a VM that is off (qemu-img commit): ${Math.round(performance.now() - started)} ms`);
     expect(await sources()).toEqual({ live: null, inactive: diskPath });
     expect(leftovers()).toEqual([]);
