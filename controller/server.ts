@@ -15,6 +15,7 @@ import { LivenessMonitor } from "./liveness.js";
 import { HttpError, Router } from "./http/router.js";
 import { registerApi } from "./http/api.js";
 import { ensureAdminToken } from "./admin-token.js";
+import { secureDataDir, secureDatabaseFiles } from "./data-dir.js";
 import { bearerToken } from "./tokens.js";
 import type { Logger } from "../shared/logging.js";
 import { NightshiftError } from "../shared/errors.js";
@@ -55,8 +56,10 @@ export interface ControllerOptions {
 
 export async function startController(config: ControllerConfig, log: Logger, options: ControllerOptions = {}): Promise<RunningController> {
   const startedAt = Date.now();
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = Store.open(path.join(config.dataDir, "nightshift.db"));
+  secureDataDir(config.dataDir, log);
+  const dbFile = path.join(config.dataDir, "nightshift.db");
+  const store = Store.open(dbFile);
+  secureDatabaseFiles(dbFile);
   const adminTokenFile = ensureAdminToken(store, config.dataDir, config.adminToken);
 
   let ready = false;
