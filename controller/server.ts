@@ -58,7 +58,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const startedAt = Date.now();
   secureDataDir(config.dataDir, log);
   const dbFile = path.join(config.dataDir, "nightshift.db");
-  const store = Store.open(dbFile);
+  const store = Store.open(dbFile, { synchronous: config.store.synchronous });
   secureDatabaseFiles(dbFile);
   const adminTokenFile = ensureAdminToken(store, config.dataDir, config.adminToken);
 

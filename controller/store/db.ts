@@ -13,7 +13,12 @@ export class StoreError extends NightshiftError {
   }
 }
 
-export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
+export interface OpenOptions {
+  /** SQLite's synchronous pragma (default full; see the controller's store.synchronous). */
+  synchronous?: "full" | "normal";
+}
+
+export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS, options: OpenOptions = {}): Db {
   fs.mkdirSync(path.dirname(file), { recursive: true });
   let db: Db;
   try {
@@ -22,9 +27,11 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
     throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`, { cause: err });
   }
   db.pragma("journal_mode = WAL");
-  // NORMAL is durable across process crashes in WAL mode; only a power cut can
-  // lose the last transactions, which agents then resend (they keep their spool until acked).
-  db.pragma("synchronous = NORMAL");
+  // An ack tells the agent it may drop the event from its spool, so an acked
+  // commit must survive a power cut: FULL syncs the WAL at every commit. NORMAL
+  // survives process crashes only. The group writer (hub/store-writer.ts) makes
+  // one commit, so one sync, per event-loop turn, not per event.
+  db.pragma(`synchronous = ${(options.synchronous ?? "full").toUpperCase()}`);
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db, migrations, file);
