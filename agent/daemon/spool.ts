@@ -7,7 +7,9 @@
  *   {"t":"l","l":{id,count,firstLostAt,lastLostAt},"drop":[ids]}
  *                                                  a loss report, created or updated, and
  *                                                  the events whose drop it counts
- *   {"t":"a","ids":[...]}                          acked: events or loss reports
+ *   {"t":"d","d":{id,downAt,upAt,clean}}          a downtime report: the agent was not running
+ *                                                  from downAt to upAt (see alive-marker.ts)
+ *   {"t":"a","ids":[...]}                          acked: events, loss or downtime reports
  * Replaying the lines in order rebuilds the unacked entries. Once lines that
  * no longer matter (acked, dropped, superseded) pile up, the file is
  * compacted: live entries go to a temporary file, fdatasync, rename over the
@@ -56,7 +58,17 @@ export interface SpooledLoss {
   lastLostAt: string;
 }
 
-export type SpoolEntry = SpooledEvent | SpooledLoss;
+/** The agent itself was not running from downAt to upAt: the events of that time are unknown. */
+export interface SpooledDowntime {
+  kind: "down";
+  id: string;
+  downAt: string;
+  upAt: string;
+  /** The previous process stopped cleanly (SIGTERM), rather than being killed or crashing. */
+  clean: boolean;
+}
+
+export type SpoolEntry = SpooledEvent | SpooledLoss | SpooledDowntime;
 
 export interface SpoolRecord {
   /** Position in the spool: increases with every new entry, in this process. */
@@ -90,9 +102,17 @@ const LossSchema = z.object({
   lastLostAt: z.string(),
 });
 
+const DowntimeSchema = z.object({
+  id: z.string().min(8).max(64),
+  downAt: z.string(),
+  upAt: z.string(),
+  clean: z.boolean(),
+});
+
 const LineSchema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("e"), e: DomainEventSchema }),
   z.object({ t: z.literal("l"), l: LossSchema, drop: z.array(z.string()) }),
+  z.object({ t: z.literal("d"), d: DowntimeSchema }),
   z.object({ t: z.literal("a"), ids: z.array(z.string()) }),
 ]);
 
@@ -137,7 +157,7 @@ export class Spool {
   }
 
   get stats(): SpoolStats {
-    return { events: this.eventCount, losses: this.records.size - this.eventCount, droppedTotal: this.droppedTotal, corruptLines: this.corruptLines };
+    return { events: this.eventCount, losses: this.losses().length, droppedTotal: this.droppedTotal, corruptLines: this.corruptLines };
   }
 
   get size(): number {
@@ -181,6 +201,22 @@ export class Spool {
   losses(): SpooledLoss[] {
     const out: SpooledLoss[] = [];
     for (const { entry } of this.records.values()) if (entry.kind === "lost") out.push(entry);
+    return out;
+  }
+
+  /** Records that the agent was not running from `downAt` to `upAt`; durable before it returns. */
+  recordDowntime(downAt: string, upAt: string, clean: boolean): SpooledDowntime {
+    const entry: SpooledDowntime = { kind: "down", id: uuidv7(), downAt, upAt, clean };
+    this.add(entry);
+    const { kind: _kind, ...d } = entry;
+    this.write(JSON.stringify({ t: "d", d } satisfies Line) + "\n", true);
+    return entry;
+  }
+
+  /** Every unacked downtime report, oldest first. */
+  downtimes(): SpooledDowntime[] {
+    const out: SpooledDowntime[] = [];
+    for (const { entry } of this.records.values()) if (entry.kind === "down") out.push(entry);
     return out;
   }
 
@@ -281,6 +317,9 @@ export class Spool {
           for (const id of line.drop) this.remove(id);
           this.add({ kind: "lost", ...line.l });
           break;
+        case "d":
+          this.add({ kind: "down", ...line.d });
+          break;
         case "a":
           for (const id of line.ids) this.remove(id);
           break;
@@ -291,7 +330,7 @@ export class Spool {
         `${this.corruptLines} corrupt spool lines were skipped in all`);
     }
     if (this.records.size > 0) {
-      this.options.logger?.info({ file: this.file, events: this.eventCount, losses: this.records.size - this.eventCount },
+      this.options.logger?.info({ file: this.file, events: this.eventCount, losses: this.losses().length, downtimes: this.downtimes().length },
         "spool holds unacked entries from a previous run; they will be re-sent");
     }
     return this.corruptLines > 0 || tornTail;
@@ -346,7 +385,10 @@ export class Spool {
     const lines: string[] = [];
     for (const { entry } of this.records.values()) {
       if (entry.kind === "event") lines.push(JSON.stringify({ t: "e", e: entry.event } satisfies Line));
-      else {
+      else if (entry.kind === "down") {
+        const { kind: _kind, ...d } = entry;
+        lines.push(JSON.stringify({ t: "d", d } satisfies Line));
+      } else {
         const { kind: _kind, ...l } = entry;
         lines.push(JSON.stringify({ t: "l", l, drop: [] } satisfies Line));
       }
