@@ -67,3 +67,27 @@ describe("controller data directory", () => {
     expect(result.stderr).not.toContain("unexpected error");
   });
 });
+
+describe("one controller per data directory", () => {
+  it("a second controller on the same data directory refuses to start and names the pid holding it", async () => {
+    const dataDir = tempDataDir(0o700);
+    controller = await startController({ dataDir });
+    const result = spawnSync(process.execPath, [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", "127.0.0.1:0"],
+      { encoding: "utf8", timeout: 15_000 });
+    expect(result.status).toBe(1);
+    expect(result.stderr).toContain(`pid ${controller.process.pid}`);
+    expect(result.stderr).toContain(dataDir);
+    expect(result.stderr).toContain("(NS_ERR_DATA_DIR_LOCKED)");
+    // The first one is unharmed.
+    expect((await fetch(`${controller.url}/readyz`)).status).toBe(200);
+  });
+
+  it("a controller that was SIGKILLed leaves no lock behind", async () => {
+    const dataDir = tempDataDir(0o700);
+    controller = await startController({ dataDir });
+    controller.process.kill("SIGKILL");
+    await new Promise((resolve) => controller!.process.once("exit", resolve));
+    controller = await startController({ dataDir });
+    expect((await fetch(`${controller.url}/readyz`)).status).toBe(200);
+  });
+});
