@@ -24,7 +24,6 @@ export function ensureAdminToken(store: Store, dataDir: string, configured: stri
     token = fs.readFileSync(file, "utf8").trim();
   } else {
     token = generateToken("api");
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // wx: never overwrite a token another process just wrote.
     fs.writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
   }

@@ -9,6 +9,7 @@
 import fs from "node:fs";
 import type { Logger } from "../shared/logging.js";
 import { NightshiftError, errorMessage } from "../shared/errors.js";
+import { makeDirs } from "../shared/make-dir.js";
 
 /** A file or directory whose permissions let others read a secret. */
 export class FileModeError extends NightshiftError {
@@ -22,7 +23,7 @@ const OTHERS = 0o077;
 /** Creates the data directory, or tightens an existing one to 0700. */
 export function secureDataDir(dataDir: string, log: Logger): void {
   try {
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
+    makeDirs(dataDir, 0o700);
     const mode = fs.statSync(dataDir).mode & 0o777;
     if ((mode & OTHERS) !== 0) {
       fs.chmodSync(dataDir, 0o700);

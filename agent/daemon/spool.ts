@@ -41,6 +41,7 @@ import type { Logger } from "../../shared/logging.js";
 import { errorMessage } from "../../shared/errors.js";
 import { DomainEventSchema, type DomainEventMessage } from "../../shared/protocol/messages.js";
 import { DaemonError } from "./errors.js";
+import { makeDirs } from "../../shared/make-dir.js";
 
 export const SPOOL_FILE = "spool.jsonl";
 
@@ -145,7 +146,7 @@ export class Spool {
   static open(options: SpoolOptions): Spool {
     const spool = new Spool(options);
     try {
-      fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+      makeDirs(options.dir, 0o700);
     } catch (err) {
       throw new DaemonError("NS_ERR_AGENT_STATE_DIR", `cannot create the state directory ${options.dir}: ${errorMessage(err)}`, { cause: err });
     }

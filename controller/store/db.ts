@@ -4,6 +4,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { MIGRATIONS, type Migration } from "./migrations.js";
 import { NightshiftError } from "../../shared/errors.js";
+import { makeDirs } from "../../shared/make-dir.js";
 
 export type Db = Database.Database;
 
@@ -19,7 +20,11 @@ export interface OpenOptions {
 }
 
 export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS, options: OpenOptions = {}): Db {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+  try {
+    makeDirs(path.dirname(file), 0o700);
+  } catch (err) {
+    throw new StoreError(`cannot create the directory of the database ${file}: ${(err as Error).message}`, { cause: err });
+  }
   let db: Db;
   try {
     db = new Database(file);
