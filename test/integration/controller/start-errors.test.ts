@@ -56,6 +56,4 @@ describe("controller start-up errors", () => {
     expect(stderr).toContain("(NS_ERR_STORE)");
     expect(stderr).not.toMatch(/unexpected error|\n\s+at /);
   });
-    }
-  });
 });
