@@ -1,6 +1,5 @@
 /** Opens the controller's SQLite database (WAL) and brings its schema up to date. */
 import Database from "better-sqlite3";
-import fs from "node:fs";
 import path from "node:path";
 import { MIGRATIONS, type Migration } from "./migrations.js";
 import { NightshiftError } from "../../shared/errors.js";
