@@ -10,6 +10,7 @@ import fs from "node:fs";
 import type { Logger } from "../shared/logging.js";
 import { NightshiftError, errorMessage } from "../shared/errors.js";
 import { makeDirs } from "../shared/make-dir.js";
+import { exposedMode } from "../shared/file-mode.js";
 
 /** A file or directory whose permissions let others read a secret. */
 export class FileModeError extends NightshiftError {
@@ -47,8 +48,8 @@ export function secureDatabaseFiles(dbFile: string): void {
 
 /** Refuses a secret file that others can read or write. */
 export function checkSecretFileMode(file: string, what: string): void {
-  const mode = fs.statSync(file).mode & 0o777;
-  if ((mode & OTHERS) !== 0) {
+  const mode = exposedMode(file);
+  if (mode !== null) {
     throw new FileModeError(`${what} ${file} is readable or writable by others (mode ${mode.toString(8)}): ` +
       `the token may have been read; run \`chmod 600 ${file}\` (and consider removing it so a new one is made)`);
   }

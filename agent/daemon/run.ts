@@ -18,6 +18,7 @@ import { LibvirtSession, formatDelay } from "./libvirt-session.js";
 import { Reporter } from "./reporter.js";
 import { Spool } from "./spool.js";
 import { AliveMarker, readAliveMarker } from "./alive-marker.js";
+import { exposedMode, exposedTokenFileWarning } from "../../shared/file-mode.js";
 import { AgentStatus } from "./status.js";
 import { SystemdNotifier } from "./systemd-notify.js";
 import { HealthReporter } from "./health-reporter.js";
@@ -39,6 +40,8 @@ export interface RunAgentOptions {
 export async function runAgent(config: AgentConfig, options: RunAgentOptions): Promise<void> {
   const { logger, signal } = options;
   readToken(config.tokenFile); // fail fast on a host that was never enrolled
+  const exposed = exposedMode(config.tokenFile);
+  if (exposed !== null) logger.warn({ code: "NS_ERR_FILE_MODE", file: config.tokenFile }, exposedTokenFileWarning(config.tokenFile, exposed));
   const host = config.host ?? os.hostname();
   const maintenance = hostMaintenance(config);
   const spool = Spool.open({ dir: config.stateDir, maxEvents: config.spool.maxEvents, logger });
