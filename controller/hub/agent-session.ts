@@ -13,7 +13,7 @@ import type { HostRow } from "../store/hosts.js";
 import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
-import { applyUnexpectedStops } from "./unexpected-stops.js";
+import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
 
 export interface SessionContext {
   store: Store;
@@ -122,7 +122,11 @@ export class AgentSession {
 
   private async onInventory(inventory: Inventory): Promise<void> {
     const now = Date.now();
-    await this.ctx.writer.write(() => this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now));
+    await this.ctx.writer.write(() => {
+      this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now);
+      resolveStopsOfVanishedVms(this.ctx.store, this.host.id, new Set(inventory.domains.map((d) => d.name)),
+        Math.min(Date.parse(inventory.collectedAt), now), now);
+    });
   }
 
   private async onEvents(batch: Events): Promise<void> {
