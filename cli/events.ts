@@ -38,7 +38,9 @@ export function eventsCommand(): Command {
 Columns: TIME HOST KIND VM EVENT DETAIL
   KIND    lifecycle, reboot, agent-lifecycle (from libvirt, via the agent) or
           host (the controller's own: enrolled, revoked, connected,
-          disconnected, missing, back, events-lost, rejected)
+          disconnected, missing, back, events-lost, agent-down, rejected;
+          agent-down: the agent itself was not running from downAt to
+          upAt, so VM events of that time are unknown)
   DETAIL  libvirt's detail (booted, destroyed, ...) or the event's extra data
 The newest events matching the filters are printed oldest first.
 

@@ -7,6 +7,7 @@
  * Errors name every source that was tried.
  */
 import fs from "node:fs";
+import { exposedMode, exposedTokenFileWarning } from "../shared/file-mode.js";
 import path from "node:path";
 import { parse as parseYaml } from "yaml";
 import { z } from "zod";
@@ -123,6 +124,9 @@ function readTokenFile(file: string, source: string): string {
     throw new SettingsError(`cannot read token file ${file} (${source}): ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
   }
   if (!token) throw new SettingsError(`token file ${file} (${source}) is empty`);
+  const exposed = exposedMode(file);
+  // A warning, not a refusal: the command still runs, the operator learns of it.
+  if (exposed !== null) process.stderr.write(`nightshift: warning: ${exposedTokenFileWarning(file, exposed)} (NS_ERR_FILE_MODE)\n`);
   return token;
 }
 

@@ -1,12 +1,13 @@
 /**
  * The admin API token. Configured explicitly, or created on first start into
  * DATA_DIR/admin.token (mode 0600) so the operator on the controller host can
- * read it and nobody else can.
+ * read it and nobody else can. An existing file that others can read is refused.
  */
 import fs from "node:fs";
 import path from "node:path";
 import type { Store } from "./store/index.js";
 import { generateToken } from "./tokens.js";
+import { checkSecretFileMode } from "./data-dir.js";
 
 export const ADMIN_TOKEN_FILE = "admin.token";
 
@@ -19,10 +20,10 @@ export function ensureAdminToken(store: Store, dataDir: string, configured: stri
   const file = path.join(dataDir, ADMIN_TOKEN_FILE);
   let token: string;
   if (fs.existsSync(file)) {
+    checkSecretFileMode(file, "the admin token file");
     token = fs.readFileSync(file, "utf8").trim();
   } else {
     token = generateToken("api");
-    fs.mkdirSync(dataDir, { recursive: true, mode: 0o700 });
     // wx: never overwrite a token another process just wrote.
     fs.writeFileSync(file, token + "\n", { mode: 0o600, flag: "wx" });
   }

@@ -5,8 +5,18 @@ export const CONTROLLER_ENV_PREFIX = "NIGHTSHIFT_CONTROLLER_";
 
 export const ControllerConfigSchema = z.object({
   /** ADDR:PORT for HTTP, the agent WebSocket, the API and /metrics. */
-  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "expected ADDR:PORT, e.g. 0.0.0.0:8650").default("127.0.0.1:8650"),
+  listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "expected ADDR:PORT, e.g. 0.0.0.0:8650")
+    .refine((l) => Number(l.slice(l.lastIndexOf(":") + 1)) <= 65535, "the port must be 0 to 65535 (0: any free port)")
+    .default("127.0.0.1:8650"),
   dataDir: z.string().default("/var/lib/nightshift"),
+  store: z.object({
+    /**
+     * SQLite's synchronous mode. full: every commit (and so every ack sent to an agent) is on disk
+     * before it is acknowledged, power loss included. normal: a power cut can lose the last
+     * commits while agents already dropped the acked events from their spools.
+     */
+    synchronous: z.enum(["full", "normal"]).default("full"),
+  }).prefault({}),
   tls: z.object({
     cert: z.string().optional(),
     key: z.string().optional(),

@@ -15,6 +15,8 @@ import { LivenessMonitor } from "./liveness.js";
 import { HttpError, Router } from "./http/router.js";
 import { registerApi } from "./http/api.js";
 import { ensureAdminToken } from "./admin-token.js";
+import { lockDataDir } from "./data-dir-lock.js";
+import { secureDataDir, secureDatabaseFiles } from "./data-dir.js";
 import { bearerToken } from "./tokens.js";
 import type { Logger } from "../shared/logging.js";
 import { NightshiftError } from "../shared/errors.js";
@@ -55,8 +57,17 @@ export interface ControllerOptions {
 
 export async function startController(config: ControllerConfig, log: Logger, options: ControllerOptions = {}): Promise<RunningController> {
   const startedAt = Date.now();
-  fs.mkdirSync(config.dataDir, { recursive: true, mode: 0o700 });
-  const store = Store.open(path.join(config.dataDir, "nightshift.db"));
+  secureDataDir(config.dataDir, log);
+  const lock = lockDataDir(config.dataDir);
+  const dbFile = path.join(config.dataDir, "nightshift.db");
+  let store: Store;
+  try {
+    store = Store.open(dbFile, { synchronous: config.store.synchronous });
+    secureDatabaseFiles(dbFile);
+  } catch (err) {
+    lock.release();
+    throw err;
+  }
   const adminTokenFile = ensureAdminToken(store, config.dataDir, config.adminToken);
 
   let ready = false;
@@ -126,11 +137,19 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   });
 
   const { host, port } = parseListen(config.listen);
-  await new Promise<void>((resolve, reject) => {
-    server.once("error", (err: NodeJS.ErrnoException) =>
-      reject(new NightshiftError("NS_ERR_LISTEN", `cannot listen on ${config.listen}: ${err.code === "EADDRINUSE" ? "address in use" : err.message}`)));
-    server.listen(port, host, () => resolve());
-  });
+  try {
+    await new Promise<void>((resolve, reject) => {
+      server.once("error", (err: NodeJS.ErrnoException) =>
+        reject(new NightshiftError("NS_ERR_LISTEN", `cannot listen on ${config.listen}: ${err.code === "EADDRINUSE" ? "address in use" : err.message}`)));
+      server.listen(port, host, () => resolve());
+    });
+  } catch (err) {
+    // Nothing started yet but the store: leave the data directory free for the next try.
+    await hub.close();
+    store.close();
+    lock.release();
+    throw err;
+  }
   liveness.start();
   // Unfinished runs continue: their steps wait for the agents to reconnect (runs.agentLostTimeoutSeconds).
   engine.resume();
@@ -158,6 +177,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
       server.closeAllConnections();
       await Promise.all([notifier.settled(), planNotifier.settled()]);
       store.close();
+      lock.release();
     },
   };
 }

@@ -6,6 +6,8 @@
  *
  * Loss reports (spool overflow) go out as `events-lost` at the start of a
  * session and at most once a second while the spool overflows during one.
+ * Downtime reports (the agent was not running) go out as `agent-down` at the
+ * start of each session until acked.
  *
  * At most IN_FLIGHT_WINDOW events are on the wire unacked; the rest wait in
  * the spool and follow as acks come in, so a long outage does not become one
@@ -41,7 +43,7 @@ export class Reporter {
   private inventoryTimer: NodeJS.Timeout | null = null;
   /** Event ids sent in this session and not yet acked. */
   private readonly inFlight = new Set<string>();
-  /** Loss reports sent in this session (they stay in the spool until acked). */
+  /** Loss and downtime reports sent in this session (they stay in the spool until acked). */
   private readonly lossesSent = new Set<string>();
   private lossTimer: NodeJS.Timeout | null = null;
   /** Spool position up to which this session has sent everything. */
@@ -162,6 +164,12 @@ export class Reporter {
   private sendLosses(): void {
     const session = this.session;
     if (!session || this.stopped) return;
+    for (const down of this.options.spool.downtimes()) {
+      if (this.lossesSent.has(down.id)) continue;
+      const { kind: _kind, ...report } = down;
+      if (!session.send({ type: "agent-down", ...report })) return;
+      this.lossesSent.add(down.id);
+    }
     for (const loss of this.options.spool.losses()) {
       if (this.lossesSent.has(loss.id)) continue;
       const { kind: _kind, ...report } = loss;

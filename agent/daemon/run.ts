@@ -17,6 +17,8 @@ import { ControllerLink, readToken } from "./controller-link.js";
 import { LibvirtSession, formatDelay } from "./libvirt-session.js";
 import { Reporter } from "./reporter.js";
 import { Spool } from "./spool.js";
+import { AliveMarker, readAliveMarker } from "./alive-marker.js";
+import { exposedMode, exposedTokenFileWarning } from "../../shared/file-mode.js";
 import { AgentStatus } from "./status.js";
 import { SystemdNotifier } from "./systemd-notify.js";
 import { HealthReporter } from "./health-reporter.js";
@@ -38,9 +40,14 @@ export interface RunAgentOptions {
 export async function runAgent(config: AgentConfig, options: RunAgentOptions): Promise<void> {
   const { logger, signal } = options;
   readToken(config.tokenFile); // fail fast on a host that was never enrolled
+  const exposed = exposedMode(config.tokenFile);
+  if (exposed !== null) logger.warn({ code: "NS_ERR_FILE_MODE", file: config.tokenFile }, exposedTokenFileWarning(config.tokenFile, exposed));
   const host = config.host ?? os.hostname();
   const maintenance = hostMaintenance(config);
   const spool = Spool.open({ dir: config.stateDir, maxEvents: config.spool.maxEvents, logger });
+  recordDowntime(spool, config.stateDir, logger);
+  const alive = new AliveMarker(config.stateDir, logger);
+  alive.start();
   const notifier = new SystemdNotifier({ logger, ...(options.env ? { env: options.env } : {}) });
   const status = new AgentStatus(notifier);
   status.spoolSize = spool.stats.events;
@@ -163,6 +170,22 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   // libvirt before the spool: an event arriving meanwhile is still spooled for the next start.
   await libvirt.stop();
   spool.close();
+  // Last: from here on no event is listened to, so the next start's gap begins now.
+  await alive.stop();
   await notifier.close();
   logger.info({ spooled: spool.size }, "agent stopped");
+}
+
+/** Turns the previous process's last sign of life into a downtime report for the controller. */
+function recordDowntime(spool: Spool, stateDir: string, logger: Logger): void {
+  const previous = readAliveMarker(stateDir, logger);
+  if (!previous) return;
+  const upAt = new Date().toISOString();
+  try {
+    spool.recordDowntime(previous.at, upAt, previous.clean);
+    logger.warn({ downAt: previous.at, upAt, clean: previous.clean },
+      "the agent was not running since its last sign of life: VM events of that time are unknown; the controller is told");
+  } catch (err) {
+    logger.error({ code: "NS_ERR_SPOOL_IO" }, `cannot spool the downtime report: ${err instanceof Error ? err.message : String(err)}`);
+  }
 }

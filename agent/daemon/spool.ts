@@ -7,7 +7,9 @@
  *   {"t":"l","l":{id,count,firstLostAt,lastLostAt},"drop":[ids]}
  *                                                  a loss report, created or updated, and
  *                                                  the events whose drop it counts
- *   {"t":"a","ids":[...]}                          acked: events or loss reports
+ *   {"t":"d","d":{id,downAt,upAt,clean}}          a downtime report: the agent was not running
+ *                                                  from downAt to upAt (see alive-marker.ts)
+ *   {"t":"a","ids":[...]}                          acked: events, loss or downtime reports
  * Replaying the lines in order rebuilds the unacked entries. Once lines that
  * no longer matter (acked, dropped, superseded) pile up, the file is
  * compacted: live entries go to a temporary file, fdatasync, rename over the
@@ -39,6 +41,7 @@ import type { Logger } from "../../shared/logging.js";
 import { errorMessage } from "../../shared/errors.js";
 import { DomainEventSchema, type DomainEventMessage } from "../../shared/protocol/messages.js";
 import { DaemonError } from "./errors.js";
+import { makeDirs } from "../../shared/make-dir.js";
 
 export const SPOOL_FILE = "spool.jsonl";
 
@@ -56,7 +59,17 @@ export interface SpooledLoss {
   lastLostAt: string;
 }
 
-export type SpoolEntry = SpooledEvent | SpooledLoss;
+/** The agent itself was not running from downAt to upAt: the events of that time are unknown. */
+export interface SpooledDowntime {
+  kind: "down";
+  id: string;
+  downAt: string;
+  upAt: string;
+  /** The previous process stopped cleanly (SIGTERM), rather than being killed or crashing. */
+  clean: boolean;
+}
+
+export type SpoolEntry = SpooledEvent | SpooledLoss | SpooledDowntime;
 
 export interface SpoolRecord {
   /** Position in the spool: increases with every new entry, in this process. */
@@ -90,9 +103,17 @@ const LossSchema = z.object({
   lastLostAt: z.string(),
 });
 
+const DowntimeSchema = z.object({
+  id: z.string().min(8).max(64),
+  downAt: z.string(),
+  upAt: z.string(),
+  clean: z.boolean(),
+});
+
 const LineSchema = z.discriminatedUnion("t", [
   z.object({ t: z.literal("e"), e: DomainEventSchema }),
   z.object({ t: z.literal("l"), l: LossSchema, drop: z.array(z.string()) }),
+  z.object({ t: z.literal("d"), d: DowntimeSchema }),
   z.object({ t: z.literal("a"), ids: z.array(z.string()) }),
 ]);
 
@@ -125,7 +146,7 @@ export class Spool {
   static open(options: SpoolOptions): Spool {
     const spool = new Spool(options);
     try {
-      fs.mkdirSync(options.dir, { recursive: true, mode: 0o700 });
+      makeDirs(options.dir, 0o700);
     } catch (err) {
       throw new DaemonError("NS_ERR_AGENT_STATE_DIR", `cannot create the state directory ${options.dir}: ${errorMessage(err)}`, { cause: err });
     }
@@ -137,7 +158,7 @@ export class Spool {
   }
 
   get stats(): SpoolStats {
-    return { events: this.eventCount, losses: this.records.size - this.eventCount, droppedTotal: this.droppedTotal, corruptLines: this.corruptLines };
+    return { events: this.eventCount, losses: this.losses().length, droppedTotal: this.droppedTotal, corruptLines: this.corruptLines };
   }
 
   get size(): number {
@@ -181,6 +202,22 @@ export class Spool {
   losses(): SpooledLoss[] {
     const out: SpooledLoss[] = [];
     for (const { entry } of this.records.values()) if (entry.kind === "lost") out.push(entry);
+    return out;
+  }
+
+  /** Records that the agent was not running from `downAt` to `upAt`; durable before it returns. */
+  recordDowntime(downAt: string, upAt: string, clean: boolean): SpooledDowntime {
+    const entry: SpooledDowntime = { kind: "down", id: uuidv7(), downAt, upAt, clean };
+    this.add(entry);
+    const { kind: _kind, ...d } = entry;
+    this.write(JSON.stringify({ t: "d", d } satisfies Line) + "\n", true);
+    return entry;
+  }
+
+  /** Every unacked downtime report, oldest first. */
+  downtimes(): SpooledDowntime[] {
+    const out: SpooledDowntime[] = [];
+    for (const { entry } of this.records.values()) if (entry.kind === "down") out.push(entry);
     return out;
   }
 
@@ -281,6 +318,9 @@ export class Spool {
           for (const id of line.drop) this.remove(id);
           this.add({ kind: "lost", ...line.l });
           break;
+        case "d":
+          this.add({ kind: "down", ...line.d });
+          break;
         case "a":
           for (const id of line.ids) this.remove(id);
           break;
@@ -291,7 +331,7 @@ export class Spool {
         `${this.corruptLines} corrupt spool lines were skipped in all`);
     }
     if (this.records.size > 0) {
-      this.options.logger?.info({ file: this.file, events: this.eventCount, losses: this.records.size - this.eventCount },
+      this.options.logger?.info({ file: this.file, events: this.eventCount, losses: this.losses().length, downtimes: this.downtimes().length },
         "spool holds unacked entries from a previous run; they will be re-sent");
     }
     return this.corruptLines > 0 || tornTail;
@@ -346,7 +386,10 @@ export class Spool {
     const lines: string[] = [];
     for (const { entry } of this.records.values()) {
       if (entry.kind === "event") lines.push(JSON.stringify({ t: "e", e: entry.event } satisfies Line));
-      else {
+      else if (entry.kind === "down") {
+        const { kind: _kind, ...d } = entry;
+        lines.push(JSON.stringify({ t: "d", d } satisfies Line));
+      } else {
         const { kind: _kind, ...l } = entry;
         lines.push(JSON.stringify({ t: "l", l, drop: [] } satisfies Line));
       }

@@ -17,7 +17,8 @@ const program = new Command("nightshift-controller")
   .addHelpText("after", `
 Endpoints: /v1/agent (agents, WebSocket), /v1/... (API, bearer token), /metrics, /healthz, /readyz.
 On first start an admin API token is written to DATA_DIR/admin.token (mode 0600) unless
-adminToken is configured. SIGTERM/SIGINT stop it gracefully.
+adminToken is configured. SIGTERM/SIGINT stop it gracefully; SIGHUP is logged and
+ignored (restart to apply configuration changes).
 `)
   .action(async (flags: { config?: string; listen?: string; dataDir?: string }) => {
     const config = loadConfig({
@@ -37,6 +38,9 @@ adminToken is configured. SIGTERM/SIGINT stop it gracefully.
     };
     process.once("SIGTERM", () => stop("SIGTERM"));
     process.once("SIGINT", () => stop("SIGINT"));
+    // SIGHUP's default action would end the process, and systemd's Restart=on-failure does not restart it.
+    process.on("SIGHUP", () => log.warn({ signal: "SIGHUP" },
+      "SIGHUP ignored: the controller reloads nothing while running; restart it to apply configuration changes"));
   });
 
 try {

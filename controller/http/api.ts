@@ -126,6 +126,10 @@ export function registerApi(router: Router, deps: ApiDeps): void {
     if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     const host = store.hosts.findByName(parsed.data.host);
     if (!host) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${parsed.data.host}'`);
+    // A typo would otherwise record an expectation that protects nothing, and say it worked.
+    if (!store.domains.findByName(params.name!).some((d) => d.host_id === host.id)) {
+      throw new HttpError(404, "NS_ERR_NO_VM", `no VM named '${params.name}' on host ${host.name} in the inventory (see nightshift vms --host ${host.name})`);
+    }
     const now = Date.now();
     const until = now + parsed.data.forSeconds * 1000;
     const resolved = store.transaction(() => {

@@ -6,14 +6,14 @@
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
-import type { AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
+import type { AgentDown, AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
 import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
-import { applyUnexpectedStops } from "./unexpected-stops.js";
+import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
 
 export interface SessionContext {
   store: Store;
@@ -85,6 +85,8 @@ export class AgentSession {
         return this.onEvents(message);
       case "events-lost":
         return this.onEventsLost(message);
+      case "agent-down":
+        return this.onAgentDown(message);
       case "health":
         return this.onHealth(message);
       case "step-result":
@@ -120,7 +122,11 @@ export class AgentSession {
 
   private async onInventory(inventory: Inventory): Promise<void> {
     const now = Date.now();
-    await this.ctx.writer.write(() => this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now));
+    await this.ctx.writer.write(() => {
+      this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now);
+      resolveStopsOfVanishedVms(this.ctx.store, this.host.id, new Set(inventory.domains.map((d) => d.name)),
+        Math.min(Date.parse(inventory.collectedAt), now), now);
+    });
   }
 
   private async onEvents(batch: Events): Promise<void> {
@@ -153,6 +159,18 @@ export class AgentSession {
     await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "events-lost", Date.parse(report.lastLostAt),
       { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt }, report.id));
     this.ctx.log.warn({ host: this.host.name, count: report.count }, "agent reports lost events (its spool overflowed)");
+    this.send({ type: "ack", ids: [report.id] });
+  }
+
+  private async onAgentDown(report: AgentDown): Promise<void> {
+    const now = Date.now();
+    // Dated when the agent went down, so the history reads in order; never later than now.
+    const time = Math.min(Date.parse(report.downAt), now);
+    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "agent-down", time,
+      { downAt: report.downAt, upAt: report.upAt, clean: report.clean, eventsUnknown: true,
+        note: "the agent was not running: libvirt does not replay events, so VM events in between are unknown" }, report.id, now));
+    this.ctx.log.warn({ host: this.host.name, downAt: report.downAt, upAt: report.upAt, clean: report.clean },
+      "agent reports it was not running: VM events of that time are unknown");
     this.send({ type: "ack", ids: [report.id] });
   }
 

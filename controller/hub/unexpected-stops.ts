@@ -2,7 +2,8 @@
  * Unexpected VM stops: a VM that stopped without a recorded reason (by the
  * operator with `nightshift expect-stop`, or later by a maintenance run)
  * becomes a finding, with libvirt's reason and time. It resolves when the VM
- * runs again or when someone records why it stopped.
+ * runs again, when someone records why it stopped, or when the VM is
+ * undefined (the undefine is in the history; nobody will start it again).
  */
 import type { Store } from "../store/index.js";
 import type { DomainEventMessage } from "../../shared/protocol/messages.js";
@@ -14,7 +15,7 @@ const DELIBERATE_DETAILS = new Set(["migrated", "saved", "from-snapshot"]);
 
 export function applyUnexpectedStops(store: Store, hostId: number, hostName: string, event: DomainEventMessage, now: number): void {
   if (event.kind !== "lifecycle") return;
-  if (event.event === "started" || event.event === "resumed") {
+  if (event.event === "started" || event.event === "resumed" || event.event === "undefined") {
     store.health.resolveFinding(hostId, UNEXPECTED_STOP, event.domain, now);
     return;
   }
@@ -34,4 +35,15 @@ export function applyUnexpectedStops(store: Store, hostId: number, hostName: str
       `(virsh start ${event.domain}), or record the reason: nightshift expect-stop ${event.domain} --host ${hostName} --reason TEXT`,
     probe: "controller",
   }, "controller", now);
+}
+
+/**
+ * A VM gone from the inventory (undefined while the agent was not listening) has no stop left to explain.
+ * Only findings opened before the inventory was collected count: an inventory taken just before a VM was
+ * defined can arrive after that VM's first events.
+ */
+export function resolveStopsOfVanishedVms(store: Store, hostId: number, present: ReadonlySet<string>, collectedAt: number, now: number): void {
+  for (const subject of store.health.openSubjects(hostId, UNEXPECTED_STOP, collectedAt)) {
+    if (!present.has(subject)) store.health.resolveFinding(hostId, UNEXPECTED_STOP, subject, now);
+  }
 }

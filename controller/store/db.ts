@@ -1,9 +1,9 @@
 /** Opens the controller's SQLite database (WAL) and brings its schema up to date. */
 import Database from "better-sqlite3";
-import fs from "node:fs";
 import path from "node:path";
 import { MIGRATIONS, type Migration } from "./migrations.js";
 import { NightshiftError } from "../../shared/errors.js";
+import { makeDirs } from "../../shared/make-dir.js";
 
 export type Db = Database.Database;
 
@@ -13,8 +13,17 @@ export class StoreError extends NightshiftError {
   }
 }
 
-export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS): Db {
-  fs.mkdirSync(path.dirname(file), { recursive: true });
+export interface OpenOptions {
+  /** SQLite's synchronous pragma (default full; see the controller's store.synchronous). */
+  synchronous?: "full" | "normal";
+}
+
+export function openDatabase(file: string, migrations: readonly Migration[] = MIGRATIONS, options: OpenOptions = {}): Db {
+  try {
+    makeDirs(path.dirname(file), 0o700);
+  } catch (err) {
+    throw new StoreError(`cannot create the directory of the database ${file}: ${(err as Error).message}`, { cause: err });
+  }
   let db: Db;
   try {
     db = new Database(file);
@@ -22,9 +31,11 @@ export function openDatabase(file: string, migrations: readonly Migration[] = MI
     throw new StoreError(`cannot open database ${file}: ${(err as Error).message}`, { cause: err });
   }
   db.pragma("journal_mode = WAL");
-  // NORMAL is durable across process crashes in WAL mode; only a power cut can
-  // lose the last transactions, which agents then resend (they keep their spool until acked).
-  db.pragma("synchronous = NORMAL");
+  // An ack tells the agent it may drop the event from its spool, so an acked
+  // commit must survive a power cut: FULL syncs the WAL at every commit. NORMAL
+  // survives process crashes only. The group writer (hub/store-writer.ts) makes
+  // one commit, so one sync, per event-loop turn, not per event.
+  db.pragma(`synchronous = ${(options.synchronous ?? "full").toUpperCase()}`);
   db.pragma("foreign_keys = ON");
   db.pragma("busy_timeout = 5000");
   migrate(db, migrations, file);

@@ -77,6 +77,12 @@ export class HealthStore {
     return true;
   }
 
+  /** Subjects of a host's open findings with this code, opened before `before` (epoch ms). */
+  openSubjects(hostId: number, code: string, before: number): string[] {
+    return this.db.prepare("SELECT subject FROM findings WHERE host_id = ? AND code = ? AND resolved_at IS NULL AND first_seen_at < ?")
+      .pluck().all(hostId, code, before) as string[];
+  }
+
   resolveFinding(hostId: number, code: string, subject: string, now: number): boolean {
     const open = this.openByKey.get(hostId, code, subject) as { id: number } | undefined;
     if (!open) return false;

@@ -1,5 +1,6 @@
 /** The controller's store: one SQLite database, one object per table family. */
-import { openDatabase, type Db } from "./db.js";
+import { openDatabase, type Db, type OpenOptions } from "./db.js";
+import { MIGRATIONS } from "./migrations.js";
 import { HostStore } from "./hosts.js";
 import { DomainStore } from "./domains.js";
 import { EventStore } from "./events.js";
@@ -30,8 +31,8 @@ export class Store {
     this.plans = new PlanStore(db);
   }
 
-  static open(file: string): Store {
-    return new Store(openDatabase(file));
+  static open(file: string, options: OpenOptions = {}): Store {
+    return new Store(openDatabase(file, MIGRATIONS, options));
   }
 
   transaction<T>(fn: () => T): T {

@@ -10,7 +10,8 @@
  *
  * Flow: agent `hello` -> controller `welcome`; then agent `inventory` (on
  * connect and every inventoryIntervalSeconds, jittered), `events` batches as
- * libvirt raises them, `events-lost` when its spool overflowed; the controller
+ * libvirt raises them, `events-lost` when its spool overflowed, `agent-down`
+ * after a start that followed a time the agent was not running; the controller
  * answers `events` with `ack` once they are stored, and anything it cannot
  * accept with `error`. The agent also sends `health` (its probes' findings and
  * facts) on connect and on its probe interval.
@@ -132,6 +133,21 @@ export const EventsLostSchema = z.object({
   lastLostAt: isoTime,
 });
 
+/**
+ * The agent itself was not running from `downAt` (its last sign of life) to
+ * `upAt` (its start): libvirt does not replay events, so what the VMs did in
+ * between is unknown. Acked by id like events; a redelivery is stored once.
+ */
+export const AgentDownSchema = z.object({
+  v: version,
+  type: z.literal("agent-down"),
+  id: z.string().min(8).max(64),
+  downAt: isoTime,
+  upAt: isoTime,
+  /** The previous agent stopped cleanly (SIGTERM); false: it was killed or crashed. */
+  clean: z.boolean(),
+});
+
 /** The latest run of the agent's probes; replaces the previous one for this host. */
 export const HealthSchema = z.object({
   v: version,
@@ -181,8 +197,8 @@ export const StepResultMessageSchema = z.object({
   ]),
 });
 
-export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, HealthSchema,
-  StepResultMessageSchema]);
+export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, AgentDownSchema,
+  HealthSchema, StepResultMessageSchema]);
 export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema, StepRequestSchema]);
 
 export type DomainDisk = z.infer<typeof DomainDiskSchema>;
@@ -194,6 +210,7 @@ export type Hello = z.infer<typeof HelloSchema>;
 export type Inventory = z.infer<typeof InventorySchema>;
 export type Events = z.infer<typeof EventsSchema>;
 export type EventsLost = z.infer<typeof EventsLostSchema>;
+export type AgentDown = z.infer<typeof AgentDownSchema>;
 export type Health = z.infer<typeof HealthSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;

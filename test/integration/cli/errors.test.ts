@@ -103,6 +103,20 @@ describe("settings", () => {
     expect((await runCli(["--url", controller.url, "--token", controller.adminToken, "hosts"])).code).toBe(0);
   });
 
+  it("a token file others can read: the command runs, with a warning naming the file and the fix", async () => {
+    const tokenFile = path.join(dir, "exposed.token");
+    fs.writeFileSync(tokenFile, controller.adminToken + "\n");
+    fs.chmodSync(tokenFile, 0o644);
+    const config = path.join(dir, "exposed.yaml");
+    fs.writeFileSync(config, `url: ${controller.url}\ntokenFile: exposed.token\n`);
+    const result = await runCli(["status", "--config", config]);
+    expect(result.code).toBe(0);
+    expect(result.stderr).toContain(`nightshift: warning: the token file ${tokenFile} is readable or writable by others (mode 0644)`);
+    expect(result.stderr).toContain(`chmod 600 ${tokenFile}`);
+    fs.chmodSync(tokenFile, 0o600);
+    expect((await runCli(["status", "--config", config])).stderr).toBe("");
+  });
+
   it("the default config file under $XDG_CONFIG_HOME", async () => {
     const xdg = path.join(dir, "xdg");
     fs.mkdirSync(path.join(xdg, "nightshift"), { recursive: true });

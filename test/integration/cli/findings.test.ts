@@ -69,6 +69,17 @@ describe("nightshift findings", () => {
     expect(history.find((e) => e.event === "expected-stop")?.data?.reason).toBe("disk resize");
   });
 
+  it("expect-stop refuses a VM or host the controller does not know: a typo must not protect nothing in silence", async () => {
+    const noVm = await runAgainst(controller, ["expect-stop", "web1-typo", "--host", "hv1", "--reason", "x"]);
+    expect(noVm.code).toBe(1);
+    expect(noVm.stderr).toMatch(/no VM named 'web1-typo' on host hv1 .*\(NS_ERR_NO_VM\)/);
+    const noHost = await runAgainst(controller, ["expect-stop", "web1", "--host", "hv-typo", "--reason", "x"]);
+    expect(noHost.code).toBe(1);
+    expect(noHost.stderr).toMatch(/no host named 'hv-typo'.*\(NS_ERR_NO_HOST\)/);
+    const history = JSON.parse((await runAgainst(controller, ["events", "--host", "hv1", "--json"])).stdout) as { event: string; data: { vm?: string } | null }[];
+    expect(history.filter((e) => e.event === "expected-stop" && e.data?.vm === "web1-typo")).toEqual([]);
+  });
+
   it("expect-stop without --reason is a usage error", async () => {
     const result = await runAgainst(controller, ["expect-stop", "web1", "--host", "hv1"]);
     expect(result.code).toBe(2);

@@ -175,6 +175,25 @@ describe("Spool", () => {
     expect(fs.existsSync(path.join(dir, `${SPOOL_FILE}.tmp`))).toBe(false);
   });
 
+  it("keeps a downtime report across reopens and compactions until it is acked, apart from events and losses", () => {
+    let spool = open(100_000, { compactAfterDeadLines: 5 });
+    const down = spool.recordDowntime("2026-11-23T10:00:00.000Z", "2026-11-23T10:05:00.000Z", false);
+    for (let i = 0; i < 20; i++) {
+      const e = event();
+      spool.append(e);
+      spool.ack([e.id]);
+    }
+    expect(spool.stats.events).toBe(0);
+    expect(spool.stats.losses).toBe(0);
+    // No close: as after a SIGKILL; the compactions in between kept it too.
+    spool = open();
+    expect(spool.downtimes()).toEqual([down]);
+    expect(spool.after(0, 10)).toEqual([]);
+    expect(spool.ack([down.id])).toBe(1);
+    spool.close();
+    expect(open().downtimes()).toEqual([]);
+  });
+
   it("ignores a temporary file left by a compaction that was interrupted", () => {
     const spool = open();
     const a = event();
