@@ -4,6 +4,7 @@
  * URL, a refused token says where a valid one comes from, and any other HTTP
  * error carries the server's own code and message.
  */
+import { describeConnectFailure } from "../shared/connect-errors.js";
 import { NightshiftError } from "../shared/errors.js";
 import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
@@ -118,34 +119,12 @@ export interface EventsQuery {
   limit?: number | undefined;
 }
 
-const CONNECT_ERRORS: Record<string, string> = {
-  ECONNREFUSED: "connection refused (is nightshift-controller running and listening there?)",
-  ENOTFOUND: "host name not found",
-  EAI_AGAIN: "host name lookup failed (temporary DNS failure)",
-  EHOSTUNREACH: "host unreachable",
-  ENETUNREACH: "network unreachable",
-  ECONNRESET: "connection reset by the server",
-  ETIMEDOUT: "connection timed out",
-  UND_ERR_CONNECT_TIMEOUT: "connection timed out",
-  UND_ERR_SOCKET: "the connection closed unexpectedly",
-};
-
-const CERT_ERROR = /^(CERT_|DEPTH_ZERO_|SELF_SIGNED_|UNABLE_TO_|ERR_TLS_CERT_)/;
-
 function describeFetchFailure(err: unknown, url: string): string {
   const cause = (err as { cause?: { code?: string; message?: string } }).cause;
-  const code = cause?.code;
   const detail = cause?.message?.split("\n")[0]?.trim();
-  if (code && CONNECT_ERRORS[code]) return CONNECT_ERRORS[code];
-  if (code && CERT_ERROR.test(code)) {
-    return `its TLS certificate was not accepted (${detail ?? code}); if it comes from a private CA, ` +
-      "set NODE_EXTRA_CA_CERTS to that CA's PEM file";
-  }
-  if (code === "ERR_SSL_WRONG_VERSION_NUMBER") return "TLS handshake failed: the server does not speak TLS there (use http://?)";
-  if (code?.startsWith("ERR_SSL_")) return `TLS handshake failed (${code})`;
   if (detail === "bad port") return `fetch refuses port ${new URL(url).port} (a blocked port); let the controller listen on another`;
-  if (detail) return code ? `${detail} (${code})` : detail;
-  return (err as Error).message ?? String(err);
+  if (!cause?.code && !detail) return (err as Error).message ?? String(err);
+  return describeConnectFailure(cause?.code, detail, { plainScheme: "http", caHint: "set NODE_EXTRA_CA_CERTS to that CA's PEM file" });
 }
 
 export class ApiClient {

@@ -15,6 +15,7 @@
  *   controller's action kind, a bad value) but that names an id goes to
  *   onInvalidStep, so the controller gets an answer instead of waiting for one.
  */
+import { describeConnectFailure } from "../../shared/connect-errors.js";
 import fs from "node:fs";
 import WebSocket from "ws";
 import type { Logger } from "../../shared/logging.js";
@@ -234,7 +235,7 @@ export class ControllerLink {
         } catch {
           // Not the controller's JSON (a proxy's HTML page): keep the text.
         }
-        rejection = new ControllerRejectedError(res.statusCode ?? 0, code, message);
+        rejection = new ControllerRejectedError(res.statusCode ?? 0, code, message, url);
         ws.terminate();
       };
       res.on("end", finish);
@@ -339,7 +340,9 @@ export class ControllerLink {
         handlers.onAttemptFailed?.(rejection);
       } else {
         delay = this.backoff.next();
-        const detail = failure ? failure.message : `closed with code ${code}${reason ? ` (${reason})` : ""}`;
+        const detail = failure ? describeConnectFailure((failure as NodeJS.ErrnoException).code, failure.message,
+          { plainScheme: "ws", caHint: "set tls.caFile to that CA's PEM file" })
+          : `closed with code ${code}${reason ? ` (${reason})` : ""}`;
         const err = failure instanceof DaemonError ? failure
           : new DaemonError("NS_ERR_CONTROLLER_UNREACHABLE", `controller ${url} ${hadSession ? "connection lost" : "unreachable"}: ${detail}`);
         const log = hadSession && !(failure instanceof DaemonError) ? logger.warn.bind(logger) : logger.error.bind(logger);

@@ -36,19 +36,36 @@ export class DaemonError extends NightshiftError {
 
 /** The controller answered the upgrade with an HTTP status instead of switching protocols. */
 export class ControllerRejectedError extends DaemonError {
-  constructor(readonly status: number, readonly errorCode: string | null, detail: string) {
-    super("NS_ERR_CONTROLLER_REJECTED", rejectionMessage(status, errorCode, detail));
+  constructor(readonly status: number, readonly errorCode: string | null, detail: string, url?: string) {
+    super("NS_ERR_CONTROLLER_REJECTED", rejectionMessage(status, errorCode, detail, url));
   }
 }
 
-function rejectionMessage(status: number, errorCode: string | null, detail: string): string {
+/** The agent endpoint's path on every controller. */
+const AGENT_PATH = "/v1/agent";
+
+function rejectionMessage(status: number, errorCode: string | null, detail: string, url?: string): string {
   const said = errorCode ? ` (${errorCode}: ${detail})` : detail ? ` (${detail})` : "";
   switch (status) {
     case 401:
       return `controller rejected the agent's token: HTTP 401${said}; check tokenFile, or re-enroll the host with \`nightshift hosts enroll\``;
     case 409:
       return `controller refused the connection: HTTP 409${said}; another agent for this host is connected (a second agent, or the previous session not yet timed out)`;
+    case 404: {
+      const fixed = url ? ` set controller to ${endpointOf(url)}` : ` the controller URL must end in ${AGENT_PATH}`;
+      return `controller answered HTTP 404${said}: the agent endpoint is ${AGENT_PATH};${fixed}`;
+    }
     default:
       return `controller refused the WebSocket upgrade: HTTP ${status}${said}`;
+  }
+}
+
+/** The URL with the agent endpoint's path (and no query): what the operator should configure. */
+function endpointOf(url: string): string {
+  try {
+    const u = new URL(url);
+    return `${u.protocol}//${u.host}${AGENT_PATH}`;
+  } catch {
+    return url;
   }
 }
