@@ -175,8 +175,9 @@ export class ApiClient {
   }
 
   /** POST /v1/runs: starts a run (201 {run}). */
-  async startRun(spec: RunSpecInput): Promise<RunDetail> {
-    const answer = await this.request<{ run?: RunDetail }>("POST", "/v1/runs", { body: { spec } satisfies StartRunRequest });
+  async startRun(spec: RunSpecInput, options: { waitForAgent?: boolean } = {}): Promise<RunDetail> {
+    const body: StartRunRequest = { spec, ...(options.waitForAgent ? { waitForAgent: true } : {}) };
+    const answer = await this.request<{ run?: RunDetail }>("POST", "/v1/runs", { body });
     return this.unwrap(answer, "run", "POST /v1/runs");
   }
 

@@ -104,7 +104,8 @@ aborted). Ctrl-C while waiting stops only the waiting (exit 130): the run
 goes on; abort it with nightshift run abort ID. Errors from the controller:
 NS_ERR_RUN_SPEC (invalid options), NS_ERR_NO_VM (unknown VM),
 NS_ERR_VM_AMBIGUOUS (a name on two hosts: use HOST/VM), NS_ERR_VM_IN_RUN (a VM
-is in an active run).
+is in an active run), NS_ERR_HOST_DISCONNECTED (a VM's host has no connected
+agent: bring it back, or pass --wait-for-agent).
 
 Examples:
   nightshift run start --vm web1 --vm web2 --patch-exec "apt-get -y upgrade" \\
@@ -118,6 +119,7 @@ interface StartFlags extends RunSpecFlags {
   file?: string;
   dryRun?: boolean;
   wait?: boolean;
+  waitForAgent?: boolean;
   json?: boolean;
 }
 
@@ -149,6 +151,7 @@ export function runStartCommand(): Command {
     .option("--name <text>", "a label for listings (default: the patch)")
     .option("--dry-run", "print the plan, start nothing")
     .option("--wait", "follow the run until it is finished; exit 0 only if every VM succeeded")
+    .option("--wait-for-agent", "start even when a VM's host has no connected agent: its steps wait for the agent (runs.agentLostTimeoutSeconds)")
     .option("--json", "print the API's JSON (see Output)")
     .addHelpText("after", RUN_START_HELP)
     .action(async (flags: StartFlags, cmd: Command) => {
@@ -161,7 +164,7 @@ export function runStartCommand(): Command {
         else process.stdout.write(planText(plan));
         return;
       }
-      const run = await client.startRun(spec);
+      const run = await client.startRun(spec, { waitForAgent: flags.waitForAgent ?? false });
       if (!flags.wait) {
         if (flags.json) printJson(run);
         else process.stdout.write(startedText(run));

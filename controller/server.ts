@@ -86,7 +86,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeoutSeconds * 1000,
     log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc(),
   });
-  const engine = new RunEngine({ store, calls, notifier, timeouts, log: log.child({ part: "runs" }) });
+  const engine = new RunEngine({ store, calls, notifier, timeouts, log: log.child({ part: "runs" }), isConnected: (id) => hub.isConnected(id) });
   const retention = new SnapshotRetention({
     store, calls, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule, stepTimeoutMs: timeouts.quickMs,
   });

@@ -94,6 +94,8 @@ export type RunState = "running" | "stopping" | "finished";
 export interface StartRunRequest {
   spec: RunSpecInput;
   dryRun?: boolean;
+  /** Start even when a target host has no connected agent (its steps wait for it); refused otherwise (NS_ERR_HOST_DISCONNECTED). */
+  waitForAgent?: boolean;
 }
 
 /** GET /v1/runs entries. */

@@ -14,7 +14,7 @@ export interface RunsApiDeps {
   engine: RunEngine;
 }
 
-const StartBody = z.object({ spec: z.unknown(), dryRun: z.boolean().optional() });
+const StartBody = z.object({ spec: z.unknown(), dryRun: z.boolean().optional(), waitForAgent: z.boolean().optional() });
 
 function positiveInt(text: string | null, name: string, fallback: number, min = 1): number {
   if (text === null) return fallback;
@@ -28,7 +28,7 @@ export function registerRunsApi(router: Router, { store, engine }: RunsApiDeps):
     const parsed = StartBody.safeParse(body);
     if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", "expected a JSON body {\"spec\": {...}, \"dryRun\": false}");
     try {
-      const result = engine.start(parsed.data.spec, parsed.data.dryRun ?? false);
+      const result = engine.start(parsed.data.spec, parsed.data.dryRun ?? false, { waitForAgent: parsed.data.waitForAgent ?? false });
       return "run" in result ? new Created(result) : result;
     } catch (err) {
       if (err instanceof RunRequestError) throw new HttpError(err.status, err.code, err.message);

@@ -32,6 +32,13 @@ export interface RunEngineOptions {
   notifier: RunNotifier;
   timeouts: RunTimeouts;
   log: Logger;
+  /** Whether the host has a connected agent now (the hub's view). */
+  isConnected(hostId: number): boolean;
+}
+
+export interface StartOptions {
+  /** Start even when a target's host has no connected agent: its steps wait for it (runs.agentLostTimeoutSeconds). */
+  waitForAgent?: boolean;
 }
 
 const FAILED: ReadonlySet<VmOutcome> = new Set(["rolled-back", "needs-attention"]);
@@ -47,7 +54,7 @@ export class RunEngine {
 
   constructor(private readonly options: RunEngineOptions) {}
 
-  start(input: unknown, dryRun: boolean): { run: RunDetail } | { plan: RunPlan } {
+  start(input: unknown, dryRun: boolean, startOptions: StartOptions = {}): { run: RunDetail } | { plan: RunPlan } {
     const parsed = RunSpecSchema.safeParse(input);
     if (!parsed.success) {
       const issues = parsed.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(spec)"}: ${i.message}`);
@@ -58,6 +65,13 @@ export class RunEngine {
     const targets = resolveTargets(store, spec);
     const name = defaultRunName(spec);
     if (dryRun) return { plan: buildPlan(name, spec, targets) };
+    const disconnected = [...new Set(targets.filter((t) => !this.options.isConnected(t.hostId)).map((t) => t.host))];
+    if (disconnected.length > 0 && !startOptions.waitForAgent) {
+      // Every step would wait runs.agentLostTimeoutSeconds for the agent and then leave the VM as it was: say so now.
+      throw new RunRequestError(409, "NS_ERR_HOST_DISCONNECTED", `no agent is connected for host${disconnected.length > 1 ? "s" : ""} ` +
+        `${disconnected.join(", ")} (see nightshift hosts): bring the agent back, or start anyway with --wait-for-agent ` +
+        `(API: "waitForAgent": true) and its steps wait up to ${this.options.timeouts.agentLostMs / 1000} s for it`);
+    }
 
     const id = newRunId();
     const now = Date.now();
@@ -66,6 +80,10 @@ export class RunEngine {
       store.runs.createRun(id, name, spec, targets.map((t) => ({ position: t.position, hostId: t.hostId, vm: t.vm, canary: t.canary })), now);
       this.runNote(id, "start", "INFO", `${targets.length} VM(s): ${targets.map((t) => `${t.host}/${t.vm}`).join(", ")}\n` +
         `rules: ${plan.rules.join("; ")}`, name);
+      if (disconnected.length > 0) {
+        this.runNote(id, "start", "WARN", `host(s) ${disconnected.join(", ")} not connected at start; their VMs' steps wait for the agent ` +
+          `up to ${this.options.timeouts.agentLostMs / 1000} s (started with waitForAgent)`, name);
+      }
     });
     log.info({ run: id, name, vms: targets.length }, "maintenance run started");
     notifier.notify({ event: "run-started", time: new Date(now).toISOString(), run: { id, name } });

@@ -13,6 +13,8 @@ export interface RunTimeouts {
   guestAgentMs: number;
   rebootMs: number;
   hookMs: number;
+  /** How long a step waits for its disconnected agent (runs.agentLostTimeoutSeconds). */
+  agentLostMs: number;
   /** Added to a step's own time limit for the controller's wait, so the agent's timeout answers first. */
   marginMs: number;
 }
@@ -29,6 +31,7 @@ export function runTimeouts(config: ControllerConfig["runs"]): RunTimeouts {
     guestAgentMs: s(config.guestAgentTimeoutSeconds),
     rebootMs: s(config.guestAgentTimeoutSeconds),
     hookMs: s(config.verifyTimeoutSeconds),
+    agentLostMs: s(config.agentLostTimeoutSeconds),
     marginMs: s(15),
   };
 }

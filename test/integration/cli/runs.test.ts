@@ -304,3 +304,24 @@ describe("snapshots", () => {
     }
   });
 });
+
+describe("run start on a host without a connected agent", () => {
+  it("is refused naming the host; --wait-for-agent starts it", async () => {
+    const gone = await enrolledAgent(controller, "hv-gone", ["lonely"]);
+    await waitForVms(controller, 9);
+    await gone.close();
+    for (let i = 0; i < 100; i++) {
+      const hosts = await api(controller, "/v1/hosts") as { name: string; connected: boolean }[];
+      if (hosts.find((h) => h.name === "hv-gone")?.connected === false) break;
+      await new Promise((r) => setTimeout(r, 20));
+    }
+    const args = ["run", "start", "--vm", "hv-gone/lonely", "--patch-exec", "apt-get -y upgrade"];
+    const refused = await runAgainst(controller, args);
+    expect(refused.code).toBe(1);
+    expect(refused.stderr).toMatch(/no agent is connected for host hv-gone .*--wait-for-agent.*\(NS_ERR_HOST_DISCONNECTED\)/);
+    const started = await runAgainst(controller, [...args, "--wait-for-agent", "--json"]);
+    expect(started.code).toBe(0);
+    const run = JSON.parse(started.stdout) as RunDetail;
+    await apiCall(controller, "POST", `/v1/runs/${run.id}/abort`);
+  });
+});
