@@ -69,10 +69,18 @@ for (const stream of [process.stdout, process.stderr]) {
 
 // Every command: usage errors throw (exit 2 below) instead of exiting 1, help shows the global options.
 const configure = (cmd: Command): void => {
-  cmd.exitOverride().showHelpAfterError("(run with --help for usage)").configureHelp({ showGlobalOptions: true });
+  cmd.exitOverride().showHelpAfterError("(run with --help for usage)").configureHelp({ showGlobalOptions: true })
+    // Commander's own refusals (a bad option value, an unknown command) in the same words as nightshift's.
+    .configureOutput({ outputError: (text, write) => write(usageLine(text)) });
   cmd.commands.forEach(configure);
 };
 configure(program);
+
+/** `error: unknown command 'x'\n(Did you mean y?)` -> `nightshift: unknown command 'x' (NS_ERR_USAGE)\n(Did you mean y?)`. */
+function usageLine(text: string): string {
+  const [first = "", ...rest] = text.replace(/^error: /, "").trimEnd().split("\n");
+  return [`nightshift: ${first} (NS_ERR_USAGE)`, ...rest].join("\n") + "\n";
+}
 
 try {
   await program.parseAsync(process.argv);

@@ -12,7 +12,9 @@ const duration = (what: string) =>
 /** A failure budget: a count ("2") or a percentage of the run's VMs ("10%"). */
 export const FailureBudgetSchema = z.union([
   z.number().int().positive(),
-  z.string().regex(/^[1-9]\d*$|^(\d+(\.\d+)?)%$/, "expected a count of at least 1 like 2, or a percentage like 10%"),
+  z.string().regex(/^[1-9]\d*$|^(\d+(\.\d+)?)%$/, "expected a count of at least 1 like 2, or a percentage like 10%")
+    .refine((t) => !t.endsWith("%") || (Number(t.slice(0, -1)) > 0 && Number(t.slice(0, -1)) <= 100),
+      "a percentage must be above 0% and at most 100%"),
 ]);
 
 /**

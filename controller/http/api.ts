@@ -22,8 +22,12 @@ export interface ApiDeps {
   isReady(): boolean;
 }
 
-const HOST_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]{0,252}$/;
-const EnrollBody = z.object({ name: z.string().regex(HOST_NAME, "host names are letters, digits, '.', '_' and '-'") });
+const HOST_NAME = /^[a-zA-Z0-9][a-zA-Z0-9._-]*$/;
+// Length first, on its own: a name that is only too long must not be told it has a bad character.
+const EnrollBody = z.object({
+  name: z.string().min(1, "a host name is needed").max(253, "host names are at most 253 characters")
+    .regex(HOST_NAME, "host names are letters, digits, '.', '_' and '-', starting with a letter or digit"),
+});
 
 const ExpectStopBody = z.object({
   host: z.string().min(1),
@@ -105,6 +109,8 @@ export function registerApi(router: Router, deps: ApiDeps): void {
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
       throw new HttpError(400, "NS_ERR_BAD_REQUEST", `limit=${limitText}: expected a positive integer`);
     }
+    const hostFilter = url.searchParams.get("host");
+    if (hostFilter && !store.hosts.findByName(hostFilter)) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${hostFilter}'`);
     return store.events.query({
       host: url.searchParams.get("host") ?? undefined, vm: url.searchParams.get("vm") ?? undefined, since, limit,
     });

@@ -137,12 +137,12 @@ describe("settings", () => {
 
 describe("usage errors exit 2", () => {
   it.each([
-    [["hostz"], "error: unknown command 'hostz'"],
-    [["hosts", "enroll"], "error: missing required argument 'name'"],
-    [["hosts", "enrol", "web1"], "error: unknown command 'enrol' for 'nightshift hosts'"],
+    [["hostz"], "nightshift: unknown command 'hostz' (NS_ERR_USAGE)"],
+    [["hosts", "enroll"], "nightshift: missing required argument 'name' (NS_ERR_USAGE)"],
+    [["hosts", "enrol", "web1"], "nightshift: unknown command 'enrol' for 'nightshift hosts'"],
     [["events", "--limit", "0"], "argument '0' is invalid. expected a positive integer"],
     [["events", "--since", "yesterday"], "argument 'yesterday' is invalid. expected a duration"],
-    [["vms", "--bogus"], "error: unknown option '--bogus'"],
+    [["vms", "--bogus"], "nightshift: unknown option '--bogus' (NS_ERR_USAGE)"],
     [[], "Usage: nightshift"],
   ])("nightshift %j", async (args, message) => {
     const result = await runCli(args, { NIGHTSHIFT_URL: controller.url, NIGHTSHIFT_TOKEN: controller.adminToken });

@@ -76,7 +76,7 @@ describe("hosts", () => {
   it("refuses an invalid host name with the controller's reason", async () => {
     const result = await runAgainst(controller, ["hosts", "enroll", "bad name!"]);
     expect(result.code).toBe(1);
-    expect(result.stderr).toBe("nightshift: host names are letters, digits, '.', '_' and '-' (NS_ERR_BAD_REQUEST)\n");
+    expect(result.stderr).toBe("nightshift: host names are letters, digits, '.', '_' and '-', starting with a letter or digit (NS_ERR_BAD_REQUEST)\n");
   });
 
   it("revoke says what happened, and hosts shows the host as revoked", async () => {
