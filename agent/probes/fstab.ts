@@ -12,30 +12,18 @@
  */
 import fs from "node:fs/promises";
 import { isIP } from "node:net";
-import { NightshiftError, errorMessage } from "../../shared/errors.js";
+import { errorMessage } from "../../shared/errors.js";
 import type { Severity } from "../../shared/protocol/findings.js";
 import type { FstabEntry, FstabParseError } from "./fstab-types.js";
 import { fstabOption, formatFstabLine, networkServers, parseFstab, parseSourceTag, suggestFstabLineFix } from "./fstab-parse.js";
 import { DeviceResolver, type SourceResolution } from "./blkid.js";
 import { runTool } from "./run-tool.js";
 import type { HostRoot } from "./host-root.js";
-import type { Probe, ProbeFinding } from "./types.js";
+import type { Probe } from "./types.js";
+import { FindingSet } from "./fstab-findings.js";
+import { readFstab, type FstabText } from "./fstab-read.js";
 
-/** Every code this probe emits, in the order findings for one line are listed. */
-export const FSTAB_CODES = [
-  "NS_FSTAB_UNPARSEABLE",
-  "NS_FSTAB_DUPLICATE_MOUNT_POINT",
-  "NS_FSTAB_NETWORK_NO_NOFAIL",
-  "NS_FSTAB_NETWORK_NO_NETDEV",
-  "NS_FSTAB_NETWORK_NO_TIMEOUT",
-  "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME",
-  "NS_FSTAB_LOCAL_ON_NETWORK",
-  "NS_FSTAB_DEVICE_MISSING",
-  "NS_FSTAB_TYPE_MISMATCH",
-  "NS_FSTAB_UNSTABLE_DEVICE_NAME",
-  "NS_FSTAB_DEVICES_UNCHECKED",
-] as const;
-type FstabCode = (typeof FSTAB_CODES)[number];
+export { FSTAB_CODES } from "./fstab-findings.js";
 
 /**
  * Added to network entries that have no timeout. It bounds the mount job itself:
@@ -76,34 +64,6 @@ const CONTAINERS: Record<string, string> = {
 const UNSTABLE_NAME = /^\/dev\/(?:(?:sd|vd|xvd|hd)[a-z]+\d*|nvme\d+n\d+(?:p\d+)?|mmcblk\d+(?:p\d+)?)$/;
 
 const GETENT_TIMEOUT_MS = 2_000;
-
-interface Draft {
-  finding: ProbeFinding;
-  line: number;
-}
-
-/** Findings keyed by (code, subject): a second one for the same pair is merged into the first. */
-class FindingSet {
-  private readonly drafts = new Map<string, Draft>();
-
-  add(line: number, code: FstabCode, severity: Severity, subject: string, message: string, remedy: string): void {
-    const key = `${code}\0${subject}`;
-    const existing = this.drafts.get(key);
-    if (!existing) {
-      this.drafts.set(key, { line, finding: { code, severity, subject, message, remedy } });
-      return;
-    }
-    const f = existing.finding;
-    if (severity === "critical" || (severity === "warning" && f.severity === "info")) f.severity = severity;
-    f.message = `${f.message}; also ${message}`.slice(0, 2048);
-    if (!f.remedy.split("\n").includes(remedy)) f.remedy = `${f.remedy}\n${remedy}`.slice(0, 2048);
-  }
-
-  list(): ProbeFinding[] {
-    const rank = (d: Draft) => d.line * 100 + FSTAB_CODES.indexOf(d.finding.code as FstabCode);
-    return [...this.drafts.values()].sort((a, b) => rank(a) - rank(b)).map((d) => d.finding);
-  }
-}
 
 function has(entry: FstabEntry, option: string): boolean {
   return fstabOption(entry, option) !== undefined;
@@ -358,13 +318,12 @@ function typeRule(set: FindingSet, entry: FstabEntry, actual: string, device: st
     remedy);
 }
 
-async function readFstab(file: string): Promise<string | null> {
-  try {
-    return await fs.readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new NightshiftError("NS_ERR_FSTAB_UNREADABLE", `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-  }
+/** A file cut short by the read bound: the part not checked is itself the finding. */
+function tooLarge(set: FindingSet, file: string, read: FstabText, lines: number): void {
+  set.add(0, "NS_FSTAB_TOO_LARGE", "critical", "fstab",
+    `${file} is ${read.size} bytes; a written fstab is a few kilobytes, so it is damaged or is not an fstab. Only its first ` +
+    `${read.checkedBytes} bytes (${lines} lines) were checked: what mount and systemd make of the rest at boot is unknown`,
+    `restore ${file} from a backup, or write it anew with the mounts this host needs, and check it with \`findmnt --fstab --verify\` before the next boot`);
 }
 
 export const fstabProbe: Probe = {
@@ -373,10 +332,11 @@ export const fstabProbe: Probe = {
   defaultEnabled: true,
 
   async collect(ctx) {
-    const text = await readFstab(ctx.root.fstab);
-    if (text === null) return { status: "not-applicable", detail: `no fstab at ${ctx.root.fstab}`, findings: [] };
-    const fstab = parseFstab(text);
+    const read = await readFstab(ctx.root.fstab);
+    if (read === null) return { status: "not-applicable", detail: `no fstab at ${ctx.root.fstab}`, findings: [] };
+    const fstab = parseFstab(read.text);
     const set = new FindingSet();
+    if (read.truncated) tooLarge(set, ctx.root.fstab, read, read.text.split("\n").length - 1);
     for (const error of fstab.errors) unparseable(set, error);
     duplicates(set, fstab.entries);
 
@@ -423,8 +383,9 @@ export const fstabProbe: Probe = {
     }
     return {
       status: "ok",
-      detail: `${fstab.entries.length} entries (${networkEntries.length} network), ${fstab.errors.length} unparseable; ${devices}`.slice(0, 1000),
-      findings: set.list(),
+      detail: `${fstab.entries.length} entries (${networkEntries.length} network), ${fstab.errors.length} unparseable` +
+        `${read.truncated ? ` in the first ${read.checkedBytes} of ${read.size} bytes` : ""}; ${devices}`.slice(0, 1000),
+      findings: set.list(ctx.settings.findingsPerCode),
     };
   },
 };
