@@ -8,6 +8,7 @@ import { execFileSync } from "node:child_process";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
+import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { FINDINGS_PER_CODE, formatNumberList } from "../../../../agent/probes/finding-cap.js";
@@ -112,6 +113,30 @@ describe("mounts probe on damaged files", () => {
     expect(notMounted).toHaveLength(21);
     expect(notMounted[20]).toMatchObject({ subject: MORE_MOUNT_POINTS_SUBJECT, severity: "critical" });
     expect(notMounted[20]!.message).toMatch(/^30 mount points have this finding; the first 20 are listed one by one, the other 10 only here \(\/srv\/gone-20, \/srv\/gone-21, .*, \/srv\/gone-29\)\. \/srv\/gone-20: fstab line 21 mounts/);
+  });
+});
+
+describe("fstab probe out of time", () => {
+  it("past its deadline, names are not looked up and devices not checked, and it says so instead of timing out", async () => {
+    const incident = fileURLToPath(new URL("../../../fixtures/hosts/incident", import.meta.url));
+    const out = await fstabProbe.collect({
+      root: new HostRoot(incident), settings: ProbeSettingsSchema.parse({}), libvirt: null, signal: new AbortController().signal, log,
+      now: () => new Date(), deadline: performance.now() - 1,
+    });
+    const codes = out.findings.map((f) => [f.code, f.severity, f.subject]);
+    expect(codes).toContainEqual(["NS_FSTAB_SERVERS_UNCHECKED", "info", "server names"]);
+    expect(codes).toContainEqual(["NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices"]);
+    expect(codes).not.toContainEqual(expect.arrayContaining(["NS_FSTAB_TYPE_MISMATCH"]));
+    const unchecked = out.findings.find((f) => f.code === "NS_FSTAB_SERVERS_UNCHECKED")!;
+    expect(unchecked.message).toMatch(/^1 of 1 server names were not looked up within the probe's time \(0 ms for lookups, 8 at a time\): nas01\./);
+    const byName = out.findings.filter((f) => f.code === "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME");
+    expect(byName).toHaveLength(2);
+    for (const f of byName) {
+      expect(f.message).toMatch(/Whether nas01 resolves from here now was not looked up in time \(see NS_FSTAB_SERVERS_UNCHECKED\)$/);
+      expect(f.remedy).not.toContain("192.168.10.20");
+    }
+    expect(out.findings.find((f) => f.code === "NS_FSTAB_DEVICES_UNCHECKED")!.message).toMatch(/^\d+ of \d+ local entries were not checked .*: the probe's time ran out/);
+    expect(out.detail).toContain("0 of 1 server names looked up");
   });
 });
 
