@@ -54,7 +54,7 @@ describe("check on fixture hosts", () => {
     expect(out).toContain("    192.168.10.20:/backup                     /srv/backup     nfs     defaults,nofail,_netdev,x-systemd.mount-timeout=30 0 0\n");
     expect(out).toContain("  /srv/data (NS_FSTAB_TYPE_MISMATCH):\n    UUID=9b1d7c3e-5f2a-4b8c-a1d3-e4f5a6b7c8d9 /srv/data       ext4    defaults        0       2\n");
     expect(out).toMatch(/^PROBE\s+STATUS\s+MS\s+DETAIL$/m);
-    expect(out).toMatch(/^fstab\s+ok\s+\d+\.\d\s+6 entries \(2 network\), 0 unparseable; 5 block devices/m);
+    expect(out).toMatch(/^fstab\s+ok\s+\d+\.\d\s+6 entries \(2 network\), 0 unparseable; 1 of 1 server names looked up; 5 block devices/m);
     expect(out.trimEnd().split("\n").at(-1)).toBe(`${criticals(json)} critical, ${json.findings.length - criticals(json)} warning, 0 info; exit status ${result.code}`);
   });
 
