@@ -38,6 +38,11 @@ export const AgentConfigSchema = z.object({
   /** Host-health probes: how often they run, and what the operator marks (see agent/probes/settings.ts). */
   probes: ProbeSettingsSchema.extend({
     intervalSeconds: z.number().positive().default(300),
+    /**
+     * The fstab the fstab and mounts probes read, instead of /etc/fstab: a host
+     * whose fstab lives elsewhere, or a test. Like `check --fstab`.
+     */
+    fstab: z.string().refine((p) => path.isAbsolute(p), "must be an absolute path").optional(),
   }).prefault({}),
   /**
    * What maintenance steps may run. The controller asks; this decides: a

@@ -9,6 +9,7 @@ import type { HealthReport } from "../../shared/protocol/findings.js";
 import type { ControllerSession } from "./controller-link.js";
 import { jitter } from "./backoff.js";
 import { errorMessage } from "../../shared/errors.js";
+import { fitHealthReport } from "./health-fit.js";
 
 export interface HealthReporterOptions {
   run(): Promise<HealthReport>;
@@ -54,10 +55,16 @@ export class HealthReporter {
     if (this.running || this.stopped) return this.running ?? Promise.resolve();
     this.running = (async () => {
       try {
-        const report = await this.options.run();
+        const probed = await this.options.run();
+        // Never a frame the controller must refuse (1009 and a reconnect, then the same again).
+        const { report, bytes, originalBytes, droppedFindings, droppedMounts } = fitHealthReport(probed);
+        if (originalBytes > 0) {
+          this.options.logger.warn({ originalBytes, bytes, droppedFindings, droppedMounts, findings: probed.findings.length, mounts: probed.mounts.length },
+            "the health report did not fit the protocol: findings or mount facts were left out (finding NS_HEALTH_REPORT_TRUNCATED)");
+        }
         const critical = report.findings.filter((f) => f.severity === "critical").length;
         const sent = this.session?.send({ type: "health", report }) ?? false;
-        this.options.logger.info({ why, findings: report.findings.length, critical, sent }, "host health probed");
+        this.options.logger.info({ why, findings: report.findings.length, critical, bytes, sent }, "host health probed");
       } catch (err) {
         this.options.logger.error({ err: errorMessage(err) }, "running the health probes failed");
       } finally {

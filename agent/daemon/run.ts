@@ -88,7 +88,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     intervalSeconds: config.probes.intervalSeconds,
     logger,
     run: () => runProbes(selectProbes(PROBES, config.probes), {
-      root: new HostRoot("/"), settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
+      root: new HostRoot("/", config.probes.fstab), settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
     }),
   });
 

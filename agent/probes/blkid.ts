@@ -101,16 +101,17 @@ export class DeviceResolver {
     return this.devices.find((d) => d.tags[tag] === value);
   }
 
-  async resolve(source: string): Promise<SourceResolution> {
+  /** `signal`: stops the children of this one resolution (a stage's deadline); default the resolver's. */
+  async resolve(source: string, signal: AbortSignal = this.signal): Promise<SourceResolution> {
     const tag = parseSourceTag(source);
-    return tag ? this.resolveTag(tag.tag, tag.value) : this.resolvePath(source);
+    return tag ? this.resolveTag(tag.tag, tag.value, signal) : this.resolvePath(source, signal);
   }
 
-  private async resolveTag(tag: SourceTag, value: string): Promise<SourceResolution> {
+  private async resolveTag(tag: SourceTag, value: string, signal: AbortSignal): Promise<SourceResolution> {
     const device = this.byTag(tag, value);
     if (device) return found(device);
     // udev's links are the other witness (a device blkid could not read still has them).
-    if ((tag === "UUID" || tag === "PARTUUID") && await this.exists(`/dev/disk/by-${tag.toLowerCase()}/${value}`)) {
+    if ((tag === "UUID" || tag === "PARTUUID") && await this.exists(`/dev/disk/by-${tag.toLowerCase()}/${value}`, signal)) {
       return { exists: true, device: null, fstype: null, uuid: tag === "UUID" ? value : null, caseMismatch: null };
     }
     const lower = value.toLowerCase();
@@ -118,7 +119,7 @@ export class DeviceResolver {
     return { exists: false, device: null, fstype: null, uuid: null, caseMismatch };
   }
 
-  private async resolvePath(source: string): Promise<SourceResolution> {
+  private async resolvePath(source: string, signal: AbortSignal): Promise<SourceResolution> {
     const real = source.startsWith("/dev/") ? await this.realpath(source) : source;
     for (const device of this.devices) {
       if (device.devname === source || device.devname === real) return found(device);
@@ -127,11 +128,11 @@ export class DeviceResolver {
     for (const device of this.devices) {
       if (device.devname.startsWith("/dev/") && await this.realpath(device.devname) === real) return found(device);
     }
-    if (!await this.exists(source)) return { exists: false, device: null, fstype: null, uuid: null, caseMismatch: null };
+    if (!await this.exists(source, signal)) return { exists: false, device: null, fstype: null, uuid: null, caseMismatch: null };
     if (this.root.isLive) {
       // Not in the listing (a loop image file, a device blkid skipped): probe it alone.
       try {
-        const result = await blkid(["-c", "/dev/null", "-o", "export", source], this.signal);
+        const result = await blkid(["-c", "/dev/null", "-o", "export", source], signal);
         const [device] = parseBlkidExport(result.stdout);
         if (device) return { ...found(device), device: source };
       } catch {
@@ -165,7 +166,7 @@ export class DeviceResolver {
    * stat is safe; elsewhere on a live host the path may sit on a hung network
    * mount, where a stat would pin a libuv thread: ask a child process instead.
    */
-  async exists(hostPath: string): Promise<boolean> {
+  async exists(hostPath: string, signal: AbortSignal = this.signal): Promise<boolean> {
     if (!hostPath.startsWith("/")) return false; // "none", "sdb1": mount finds no such device either
     if (!this.root.isLive || hostPath.startsWith("/dev/")) {
       try {
@@ -175,7 +176,7 @@ export class DeviceResolver {
         return false;
       }
     }
-    const result = await runTool("test", ["-e", hostPath], { signal: this.signal, timeoutMs: TEST_TIMEOUT_MS });
+    const result = await runTool("test", ["-e", hostPath], { signal, timeoutMs: TEST_TIMEOUT_MS });
     return result.code === 0;
   }
 }

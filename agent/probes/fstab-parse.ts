@@ -50,21 +50,26 @@ export function tokenizeFstabLine(line: string): Token[] {
   return tokens;
 }
 
-/** Decodes libmount's \NNN escapes; the bytes are UTF-8 (so \303\251 is é). */
+/**
+ * Decodes libmount's \NNN escapes; the bytes are UTF-8 (so \303\251 is é).
+ * Scans the field's UTF-8 bytes: backslash and octal digits are ASCII, so a
+ * byte that looks like them is them, and the work is one pass with no
+ * allocation per character (a damaged fstab has long fields full of backslashes).
+ */
 export function unescapeFstabField(field: string): string {
   if (!field.includes("\\")) return field;
-  const bytes: number[] = [];
-  const isOctal = (c: string | undefined) => c !== undefined && c >= "0" && c <= "7";
-  for (let i = 0; i < field.length; i++) {
-    const c = field[i]!;
-    if (c === "\\" && isOctal(field[i + 1]) && isOctal(field[i + 2]) && isOctal(field[i + 3])) {
-      bytes.push(parseInt(field.slice(i + 1, i + 4), 8) & 0xff);
+  const bytes = Buffer.from(field, "utf8");
+  const isOctal = (b: number | undefined) => b !== undefined && b >= 0x30 && b <= 0x37;
+  let out = 0;
+  for (let i = 0; i < bytes.length; i++) {
+    if (bytes[i] === 0x5c && isOctal(bytes[i + 1]) && isOctal(bytes[i + 2]) && isOctal(bytes[i + 3])) {
+      bytes[out++] = (((bytes[i + 1]! - 0x30) << 6) | ((bytes[i + 2]! - 0x30) << 3) | (bytes[i + 3]! - 0x30)) & 0xff;
       i += 3;
     } else {
-      bytes.push(...Buffer.from(c, "utf8"));
+      bytes[out++] = bytes[i]!;
     }
   }
-  return Buffer.from(bytes).toString("utf8");
+  return bytes.toString("utf8", 0, out);
 }
 
 /** Encodes a field the way libmount's mangle() does; a leading '#' is escaped too, so the line stays a line. */

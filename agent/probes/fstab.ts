@@ -12,30 +12,20 @@
  */
 import fs from "node:fs/promises";
 import { isIP } from "node:net";
-import { NightshiftError, errorMessage } from "../../shared/errors.js";
+import { errorMessage } from "../../shared/errors.js";
 import type { Severity } from "../../shared/protocol/findings.js";
 import type { FstabEntry, FstabParseError } from "./fstab-types.js";
 import { fstabOption, formatFstabLine, networkServers, parseFstab, parseSourceTag, suggestFstabLineFix } from "./fstab-parse.js";
 import { DeviceResolver, type SourceResolution } from "./blkid.js";
-import { runTool } from "./run-tool.js";
+import { LOOKUP_CONCURRENCY, lookUpServers, type Lookup } from "./fstab-lookups.js";
+import { mapBounded } from "./bounded-map.js";
+import { shareOf, stageSignal } from "./deadline.js";
 import type { HostRoot } from "./host-root.js";
-import type { Probe, ProbeFinding } from "./types.js";
+import type { Probe } from "./types.js";
+import { FindingSet } from "./fstab-findings.js";
+import { readFstab, type FstabText } from "./fstab-read.js";
 
-/** Every code this probe emits, in the order findings for one line are listed. */
-export const FSTAB_CODES = [
-  "NS_FSTAB_UNPARSEABLE",
-  "NS_FSTAB_DUPLICATE_MOUNT_POINT",
-  "NS_FSTAB_NETWORK_NO_NOFAIL",
-  "NS_FSTAB_NETWORK_NO_NETDEV",
-  "NS_FSTAB_NETWORK_NO_TIMEOUT",
-  "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME",
-  "NS_FSTAB_LOCAL_ON_NETWORK",
-  "NS_FSTAB_DEVICE_MISSING",
-  "NS_FSTAB_TYPE_MISMATCH",
-  "NS_FSTAB_UNSTABLE_DEVICE_NAME",
-  "NS_FSTAB_DEVICES_UNCHECKED",
-] as const;
-type FstabCode = (typeof FSTAB_CODES)[number];
+export { FSTAB_CODES } from "./fstab-findings.js";
 
 /**
  * Added to network entries that have no timeout. It bounds the mount job itself:
@@ -75,35 +65,13 @@ const CONTAINERS: Record<string, string> = {
 
 const UNSTABLE_NAME = /^\/dev\/(?:(?:sd|vd|xvd|hd)[a-z]+\d*|nvme\d+n\d+(?:p\d+)?|mmcblk\d+(?:p\d+)?)$/;
 
-const GETENT_TIMEOUT_MS = 2_000;
-
-interface Draft {
-  finding: ProbeFinding;
-  line: number;
-}
-
-/** Findings keyed by (code, subject): a second one for the same pair is merged into the first. */
-class FindingSet {
-  private readonly drafts = new Map<string, Draft>();
-
-  add(line: number, code: FstabCode, severity: Severity, subject: string, message: string, remedy: string): void {
-    const key = `${code}\0${subject}`;
-    const existing = this.drafts.get(key);
-    if (!existing) {
-      this.drafts.set(key, { line, finding: { code, severity, subject, message, remedy } });
-      return;
-    }
-    const f = existing.finding;
-    if (severity === "critical" || (severity === "warning" && f.severity === "info")) f.severity = severity;
-    f.message = `${f.message}; also ${message}`.slice(0, 2048);
-    if (!f.remedy.split("\n").includes(remedy)) f.remedy = `${f.remedy}\n${remedy}`.slice(0, 2048);
-  }
-
-  list(): ProbeFinding[] {
-    const rank = (d: Draft) => d.line * 100 + FSTAB_CODES.indexOf(d.finding.code as FstabCode);
-    return [...this.drafts.values()].sort((a, b) => rank(a) - rank(b)).map((d) => d.finding);
-  }
-}
+/**
+ * Shares of the probe's time (from its start to the runner's deadline) by which
+ * the name lookups, and then the device checks, must be over: what is not done
+ * by then is reported as not checked, and the probe still reports.
+ */
+const LOOKUPS_SHARE = 0.5;
+const DEVICES_SHARE = 0.8;
 
 function has(entry: FstabEntry, option: string): boolean {
   return fstabOption(entry, option) !== undefined;
@@ -166,32 +134,6 @@ async function hostsFileNames(root: HostRoot): Promise<Set<string>> {
   return names;
 }
 
-/**
- * The IPv4 address a name resolves to now, for the remedy: `getent ahostsv4
- * NAME` (NSS, as the mount itself would resolve it). In a fixture tree the
- * recorded output is commands/getent-ahostsv4-NAME. Null when it does not resolve.
- */
-async function resolveNow(root: HostRoot, name: string, signal: AbortSignal): Promise<string | null> {
-  if (!/^[A-Za-z0-9._-]+$/.test(name)) return null;
-  const recorded = root.commandOutput(`getent-ahostsv4-${name}`);
-  let text: string;
-  try {
-    if (recorded !== null) text = await fs.readFile(recorded, "utf8");
-    else {
-      const result = await runTool("getent", ["ahostsv4", name], { signal, timeoutMs: GETENT_TIMEOUT_MS });
-      if (result.code !== 0) return null;
-      text = result.stdout;
-    }
-  } catch {
-    return null;
-  }
-  for (const line of text.split("\n")) {
-    const [address, kind] = line.trim().split(/\s+/);
-    if (address && isIP(address) === 4 && kind === "STREAM") return address;
-  }
-  return null;
-}
-
 function replaceServer(source: string, host: string, address: string): string {
   const escaped = host.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
   return source.replace(new RegExp(`(^|[/@,#\\\\])${escaped}(?=[:/\\\\,]|$)`), `$1${address}`);
@@ -230,7 +172,7 @@ function serversByName(entry: FstabEntry, hostsFile: Set<string>): string[] {
   return networkServers(entry.source, entry.fstype).filter((s) => isIP(s.replace(/%.*$/, "")) === 0 && !hostsFile.has(s.toLowerCase()));
 }
 
-function networkRules(set: FindingSet, entry: FstabEntry, hostsFile: Set<string>, addressOf: Map<string, string | null>): void {
+function networkRules(set: FindingSet, entry: FstabEntry, hostsFile: Set<string>, lookups: Map<string, Lookup>): void {
   // noauto: not mounted at boot, so nothing here concerns the boot.
   if (has(entry, "noauto")) return;
   const n = entry.lineNo;
@@ -242,9 +184,13 @@ function networkRules(set: FindingSet, entry: FstabEntry, hostsFile: Set<string>
   const byName = serversByName(entry, hostsFile);
   if (!needNofail && !needNetdev && !needTimeout && byName.length === 0) return;
 
+  const addressOf = (host: string) => {
+    const lookup = lookups.get(host);
+    return lookup?.state === "resolved" ? lookup.address : null;
+  };
   let source = entry.source;
   for (const host of byName) {
-    const address = addressOf.get(host);
+    const address = addressOf(host);
     if (address) source = replaceServer(source, host, address);
   }
   const add = [needNofail ? "nofail" : "", needNetdev ? "_netdev" : "", needTimeout ? NETWORK_MOUNT_TIMEOUT_OPTION : ""].filter(Boolean);
@@ -270,11 +216,13 @@ function networkRules(set: FindingSet, entry: FstabEntry, hostsFile: Set<string>
       `it, for systemd's default 90 s or mount.nfs's 2 minutes of retries`, fixed);
   }
   for (const host of byName) {
-    const address = addressOf.get(host);
+    const address = addressOf(host);
+    const now = address ? `. ${host} resolves to ${address} now`
+      : lookups.get(host)?.state === "unchecked" ? `. Whether ${host} resolves from here now was not looked up in time (see NS_FSTAB_SERVERS_UNCHECKED)`
+        : `. ${host} does not resolve from here now either`;
     set.add(n, "NS_FSTAB_NETWORK_SERVER_BY_HOSTNAME", "warning", subject,
       `line ${n}: server ${host} is named by hostname and is not in /etc/hosts, so this mount needs DNS at boot; if the DNS server is a VM ` +
-      `stored on this mount (or started after it), the name cannot resolve and the mount fails` +
-      (address ? `. ${host} resolves to ${address} now` : `. ${host} does not resolve from here now either`),
+      `stored on this mount (or started after it), the name cannot resolve and the mount fails${now}`,
       address ? fixed : `replace ${host} with its IP address (or list it in /etc/hosts), and do not serve DNS from a VM on this storage: ${fixed}`);
   }
 }
@@ -358,13 +306,22 @@ function typeRule(set: FindingSet, entry: FstabEntry, actual: string, device: st
     remedy);
 }
 
-async function readFstab(file: string): Promise<string | null> {
-  try {
-    return await fs.readFile(file, "utf8");
-  } catch (err) {
-    if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
-    throw new NightshiftError("NS_ERR_FSTAB_UNREADABLE", `cannot read ${file}: ${errorMessage(err)}`, { cause: err });
-  }
+/** Names whose lookup the time did not allow: their lines' findings say so, and this says how many. */
+function serversUnchecked(set: FindingSet, unlooked: string[], total: number, budgetMs: number): void {
+  const listed = unlooked.slice(0, 20).join(", ") + (unlooked.length > 20 ? `, … and ${unlooked.length - 20} more` : "");
+  set.add(0, "NS_FSTAB_SERVERS_UNCHECKED", "info", "server names",
+    `${unlooked.length} of ${total} server names were not looked up within the probe's time (${Math.round(budgetMs)} ms for lookups, ` +
+    `${LOOKUP_CONCURRENCY} at a time): ${listed}. Their lines are still reported as needing DNS at boot; only the address they resolve to now, ` +
+    "for the corrected line, is missing",
+    "list the servers in /etc/hosts or name them by address (then nothing needs looking up), or raise probes.probeTimeoutMs");
+}
+
+/** A file cut short by the read bound: the part not checked is itself the finding. */
+function tooLarge(set: FindingSet, file: string, read: FstabText, lines: number): void {
+  set.add(0, "NS_FSTAB_TOO_LARGE", "critical", "fstab",
+    `${file} is ${read.size} bytes; a written fstab is a few kilobytes, so it is damaged or is not an fstab. Only its first ` +
+    `${read.checkedBytes} bytes (${lines} lines) were checked: what mount and systemd make of the rest at boot is unknown`,
+    `restore ${file} from a backup, or write it anew with the mounts this host needs, and check it with \`findmnt --fstab --verify\` before the next boot`);
 }
 
 export const fstabProbe: Probe = {
@@ -373,20 +330,25 @@ export const fstabProbe: Probe = {
   defaultEnabled: true,
 
   async collect(ctx) {
-    const text = await readFstab(ctx.root.fstab);
-    if (text === null) return { status: "not-applicable", detail: `no fstab at ${ctx.root.fstab}`, findings: [] };
-    const fstab = parseFstab(text);
+    const read = await readFstab(ctx.root.fstab);
+    if (read === null) return { status: "not-applicable", detail: `no fstab at ${ctx.root.fstab}`, findings: [] };
+    const fstab = parseFstab(read.text);
     const set = new FindingSet();
+    if (read.truncated) tooLarge(set, ctx.root.fstab, read, read.text.split("\n").length - 1);
     for (const error of fstab.errors) unparseable(set, error);
     duplicates(set, fstab.entries);
 
     const networkEntries = fstab.entries.filter((e) => e.network);
     const hostsFile = networkEntries.length ? await hostsFileNames(ctx.root) : new Set<string>();
-    // Each name once, all at once: a lookup that hangs costs its timeout one time, not once per line.
+    // Each name once, a few at a time, until the lookups' share of the time is used up.
     const names = [...new Set(networkEntries.flatMap((e) => serversByName(e, hostsFile)))];
-    const addressOf = new Map(await Promise.all(names.map(async (name) => [name, await resolveNow(ctx.root, name, ctx.signal)] as const)));
+    const lookupsFrom = performance.now();
+    const lookupsBy = shareOf(ctx.deadline, ctx.settings.probeTimeoutMs, LOOKUPS_SHARE);
+    const lookups = await lookUpServers(ctx.root, names, { signal: ctx.signal, deadline: lookupsBy });
+    const unlooked = names.filter((name) => lookups.get(name)?.state === "unchecked");
+    if (unlooked.length) serversUnchecked(set, unlooked, names.length, Math.max(0, lookupsBy - lookupsFrom));
     for (const entry of fstab.entries) {
-      if (entry.network) networkRules(set, entry, hostsFile, addressOf);
+      if (entry.network) networkRules(set, entry, hostsFile, lookups);
       else localOnNetwork(set, entry, networkEntries);
     }
 
@@ -406,13 +368,24 @@ export const fstabProbe: Probe = {
       if (resolver) {
         // Paths on network mounts are not looked at: a stat there can hang, and LOCAL_ON_NETWORK covers them.
         const checkable = local.filter((e) => !networkEntries.some((net) => isBelow(e.source, net.mountPoint)));
+        // A child per path at most (test -e, blkid), a few at a time, until the devices' share of the time is used up.
+        const stage = stageSignal(ctx.signal, shareOf(ctx.deadline, ctx.settings.probeTimeoutMs, DEVICES_SHARE), "the device checks' share of the probe's time is used up");
+        const resolutions = await mapBounded(checkable, LOOKUP_CONCURRENCY, stage.signal, (e) => resolver.resolve(e.source, stage.signal));
+        stage.done();
+        // Not started, or cut short by the deadline (a check that failed on its own is a path that did not answer).
+        const notChecked = resolutions.filter((r) => r.state === "skipped" || (r.state === "failed" && stage.expired)).length;
         // A path that did not answer (a hung mount under it) is left unjudged rather than reported missing.
-        const resolutions = await Promise.all(checkable.map((e) => resolver.resolve(e.source).catch(() => null)));
         checkable.forEach((e, i) => {
-          const r = resolutions[i];
-          if (r) deviceRules(set, e, r);
+          const r = resolutions[i]!;
+          if (r.state === "done") deviceRules(set, e, r.value);
         });
-        devices = `${resolver.devices.length} block devices from ${resolver.origin}`;
+        if (notChecked > 0) {
+          set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices",
+            `${notChecked} of ${checkable.length} local entries were not checked for missing devices or wrong filesystem types (the cause of ` +
+            `emergency mode): the probe's time ran out (${LOOKUP_CONCURRENCY} checks at a time)`,
+            "raise probes.probeTimeoutMs, or run `nightshift-agent check --probe fstab` with a larger one in --settings");
+        }
+        devices = `${resolver.devices.length} block devices from ${resolver.origin}${notChecked ? `, ${notChecked} entries not checked in time` : ""}`;
       } else {
         // Critical: the check that catches what sends hosts to emergency mode did not run, so `check && reboot` must not pass.
         set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices",
@@ -423,8 +396,10 @@ export const fstabProbe: Probe = {
     }
     return {
       status: "ok",
-      detail: `${fstab.entries.length} entries (${networkEntries.length} network), ${fstab.errors.length} unparseable; ${devices}`.slice(0, 1000),
-      findings: set.list(),
+      detail: `${fstab.entries.length} entries (${networkEntries.length} network), ${fstab.errors.length} unparseable` +
+        `${read.truncated ? ` in the first ${read.checkedBytes} of ${read.size} bytes` : ""}; ` +
+        `${names.length ? `${names.length - unlooked.length} of ${names.length} server names looked up; ` : ""}${devices}`.slice(0, 1000),
+      findings: set.list(ctx.settings.findingsPerCode),
     };
   },
 };

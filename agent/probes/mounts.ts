@@ -34,12 +34,14 @@
  */
 import path from "node:path";
 import { readFile } from "node:fs/promises";
-import type { MountFact, Severity } from "../../shared/protocol/findings.js";
+import { clipFinding, type MountFact, type Severity } from "../../shared/protocol/findings.js";
 import type { FstabEntry } from "./fstab-types.js";
 import { isNetworkFstype as isNetworkFstabType, networkServers, parseFstab } from "./fstab-parse.js";
 import { defaultMountChecker, type MountAnswer, type MountChecker } from "./mount-responsiveness.js";
 import { optionMap, parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
+import { readFstab } from "./fstab-read.js";
+import { FINDINGS_PER_CODE, capPerCode, worstSeverity } from "./finding-cap.js";
 
 export const MOUNTS_FIXTURE = "mount-responsiveness";
 
@@ -163,7 +165,8 @@ export function selectTargets(input: MountsInput): { targets: Target[]; toCheck:
   const neverEmpty = new Set(input.neverEmptyMounts.map(normalizeMountPoint));
   const targets = new Map<string, Target>();
   for (const entry of input.fstab) {
-    if (entry.swap || entry.sourceKind === "pseudo") continue;
+    // systemd makes no mount unit of a relative mount point ("none", a damaged line): nothing is mounted there at boot.
+    if (entry.swap || entry.sourceKind === "pseudo" || !entry.mountPoint.startsWith("/")) continue;
     const mountPoint = normalizeMountPoint(entry.mountPoint);
     if (targets.has(mountPoint)) continue; // a duplicate line: the fstab probe's business
     const mounted = top.get(mountPoint) ?? null;
@@ -311,6 +314,24 @@ export function evaluateMounts(targets: readonly Target[], answers: ReadonlyMap<
   return { mounts, findings };
 }
 
+/** The subject of the summary of a code's findings beyond the cap. */
+export const MORE_MOUNT_POINTS_SUBJECT = "more mount points";
+
+/** At most FINDINGS_PER_CODE per code; the rest of a code in one finding naming the mount points. */
+export function capMountFindings(findings: readonly ProbeFinding[], cap = FINDINGS_PER_CODE): ProbeFinding[] {
+  return capPerCode(findings.map((finding) => ({ finding })), (all, rest) => {
+    const first = rest[0]!.finding;
+    let points = rest.map((r) => r.finding.subject).join(", ");
+    if (points.length > 900) points = `${points.slice(0, 900).replace(/, [^,]*$/, "")}, …`;
+    return clipFinding({
+      code: first.code, severity: worstSeverity(rest.map((r) => r.finding)), subject: MORE_MOUNT_POINTS_SUBJECT,
+      message: `${all.length} mount points have this finding; the first ${cap} are listed one by one, the other ${rest.length} only here ` +
+        `(${points}). ${first.subject}: ${first.message}`,
+      remedy: `as for the mount points listed one by one; for ${first.subject}: ${first.remedy}`,
+    });
+  }, cap);
+}
+
 // --- the probe ------------------------------------------------------------------------
 
 async function readOptional(file: string): Promise<string | null> {
@@ -338,9 +359,9 @@ export function createMountsProbe(checker: MountChecker = defaultMountChecker): 
       const mountinfoText = await readOptional(ctx.root.path("/proc/self/mountinfo"));
       if (mountinfoText === null) return { status: "not-applicable", detail: "no /proc/self/mountinfo", findings: [], mounts: [] };
       const mountinfo = parseMountInfo(mountinfoText);
-      const fstabText = await readOptional(ctx.root.fstab);
-      // Unparsable fstab lines are the fstab probe's findings; here they are just not mount points.
-      const fstab = fstabText === null ? [] : parseFstab(fstabText).entries;
+      // Unparsable fstab lines, and a file too large to read whole, are the fstab probe's findings; here they are just not mount points.
+      const fstabText = await readFstab(ctx.root.fstab);
+      const fstab = fstabText === null ? [] : parseFstab(fstabText.text).entries;
 
       const { targets, toCheck } = selectTargets({ fstab, mountinfo: mountinfo.entries, neverEmptyMounts: ctx.settings.neverEmptyMounts });
       if (targets.length === 0) {
@@ -358,7 +379,7 @@ export function createMountsProbe(checker: MountChecker = defaultMountChecker): 
       const unchecked = [...answers.values()].filter((a) => a.state === "unchecked").length;
       if (unchecked > 0) notes.push(`${unchecked} not probed (aborted)`);
       if (mountinfo.errors.length > 0) notes.push(`${mountinfo.errors.length} unreadable mountinfo lines`);
-      return { status: "ok", detail: notes.join(", "), findings, mounts };
+      return { status: "ok", detail: notes.join(", "), findings: capMountFindings(findings, ctx.settings.findingsPerCode), mounts };
     },
   };
 }

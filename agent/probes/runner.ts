@@ -8,7 +8,7 @@ import type { HealthReport, ProbeRun } from "../../shared/protocol/findings.js";
 import type { Probe, ProbeContext, ProbeOutput } from "./types.js";
 import { errorMessage } from "../../shared/errors.js";
 
-export type ProbeContextBase = Omit<ProbeContext, "signal">;
+export type ProbeContextBase = Omit<ProbeContext, "signal" | "deadline">;
 
 /** The probes the settings enable, in registry order. */
 export function selectProbes(all: readonly Probe[], settings: { disabledProbes: string[]; enabledProbes: string[] }): Probe[] {
@@ -40,7 +40,7 @@ async function runOne(probe: Probe, base: ProbeContextBase): Promise<{ probe: Pr
     }, timeoutMs);
   });
   try {
-    const result = await Promise.race([probe.collect({ ...base, signal: controller.signal }), timedOut]);
+    const result = await Promise.race([probe.collect({ ...base, signal: controller.signal, deadline: started + timeoutMs }), timedOut]);
     const durationMs = performance.now() - started;
     if (result === "timeout") {
       base.log.warn({ probe: probe.name, timeoutMs }, "probe timed out");

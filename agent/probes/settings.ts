@@ -13,6 +13,12 @@ export const ProbeSettingsSchema = z.object({
   /** Critical VMs and HA groups by VM name, in addition to <metadata> in the domain XML. */
   criticalVms: z.array(z.string()).default([]),
   haGroups: z.record(z.string(), z.array(z.string())).default({}),
+  /**
+   * Findings of one code a probe lists one by one (one per fstab line, per mount
+   * point); the rest of that code are summarised in one. A damaged fstab would
+   * otherwise give one finding per line, tens of thousands.
+   */
+  findingsPerCode: z.number().int().positive().default(20),
   /** Probes to turn off (or on) by name, over their default. */
   disabledProbes: z.array(z.string()).default([]),
   enabledProbes: z.array(z.string()).default([]),

@@ -18,6 +18,12 @@ export interface ProbeContext {
   libvirt: LibvirtConnection | null;
   /** Aborted when the probe's timeout expires: stop work, kill children. */
   signal: AbortSignal;
+  /**
+   * When that happens, on the performance.now() clock (set by the runner): a
+   * probe with stages can end one in time to report what it has, rather
+   * than lose everything to the timeout. Absent: settings.probeTimeoutMs from now.
+   */
+  deadline?: number;
   log: Logger;
   now(): Date;
 }

@@ -54,7 +54,7 @@ describe("check on fixture hosts", () => {
     expect(out).toContain("    192.168.10.20:/backup                     /srv/backup     nfs     defaults,nofail,_netdev,x-systemd.mount-timeout=30 0 0\n");
     expect(out).toContain("  /srv/data (NS_FSTAB_TYPE_MISMATCH):\n    UUID=9b1d7c3e-5f2a-4b8c-a1d3-e4f5a6b7c8d9 /srv/data       ext4    defaults        0       2\n");
     expect(out).toMatch(/^PROBE\s+STATUS\s+MS\s+DETAIL$/m);
-    expect(out).toMatch(/^fstab\s+ok\s+\d+\.\d\s+6 entries \(2 network\), 0 unparseable; 5 block devices/m);
+    expect(out).toMatch(/^fstab\s+ok\s+\d+\.\d\s+6 entries \(2 network\), 0 unparseable; 1 of 1 server names looked up; 5 block devices/m);
     expect(out.trimEnd().split("\n").at(-1)).toBe(`${criticals(json)} critical, ${json.findings.length - criticals(json)} warning, 0 info; exit status ${result.code}`);
   });
 
@@ -79,13 +79,29 @@ describe("check on fixture hosts", () => {
     expect(result.stderr).toMatch(/^nightshift-agent check: libvirt not used: --root .*incident is not this host; probes that need it report not-applicable\n$/);
   });
 
-  it("caps the exit status at 100 critical findings", async () => {
+  /** An fstab of 150 entries whose devices do not exist: 150 critical findings. */
+  function manyMissing(): string {
     const many = path.join(tmp, "fstab.many");
     fs.writeFileSync(many, Array.from({ length: 150 }, (_, i) =>
       `UUID=00000000-0000-4000-8000-${String(i).padStart(12, "0")} /srv/gone${i} ext4 defaults 0 2`).join("\n") + "\n");
-    const result = await check("--root", fixture("healthy"), "--fstab", many, "--probe", "fstab", "--json");
+    return many;
+  }
+
+  it("caps the exit status at 100 critical findings", async () => {
+    const many = manyMissing();
+    const listAll = path.join(tmp, "settings-list-all.yaml");
+    fs.writeFileSync(listAll, "findingsPerCode: 1000\n");
+    const result = await check("--root", fixture("healthy"), "--fstab", many, "--probe", "fstab", "--settings", listAll, "--json");
     expect(criticals(HealthReportSchema.parse(JSON.parse(result.stdout)))).toBe(150);
     expect(result.code).toBe(100);
+  });
+
+  it("counts a summary of findings beyond findingsPerCode (20 by default) as one: 150 missing devices are 20 and one for the other 130", async () => {
+    const result = await check("--root", fixture("healthy"), "--fstab", manyMissing(), "--probe", "fstab", "--json");
+    const report = HealthReportSchema.parse(JSON.parse(result.stdout));
+    expect(criticals(report)).toBe(21);
+    expect(report.findings.at(-1)!.message).toMatch(/^150 lines have this finding, first at line 1; the first 20 are listed one by one, the other 130 only here \(lines 21-150\)/);
+    expect(result.code).toBe(21);
   });
 });
 
@@ -95,7 +111,7 @@ describe("check: what must never exit 0", () => {
     fs.mkdirSync(notAFile);
     const result = await check("--root", fixture("healthy"), "--fstab", notAFile, "--probe", "fstab");
     expect(result.code).toBe(101);
-    expect(result.stdout).toMatch(/^fstab\s+failed\s+[\d.]+\s+cannot read .*fstab-dir: EISDIR/m);
+    expect(result.stdout).toMatch(/^fstab\s+failed\s+[\d.]+\s+cannot read .*fstab-dir: a directory/m);
     expect(result.stdout).toMatch(/0 critical, 0 warning, 0 info; incomplete: fstab failed; exit status 101\n$/);
   });
 
