@@ -38,7 +38,9 @@ export function eventsCommand(): Command {
 Columns: TIME HOST KIND VM EVENT DETAIL
   KIND    lifecycle, reboot, agent-lifecycle (from libvirt, via the agent) or
           host (the controller's own: enrolled, revoked, connected,
-          disconnected, missing, back, events-lost, rejected)
+          disconnected, missing, back, events-lost, rejected,
+          expected-stop, event-refused: an agent's event it refused,
+          kept as it arrived in the extra data)
   DETAIL  libvirt's detail (booted, destroyed, ...) or the event's extra data
 The newest events matching the filters are printed oldest first.
 

@@ -6,7 +6,8 @@
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
-import type { AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
+import type { AgentFrame, ControllerMessage, EventsEnvelope, EventsLost, HealthEnvelope, Hello, InventoryEnvelope } from "../../shared/protocol/messages.js";
+import { checkDomains, checkEvents, checkHealthReport, listRefused, usableEventId, type RefusedItem } from "../../shared/protocol/items.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
@@ -14,6 +15,7 @@ import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops } from "./unexpected-stops.js";
+import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedVmUuids } from "./item-refusals.js";
 
 export interface SessionContext {
   store: Store;
@@ -75,7 +77,7 @@ export class AgentSession {
     });
   }
 
-  private dispatch(message: AgentMessage): Promise<void> {
+  private dispatch(message: AgentFrame): Promise<void> {
     switch (message.type) {
       case "hello":
         return this.onHello(message);
@@ -118,16 +120,37 @@ export class AgentSession {
     this.ctx.calls.sessionStarted(this.host.id, this);
   }
 
-  private async onInventory(inventory: Inventory): Promise<void> {
-    const now = Date.now();
-    await this.ctx.writer.write(() => this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now));
+  /**
+   * Items refused on their own (the rest of their message was taken): counted,
+   * logged, and told to the agent in one `error` per message.
+   */
+  private refusedItems(headline: string, refused: readonly RefusedItem[], note?: (item: RefusedItem) => string): void {
+    if (refused.length === 0) return;
+    for (const item of refused) this.ctx.metrics.itemsRefused.inc({ kind: item.kind });
+    const message = `${headline}: ${listRefused(refused, note)}`;
+    this.ctx.log.warn({ host: this.host.name, session: this.id, code: "NS_ERR_PROTOCOL_ITEM", refused: refused.length }, message);
+    this.send({ type: "error", code: "NS_ERR_PROTOCOL_ITEM", message });
   }
 
-  private async onEvents(batch: Events): Promise<void> {
+  private async onInventory(inventory: InventoryEnvelope): Promise<void> {
     const now = Date.now();
+    const { accepted, refused } = checkDomains(inventory.domains);
+    await this.ctx.writer.write(() => {
+      this.ctx.store.domains.replaceInventory(this.host.id, accepted, now, refusedVmUuids(refused));
+      applyInventoryRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
+    });
+    this.refusedItems(`inventory: ${refused.length} of ${inventory.domains.length} domains refused, the others were stored `
+      + "(a refused VM keeps its last stored state)", refused);
+  }
+
+  private async onEvents(batch: EventsEnvelope): Promise<void> {
+    const now = Date.now();
+    const { accepted, refused } = checkEvents(batch.events);
     const stored = await this.ctx.writer.write(() => {
-      const fresh: typeof batch.events = [];
-      for (const e of batch.events) {
+      // Kept in the history as they arrived, so that they can be acked: resent, they would only be refused again.
+      for (const item of refused) recordRefusedEvent(this.ctx.store, this.host.id, item, now);
+      const fresh: typeof accepted = [];
+      for (const e of accepted) {
         const time = Date.parse(e.time);
         const data: Record<string, unknown> | null = e.kind === "agent-lifecycle" ? { state: e.state, reason: e.reason } : null;
         const inserted = this.ctx.store.events.insert({
@@ -145,8 +168,12 @@ export class AgentSession {
       this.ctx.metrics.eventsStored.inc();
       if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc({ event: e.event ?? "unknown", detail: e.detail ?? "unknown" });
     }
-    // Ack every id, duplicates included: the agent may drop them from its spool either way.
-    this.send({ type: "ack", ids: batch.events.map((e) => e.id) });
+    // Ack every id, duplicates and refused events included: the agent may drop them from its spool either way.
+    const ids = batch.events.map(usableEventId).filter((id): id is string => id !== null);
+    if (ids.length > 0) this.send({ type: "ack", ids });
+    this.refusedItems(`events: ${refused.length} of ${batch.events.length} events refused, the others were stored; `
+      + "each refused event is kept in the history as event-refused", refused,
+      (item) => (usableEventId(item.raw) === null ? " (no usable id: it cannot be acked)" : ""));
   }
 
   private async onEventsLost(report: EventsLost): Promise<void> {
@@ -156,10 +183,15 @@ export class AgentSession {
     this.send({ type: "ack", ids: [report.id] });
   }
 
-  private async onHealth(health: Health): Promise<void> {
+  private async onHealth(health: HealthEnvelope): Promise<void> {
     const now = Date.now();
-    const { opened, resolved } = await this.ctx.writer.write(() => this.ctx.store.health.applyReport(this.host.id, health.report, now));
-    const critical = health.report.findings.filter((f) => f.severity === "critical").length;
-    this.ctx.log.info({ host: this.host.name, findings: health.report.findings.length, critical, opened, resolved }, "health report stored");
+    const { report, refused } = checkHealthReport(health.report);
+    const { opened, resolved } = await this.ctx.writer.write(() => {
+      applyHealthRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
+      return this.ctx.store.health.applyReport(this.host.id, report, now);
+    });
+    const critical = report.findings.filter((f) => f.severity === "critical").length;
+    this.ctx.log.info({ host: this.host.name, findings: report.findings.length, critical, opened, resolved }, "health report stored");
+    this.refusedItems(`health: ${refused.length} ${refused.length === 1 ? "item" : "items"} refused, the rest of the report was stored`, refused);
   }
 }

@@ -77,6 +77,12 @@ export class HealthStore {
     return true;
   }
 
+  /** Subjects of the host's open findings with this code. */
+  openSubjects(hostId: number, code: string): string[] {
+    return this.db.prepare("SELECT subject FROM findings WHERE host_id = ? AND code = ? AND resolved_at IS NULL").pluck()
+      .all(hostId, code) as string[];
+  }
+
   resolveFinding(hostId: number, code: string, subject: string, now: number): boolean {
     const open = this.openByKey.get(hostId, code, subject) as { id: number } | undefined;
     if (!open) return false;

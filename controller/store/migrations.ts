@@ -325,6 +325,14 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE hosts ADD COLUMN maintenance TEXT;
     `,
   },
+  {
+    version: 7,
+    name: "how many of a VM's disks its inventory entry left out",
+    sql: `
+      -- Domain.disksTruncated (shared/protocol/messages.ts): disks beyond MAX_DISKS_PER_DOMAIN.
+      ALTER TABLE domains ADD COLUMN disks_truncated INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -53,12 +53,26 @@ export const SystemdFactSchema = z.object({
 });
 export type SystemdFact = z.infer<typeof SystemdFactSchema>;
 
+export const MAX_PROBE_RUNS = 100;
+export const MAX_FINDINGS = 10_000;
+export const MAX_MOUNTS = 10_000;
+
 /** Everything one run of the probes produced: findings plus facts for metrics. */
 export const HealthReportSchema = z.object({
   collectedAt: z.iso.datetime({ offset: true }),
-  probes: z.array(ProbeRunSchema).max(100),
-  findings: z.array(FindingSchema).max(10_000),
-  mounts: z.array(MountFactSchema).max(10_000),
+  probes: z.array(ProbeRunSchema).max(MAX_PROBE_RUNS),
+  findings: z.array(FindingSchema).max(MAX_FINDINGS),
+  mounts: z.array(MountFactSchema).max(MAX_MOUNTS),
   systemd: SystemdFactSchema.nullable(),
 });
 export type HealthReport = z.infer<typeof HealthReportSchema>;
+
+/** A report as the controller receives it: the lists' items and the systemd fact are checked one by one (items.ts). */
+export const HealthReportEnvelopeSchema = z.object({
+  collectedAt: z.iso.datetime({ offset: true }),
+  probes: z.array(z.unknown()).max(MAX_PROBE_RUNS),
+  findings: z.array(z.unknown()).max(MAX_FINDINGS),
+  mounts: z.array(z.unknown()).max(MAX_MOUNTS),
+  systemd: z.unknown(),
+});
+export type HealthReportEnvelope = z.infer<typeof HealthReportEnvelopeSchema>;

@@ -102,6 +102,11 @@ describe("vms", () => {
     expect(formatDisks([{ target: "sda", bus: "sata", device: "cdrom", type: "file", source: null, driverType: null,
       readonly: true, shareable: false }, vm({}).disks[0]!])).toBe("sda=-, vda=/var/lib/libvirt/images/db1.qcow2 (qcow2)");
   });
+
+  it("says how many disks the inventory left out", () => {
+    const text = vmsTable([vm({ disksTruncated: 44 })]);
+    expect(text.trimEnd().split("\n")[1]).toMatch(/vda=\/var\/lib\/libvirt\/images\/db1\.qcow2 \(qcow2\), \+44 more not listed$/);
+  });
 });
 
 const event = (over: Partial<EventInfo>): EventInfo => ({
