@@ -159,7 +159,10 @@ export class AgentSession {
         }, now);
         if (!inserted) continue;
         fresh.push(e);
-        if (e.kind === "lifecycle" && e.event) this.ctx.store.domains.applyLifecycle(this.host.id, e.uuid, e.event, e.detail ?? "", time);
+        // The VM's updatedAt is never later than now, whatever the host's clock says.
+        if (e.kind === "lifecycle" && e.event) {
+          this.ctx.store.domains.applyLifecycle(this.host.id, e.uuid, e.event, e.detail ?? "", Math.min(time, now));
+        }
         applyUnexpectedStops(this.ctx.store, this.host.id, this.host.name, e, now);
       }
       return fresh;
