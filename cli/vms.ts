@@ -6,14 +6,18 @@ import { clientFor } from "./connect.js";
 import { printJson, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 
-export function formatDisks(disks: readonly VmDisk[]): string {
-  return disks.map((d) => `${d.target}=${d.source ?? "-"}${d.driverType ? ` (${d.driverType})` : ""}`).join(", ") || "-";
+/** `truncated`: disks the agent left out of the inventory entry (beyond 256). */
+export function formatDisks(disks: readonly VmDisk[], truncated = 0): string {
+  const listed = disks.map((d) => `${d.target}=${d.source ?? "-"}${d.driverType ? ` (${d.driverType})` : ""}`);
+  if (truncated > 0) listed.push(`+${truncated} more not listed`);
+  return listed.join(", ") || "-";
 }
 
 export function vmsTable(vms: readonly VmInfo[]): string {
   return formatTable(
     ["HOST", "NAME", "STATE", "AUTOSTART", "VCPUS", "MEMORY", "DISKS"],
-    vms.map((v) => [v.host, v.name, v.state, yesNo(v.autostart), String(v.vcpus), formatKiB(v.memoryKiB), formatDisks(v.disks)]),
+    vms.map((v) => [v.host, v.name, v.state, yesNo(v.autostart), String(v.vcpus), formatKiB(v.memoryKiB),
+      formatDisks(v.disks, v.disksTruncated)]),
   );
 }
 
@@ -25,13 +29,15 @@ export function vmsCommand(): Command {
     .addHelpText("after", `
 Columns: HOST NAME STATE AUTOSTART VCPUS MEMORY DISKS
   STATE   libvirt's state: running, shutoff, paused, crashed, pmsuspended, ...
-  DISKS   target=source (format), e.g. vda=/var/lib/libvirt/images/web1.qcow2 (qcow2)
+  DISKS   target=source (format), e.g. vda=/var/lib/libvirt/images/web1.qcow2 (qcow2);
+          a VM with more than 256 disks lists the first 256 and "+N more not listed"
 Sorted by host, then name.
 
 Fields (--json, an array of GET /v1/vms): host, name, uuid, state, stateReason
 (booted, destroyed, from-snapshot, ...), autostart, persistent, vcpus,
 memoryKiB, maxMemoryKiB, disks[] {target, bus, device, type, source,
-driverType, readonly, shareable}, updatedAt (ISO time of the last report).
+driverType, readonly, shareable}, disksTruncated (disks beyond the 256 listed;
+absent when none), updatedAt (ISO time of the last report).
 
 Examples:
   nightshift vms

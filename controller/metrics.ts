@@ -15,6 +15,7 @@ export class ControllerMetrics {
   readonly registry = new Registry();
   readonly lifecycleEvents: Counter<"event" | "detail">;
   readonly messageErrors: Counter<"kind">;
+  readonly itemsRefused: Counter<"kind">;
   readonly eventsStored: Counter;
   readonly agentConnections: Counter<"result">;
   readonly webhookFailures: Counter;
@@ -207,6 +208,11 @@ export class ControllerMetrics {
     this.messageErrors = new Counter({
       name: "nightshift_agent_message_errors_total",
       help: "Agent messages refused, by kind (malformed-json, unsupported-version, unknown-type, schema, order, oversized, binary, host-mismatch, store).",
+      labelNames: ["kind"], registers,
+    });
+    this.itemsRefused = new Counter({
+      name: "nightshift_agent_items_refused_total",
+      help: "Items refused on their own while the rest of their message was taken, by kind (domain, event, finding, mount, probe, systemd).",
       labelNames: ["kind"], registers,
     });
     this.eventsStored = new Counter({

@@ -13,7 +13,9 @@
  * the spool and follow as acks come in, so a long outage does not become one
  * burst of a hundred thousand events.
  */
-import { MAX_DOMAINS_PER_INVENTORY, MAX_EVENTS_PER_BATCH, type DomainEventMessage } from "../../shared/protocol/messages.js";
+import {
+  MAX_DISKS_PER_DOMAIN, MAX_DOMAINS_PER_INVENTORY, MAX_EVENTS_PER_BATCH, type Domain, type DomainEventMessage,
+} from "../../shared/protocol/messages.js";
 import type { Logger } from "../../shared/logging.js";
 import { errorMessage, NightshiftError } from "../../shared/errors.js";
 import type { DomainEvent } from "../libvirt/events.js";
@@ -22,6 +24,7 @@ import type { ControllerSession } from "./controller-link.js";
 import type { Spool } from "./spool.js";
 import { jitter, type Random } from "./backoff.js";
 import { toEventMessage } from "./event-message.js";
+import { toInventoryDomain } from "./inventory-message.js";
 
 export const IN_FLIGHT_WINDOW = 4 * MAX_EVENTS_PER_BATCH;
 export const INVENTORY_JITTER = 0.2;
@@ -51,6 +54,8 @@ export class Reporter {
   private stopped = false;
   private inventoryRunning: Promise<void> | null = null;
   private inventoriesSent = 0;
+  /** The VMs whose disk lists were last cut, so the warning is logged when that changes, not every interval. */
+  private truncatedKey = "";
 
   constructor(private readonly options: ReporterOptions) {}
 
@@ -217,7 +222,9 @@ export class Reporter {
           domains = domains.slice(0, MAX_DOMAINS_PER_INVENTORY);
         }
         if (this.session !== session) return;
-        if (session.send({ type: "inventory", collectedAt: new Date().toISOString(), domains })) {
+        const entries = domains.map(toInventoryDomain);
+        this.noteTruncated(entries);
+        if (session.send({ type: "inventory", collectedAt: new Date().toISOString(), domains: entries })) {
           this.inventoriesSent++;
           this.options.logger.debug({ why, domains: domains.length, ms: Math.round(performance.now() - started) }, "inventory sent");
         }
@@ -228,6 +235,16 @@ export class Reporter {
     this.inventoryRunning = run;
     void run.finally(() => { if (this.inventoryRunning === run) this.inventoryRunning = null; });
     return run;
+  }
+
+  private noteTruncated(entries: readonly Domain[]): void {
+    const truncated = entries.filter((d) => d.disksTruncated !== undefined).map((d) => ({ vm: d.name, left: d.disksTruncated }));
+    const key = JSON.stringify(truncated);
+    if (key === this.truncatedKey) return;
+    this.truncatedKey = key;
+    if (truncated.length === 0) return;
+    this.options.logger.warn({ vms: truncated.slice(0, 20), count: truncated.length, maxDisks: MAX_DISKS_PER_DOMAIN },
+      `${truncated.length} VM(s) have more than ${MAX_DISKS_PER_DOMAIN} disks; the inventory lists the first ${MAX_DISKS_PER_DOMAIN} and counts the rest (disksTruncated)`);
   }
 
   private logError(err: unknown, what: string): void {

@@ -110,8 +110,22 @@ const DowntimeSchema = z.object({
   clean: z.boolean(),
 });
 
+/**
+ * An event as spooled: the protocol's shape, without its length limits but
+ * the id's. The spool keeps what libvirt gave (the test driver takes VM names
+ * over 256 characters); the controller judges it, records a refused event and
+ * acks it, so nothing is lost here on the way.
+ */
+const SpooledEventSchema = DomainEventSchema.extend({
+  domain: z.string().min(1),
+  event: z.string().optional(),
+  detail: z.string().optional(),
+  state: z.string().optional(),
+  reason: z.string().optional(),
+});
+
 const LineSchema = z.discriminatedUnion("t", [
-  z.object({ t: z.literal("e"), e: DomainEventSchema }),
+  z.object({ t: z.literal("e"), e: SpooledEventSchema }),
   z.object({ t: z.literal("l"), l: LossSchema, drop: z.array(z.string()) }),
   z.object({ t: z.literal("d"), d: DowntimeSchema }),
   z.object({ t: z.literal("a"), ids: z.array(z.string()) }),

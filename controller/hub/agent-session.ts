@@ -6,7 +6,8 @@
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
-import type { AgentDown, AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
+import type { AgentDown, AgentFrame, ControllerMessage, EventsEnvelope, EventsLost, HealthEnvelope, Hello, InventoryEnvelope } from "../../shared/protocol/messages.js";
+import { checkDomains, checkEvents, checkHealthReport, listRefused, usableEventId, type RefusedItem } from "../../shared/protocol/items.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
@@ -14,6 +15,7 @@ import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
+import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedVmUuids } from "./item-refusals.js";
 
 export interface SessionContext {
   store: Store;
@@ -75,7 +77,7 @@ export class AgentSession {
     });
   }
 
-  private dispatch(message: AgentMessage): Promise<void> {
+  private dispatch(message: AgentFrame): Promise<void> {
     switch (message.type) {
       case "hello":
         return this.onHello(message);
@@ -120,20 +122,40 @@ export class AgentSession {
     this.ctx.calls.sessionStarted(this.host.id, this);
   }
 
-  private async onInventory(inventory: Inventory): Promise<void> {
-    const now = Date.now();
-    await this.ctx.writer.write(() => {
-      this.ctx.store.domains.replaceInventory(this.host.id, inventory.domains, now);
-      resolveStopsOfVanishedVms(this.ctx.store, this.host.id, new Set(inventory.domains.map((d) => d.name)),
-        Math.min(Date.parse(inventory.collectedAt), now), now);
-    });
+  /**
+   * Items refused on their own (the rest of their message was taken): counted,
+   * logged, and told to the agent in one `error` per message.
+   */
+  private refusedItems(headline: string, refused: readonly RefusedItem[], note?: (item: RefusedItem) => string): void {
+    if (refused.length === 0) return;
+    for (const item of refused) this.ctx.metrics.itemsRefused.inc({ kind: item.kind });
+    const message = `${headline}: ${listRefused(refused, note)}`;
+    this.ctx.log.warn({ host: this.host.name, session: this.id, code: "NS_ERR_PROTOCOL_ITEM", refused: refused.length }, message);
+    this.send({ type: "error", code: "NS_ERR_PROTOCOL_ITEM", message });
   }
 
-  private async onEvents(batch: Events): Promise<void> {
+  private async onInventory(inventory: InventoryEnvelope): Promise<void> {
     const now = Date.now();
+    const { accepted, refused } = checkDomains(inventory.domains);
+    await this.ctx.writer.write(() => {
+      this.ctx.store.domains.replaceInventory(this.host.id, accepted, now, refusedVmUuids(refused));
+      applyInventoryRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
+      // A refused VM is still there: only names missing from the whole inventory count as gone.
+      const present = new Set(inventory.domains.map((d) => (d as { name?: unknown }).name).filter((n): n is string => typeof n === "string"));
+      resolveStopsOfVanishedVms(this.ctx.store, this.host.id, present, Math.min(Date.parse(inventory.collectedAt), now), now);
+    });
+    this.refusedItems(`inventory: ${refused.length} of ${inventory.domains.length} domains refused, the others were stored `
+      + "(a refused VM keeps its last stored state)", refused);
+  }
+
+  private async onEvents(batch: EventsEnvelope): Promise<void> {
+    const now = Date.now();
+    const { accepted, refused } = checkEvents(batch.events);
     const stored = await this.ctx.writer.write(() => {
-      const fresh: typeof batch.events = [];
-      for (const e of batch.events) {
+      // Kept in the history as they arrived, so that they can be acked: resent, they would only be refused again.
+      for (const item of refused) recordRefusedEvent(this.ctx.store, this.host.id, item, now);
+      const fresh: typeof accepted = [];
+      for (const e of accepted) {
         const time = Date.parse(e.time);
         const data: Record<string, unknown> | null = e.kind === "agent-lifecycle" ? { state: e.state, reason: e.reason } : null;
         const inserted = this.ctx.store.events.insert({
@@ -142,7 +164,10 @@ export class AgentSession {
         }, now);
         if (!inserted) continue;
         fresh.push(e);
-        if (e.kind === "lifecycle" && e.event) this.ctx.store.domains.applyLifecycle(this.host.id, e.uuid, e.event, e.detail ?? "", time);
+        // The VM's updatedAt is never later than now, whatever the host's clock says.
+        if (e.kind === "lifecycle" && e.event) {
+          this.ctx.store.domains.applyLifecycle(this.host.id, e.uuid, e.event, e.detail ?? "", Math.min(time, now));
+        }
         applyUnexpectedStops(this.ctx.store, this.host.id, this.host.name, e, now);
       }
       return fresh;
@@ -151,8 +176,12 @@ export class AgentSession {
       this.ctx.metrics.eventsStored.inc();
       if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc({ event: e.event ?? "unknown", detail: e.detail ?? "unknown" });
     }
-    // Ack every id, duplicates included: the agent may drop them from its spool either way.
-    this.send({ type: "ack", ids: batch.events.map((e) => e.id) });
+    // Ack every id, duplicates and refused events included: the agent may drop them from its spool either way.
+    const ids = batch.events.map(usableEventId).filter((id): id is string => id !== null);
+    if (ids.length > 0) this.send({ type: "ack", ids });
+    this.refusedItems(`events: ${refused.length} of ${batch.events.length} events refused, the others were stored; `
+      + "each refused event is kept in the history as event-refused", refused,
+      (item) => (usableEventId(item.raw) === null ? " (no usable id: it cannot be acked)" : ""));
   }
 
   private async onEventsLost(report: EventsLost): Promise<void> {
@@ -168,16 +197,22 @@ export class AgentSession {
     const time = Math.min(Date.parse(report.downAt), now);
     await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "agent-down", time,
       { downAt: report.downAt, upAt: report.upAt, clean: report.clean, eventsUnknown: true,
-        note: "the agent was not running: libvirt does not replay events, so VM events in between are unknown" }, report.id, now));
+        note: "the agent was not running: libvirt does not replay events, so VM events in between are unknown" }, report.id,
+      { receivedAt: now }));
     this.ctx.log.warn({ host: this.host.name, downAt: report.downAt, upAt: report.upAt, clean: report.clean },
       "agent reports it was not running: VM events of that time are unknown");
     this.send({ type: "ack", ids: [report.id] });
   }
 
-  private async onHealth(health: Health): Promise<void> {
+  private async onHealth(health: HealthEnvelope): Promise<void> {
     const now = Date.now();
-    const { opened, resolved } = await this.ctx.writer.write(() => this.ctx.store.health.applyReport(this.host.id, health.report, now));
-    const critical = health.report.findings.filter((f) => f.severity === "critical").length;
-    this.ctx.log.info({ host: this.host.name, findings: health.report.findings.length, critical, opened, resolved }, "health report stored");
+    const { report, refused } = checkHealthReport(health.report);
+    const { opened, resolved } = await this.ctx.writer.write(() => {
+      applyHealthRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
+      return this.ctx.store.health.applyReport(this.host.id, report, now);
+    });
+    const critical = report.findings.filter((f) => f.severity === "critical").length;
+    this.ctx.log.info({ host: this.host.name, findings: report.findings.length, critical, opened, resolved }, "health report stored");
+    this.refusedItems(`health: ${refused.length} ${refused.length === 1 ? "item" : "items"} refused, the rest of the report was stored`, refused);
   }
 }

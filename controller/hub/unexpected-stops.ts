@@ -21,7 +21,8 @@ export function applyUnexpectedStops(store: Store, hostId: number, hostName: str
   }
   const stopped = event.event === "stopped" || event.event === "crashed";
   if (!stopped || DELIBERATE_DETAILS.has(event.detail ?? "")) return;
-  const at = Date.parse(event.time);
+  // The agent's clock may be off: a stop it dates in the future happened by now at the latest.
+  const at = Math.min(Date.parse(event.time), now);
   if (store.health.expectedStop(hostId, event.domain, at)) return;
   // A VM in a maintenance run is stopped by the run itself (reboot, revert); the run's evidence says why.
   if (store.runs.openRunsOf(hostId, event.domain).length > 0) return;

@@ -16,6 +16,7 @@ interface DomainJoinRow {
   vcpus: number;
   memory_kib: number;
   max_memory_kib: number;
+  disks_truncated: number;
   updated_at: number;
 }
 
@@ -65,12 +66,13 @@ export class DomainStore {
 
   constructor(private readonly db: Db) {
     this.upsert = db.prepare(`INSERT INTO domains (host_id, uuid, name, state, state_reason, autostart, persistent, vcpus,
-        memory_kib, max_memory_kib, maintenance, updated_at)
-      VALUES (@hostId, @uuid, @name, @state, @stateReason, @autostart, @persistent, @vcpus, @memoryKiB, @maxMemoryKiB, @maintenance, @now)
+        memory_kib, max_memory_kib, maintenance, disks_truncated, updated_at)
+      VALUES (@hostId, @uuid, @name, @state, @stateReason, @autostart, @persistent, @vcpus, @memoryKiB, @maxMemoryKiB, @maintenance,
+        @disksTruncated, @now)
       ON CONFLICT (host_id, uuid) DO UPDATE SET name = excluded.name, state = excluded.state,
         state_reason = excluded.state_reason, autostart = excluded.autostart, persistent = excluded.persistent,
         vcpus = excluded.vcpus, memory_kib = excluded.memory_kib, max_memory_kib = excluded.max_memory_kib,
-        maintenance = excluded.maintenance, updated_at = excluded.updated_at`);
+        maintenance = excluded.maintenance, disks_truncated = excluded.disks_truncated, updated_at = excluded.updated_at`);
     this.deleteDisks = db.prepare("DELETE FROM disks WHERE host_id = ? AND domain_uuid = ?");
     this.insertDisk = db.prepare(`INSERT INTO disks (host_id, domain_uuid, target, bus, device, type, source, driver_type,
       readonly, shareable) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
@@ -78,7 +80,7 @@ export class DomainStore {
     this.deleteDomain = db.prepare("DELETE FROM domains WHERE host_id = ? AND uuid = ?");
     this.setState = db.prepare("UPDATE domains SET state = ?, state_reason = ?, updated_at = ? WHERE host_id = ? AND uuid = ?");
     const select = `SELECT h.name AS host, d.host_id, d.uuid, d.name, d.state, d.state_reason, d.autostart, d.persistent,
-      d.vcpus, d.memory_kib, d.max_memory_kib, d.updated_at FROM domains d JOIN hosts h ON h.id = d.host_id`;
+      d.vcpus, d.memory_kib, d.max_memory_kib, d.disks_truncated, d.updated_at FROM domains d JOIN hosts h ON h.id = d.host_id`;
     this.listStmt = db.prepare(`${select} ORDER BY h.name, d.name`);
     this.listByHostStmt = db.prepare(`${select} WHERE h.name = ? ORDER BY d.name`);
     this.countByStateStmt = db.prepare("SELECT state, count(*) AS n FROM domains GROUP BY state");
@@ -87,14 +89,19 @@ export class DomainStore {
     this.disksByHostStmt = db.prepare("SELECT k.* FROM disks k JOIN hosts h ON h.id = k.host_id WHERE h.name = ? ORDER BY k.domain_uuid, k.target");
   }
 
-  /** Makes the host's domains exactly the inventory's. Call inside a transaction. */
-  replaceInventory(hostId: number, domains: readonly Domain[], now: number): void {
-    const seen = new Set<string>();
+  /**
+   * Makes the host's domains exactly the inventory's, except those in `keep`:
+   * VMs the inventory had but the controller refused, whose last stored state
+   * stays rather than vanish. Call inside a transaction.
+   */
+  replaceInventory(hostId: number, domains: readonly Domain[], now: number, keep: ReadonlySet<string> = new Set()): void {
+    const seen = new Set<string>(keep);
     for (const d of domains) {
       seen.add(d.uuid);
       this.upsert.run({ hostId, uuid: d.uuid, name: d.name, state: d.state, stateReason: d.stateReason,
         autostart: d.autostart ? 1 : 0, persistent: d.persistent ? 1 : 0, vcpus: d.vcpus, memoryKiB: d.memoryKiB,
-        maxMemoryKiB: d.maxMemoryKiB, maintenance: d.maintenance ? JSON.stringify(d.maintenance) : null, now });
+        maxMemoryKiB: d.maxMemoryKiB, maintenance: d.maintenance ? JSON.stringify(d.maintenance) : null,
+        disksTruncated: d.disksTruncated ?? 0, now });
       this.deleteDisks.run(hostId, d.uuid);
       for (const k of d.disks) {
         this.insertDisk.run(hostId, d.uuid, k.target, k.bus, k.device, k.type, k.source, k.driverType, k.readonly ? 1 : 0, k.shareable ? 1 : 0);
@@ -128,7 +135,8 @@ export class DomainStore {
     return rows.map((r) => ({
       host: r.host, name: r.name, uuid: r.uuid, state: r.state, stateReason: r.state_reason, autostart: r.autostart === 1,
       persistent: r.persistent === 1, vcpus: r.vcpus, memoryKiB: r.memory_kib, maxMemoryKiB: r.max_memory_kib,
-      disks: disks.get(`${r.host_id}/${r.uuid}`) ?? [], updatedAt: new Date(r.updated_at).toISOString(),
+      disks: disks.get(`${r.host_id}/${r.uuid}`) ?? [], ...(r.disks_truncated > 0 ? { disksTruncated: r.disks_truncated } : {}),
+      updatedAt: new Date(r.updated_at).toISOString(),
     }));
   }
 

@@ -3,6 +3,10 @@
  * controller's own host events (connected, disconnected, missing, back,
  * enrolled, revoked, events-lost). Triggers in the schema refuse updates and
  * deletes; `event_id` is unique, so a redelivered event is stored once.
+ *
+ * Two times per event: `time` as the agent said (kept as said, whatever its
+ * clock), `received_at` by the controller's clock. Listings order and filter
+ * by the second, the one time the controller can trust.
  */
 import type { Db } from "./db.js";
 import type { EventRecord } from "../../shared/api.js";
@@ -67,13 +71,15 @@ export class EventStore {
     const params: unknown[] = [];
     if (q.host) { where.push("h.name = ?"); params.push(q.host); }
     if (q.vm) { where.push("(e.domain_name = ? OR e.domain_uuid = ?)"); params.push(q.vm, q.vm); }
-    if (q.since !== undefined) { where.push("e.time >= ?"); params.push(q.since); }
+    // By receipt, not by the agent's `time`: a host whose clock says 2999 would otherwise
+    // own every "newest" listing and every --since window, and one days behind would never be in one.
+    if (q.since !== undefined) { where.push("e.received_at >= ?"); params.push(q.since); }
     const limit = Math.min(Math.max(q.limit ?? 1000, 1), 10_000);
-    // The newest `limit` events, returned oldest first so they read like a log.
+    // The newest `limit` events received, returned oldest first so they read like a log.
     const sql = `SELECT * FROM (SELECT e.seq, e.event_id, e.time, e.received_at, h.name AS host, e.kind, e.domain_name,
       e.domain_uuid, e.event, e.detail, e.data FROM events e JOIN hosts h ON h.id = e.host_id
-      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY e.time DESC, e.seq DESC LIMIT ${limit})
-      ORDER BY time, seq`;
+      ${where.length ? `WHERE ${where.join(" AND ")}` : ""} ORDER BY e.received_at DESC, e.seq DESC LIMIT ${limit})
+      ORDER BY received_at, seq`;
     return (this.db.prepare(sql).all(...params) as EventRow[]).map((r) => ({
       seq: r.seq, id: r.event_id, time: new Date(r.time).toISOString(), receivedAt: new Date(r.received_at).toISOString(),
       host: r.host, kind: r.kind, vm: r.domain_name, uuid: r.domain_uuid, event: r.event, detail: r.detail,

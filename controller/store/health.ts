@@ -77,8 +77,8 @@ export class HealthStore {
     return true;
   }
 
-  /** Subjects of a host's open findings with this code, opened before `before` (epoch ms). */
-  openSubjects(hostId: number, code: string, before: number): string[] {
+  /** Subjects of the host's open findings with this code (opened before `before`, epoch ms, when given). */
+  openSubjects(hostId: number, code: string, before = Number.MAX_SAFE_INTEGER): string[] {
     return this.db.prepare("SELECT subject FROM findings WHERE host_id = ? AND code = ? AND resolved_at IS NULL AND first_seen_at < ?")
       .pluck().all(hostId, code, before) as string[];
   }

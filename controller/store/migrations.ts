@@ -342,6 +342,23 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE outcome IS NULL AND phase IN ('preboot', 'patch', 'reboot');
     `,
   },
+  {
+    version: 8,
+    name: "how many of a VM's disks its inventory entry left out",
+    sql: `
+      -- Domain.disksTruncated (shared/protocol/messages.ts): disks beyond MAX_DISKS_PER_DOMAIN.
+      ALTER TABLE domains ADD COLUMN disks_truncated INTEGER NOT NULL DEFAULT 0;
+    `,
+  },
+  {
+    version: 9,
+    name: "the event history is listed by receipt time",
+    sql: `
+      -- GET /v1/events orders and filters by received_at (the agent's time may be anything).
+      CREATE INDEX events_received ON events (received_at);
+      CREATE INDEX events_host_received ON events (host_id, received_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -4,7 +4,7 @@
  * it; the receiver answers with an `error` message and carries on.
  */
 import type { z } from "zod";
-import { AgentMessageSchema, ControllerMessageSchema, PROTOCOL_VERSION, type AgentMessage, type ControllerMessage } from "./messages.js";
+import { AgentFrameSchema, ControllerMessageSchema, PROTOCOL_VERSION, type AgentFrame, type AgentMessage, type ControllerMessage } from "./messages.js";
 
 export type ProtocolErrorKind = "malformed-json" | "unsupported-version" | "unknown-type" | "schema";
 
@@ -38,8 +38,12 @@ function parseWith<T>(schema: z.ZodType<T>, known: Set<string>, text: string): P
   return { ok: true, message: result.data };
 }
 
-export function parseAgentMessage(text: string): ParseResult<AgentMessage> {
-  return parseWith(AgentMessageSchema, KNOWN_AGENT_TYPES, text);
+/**
+ * An agent frame, validated as a whole except for the items of its lists:
+ * check those with items.ts, each on its own.
+ */
+export function parseAgentMessage(text: string): ParseResult<AgentFrame> {
+  return parseWith(AgentFrameSchema, KNOWN_AGENT_TYPES, text);
 }
 
 export function parseControllerMessage(text: string): ParseResult<ControllerMessage> {

@@ -95,3 +95,13 @@ export function clipFinding<F extends Omit<Finding, "probe"> & { probe?: string 
     ...(f.probe === undefined ? {} : { probe: clipText(f.probe, FINDING_LIMITS.probe) }),
   };
 }
+
+/** A report as the controller receives it: the lists' items and the systemd fact are checked one by one (items.ts). */
+export const HealthReportEnvelopeSchema = z.object({
+  collectedAt: z.iso.datetime({ offset: true }),
+  probes: z.array(z.unknown()).max(MAX_PROBE_RUNS),
+  findings: z.array(z.unknown()).max(MAX_FINDINGS),
+  mounts: z.array(z.unknown()).max(MAX_MOUNT_FACTS),
+  systemd: z.unknown(),
+});
+export type HealthReportEnvelope = z.infer<typeof HealthReportEnvelopeSchema>;

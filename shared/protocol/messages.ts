@@ -17,7 +17,7 @@
  * facts) on connect and on its probe interval.
  */
 import { z } from "zod";
-import { HealthReportSchema } from "./findings.js";
+import { HealthReportEnvelopeSchema, HealthReportSchema } from "./findings.js";
 import { StepActionSchema } from "./steps.js";
 
 export const PROTOCOL_VERSION = 1;
@@ -25,8 +25,19 @@ export const PROTOCOL_VERSION = 1;
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
 export const MAX_DOMAINS_PER_INVENTORY = 5_000;
 export const MAX_EVENTS_PER_BATCH = 1_000;
+/**
+ * Disks one inventory entry carries. libvirt has no such limit (a domain with
+ * 300 disks on one virtio-scsi controller defines fine); the agent sends the
+ * first MAX_DISKS_PER_DOMAIN and counts the rest in `disksTruncated`.
+ */
+export const MAX_DISKS_PER_DOMAIN = 256;
 
 const version = z.literal(PROTOCOL_VERSION);
+/**
+ * Host and VM names. The qemu driver cannot define a longer VM name (its
+ * config file, NAME.xml.new, must fit in a 255-byte file name: 247 bytes);
+ * the test driver can, and such a VM is refused on its own (see items.ts).
+ */
 const name = z.string().min(1).max(256);
 const isoTime = z.iso.datetime({ offset: true });
 const uuid = z.string().regex(/^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i, "not a UUID");
@@ -79,7 +90,9 @@ export const DomainSchema = z.object({
   vcpus: z.number().int().nonnegative(),
   memoryKiB: z.number().int().nonnegative(),
   maxMemoryKiB: z.number().int().nonnegative(),
-  disks: z.array(DomainDiskSchema).max(256),
+  disks: z.array(DomainDiskSchema).max(MAX_DISKS_PER_DOMAIN),
+  /** Disks left out of `disks` (beyond MAX_DISKS_PER_DOMAIN); absent when none were. */
+  disksTruncated: z.number().int().positive().optional(),
   /** Present when the domain's <metadata> puts it in scope for maintenance plans. */
   maintenance: DomainMaintenanceSchema.optional(),
 });
@@ -199,6 +212,19 @@ export const StepResultMessageSchema = z.object({
 
 export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, AgentDownSchema,
   HealthSchema, StepResultMessageSchema]);
+
+/*
+ * What a receiver validates a frame against: the list messages as envelopes
+ * whose items (an inventory's domains, a batch's events, a health report's
+ * findings, mounts, probe runs, systemd fact) are left to be checked one by
+ * one (items.ts), so that one bad item is refused alone and never takes the
+ * rest of its message with it. Senders are held to AgentMessageSchema.
+ */
+export const InventoryEnvelopeSchema = InventorySchema.extend({ domains: z.array(z.unknown()).max(MAX_DOMAINS_PER_INVENTORY) });
+export const EventsEnvelopeSchema = EventsSchema.extend({ events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_BATCH) });
+export const HealthEnvelopeSchema = HealthSchema.extend({ report: HealthReportEnvelopeSchema });
+export const AgentFrameSchema = z.discriminatedUnion("type", [HelloSchema, InventoryEnvelopeSchema, EventsEnvelopeSchema, EventsLostSchema,
+  AgentDownSchema, HealthEnvelopeSchema, StepResultMessageSchema]);
 export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema, StepRequestSchema]);
 
 export type DomainDisk = z.infer<typeof DomainDiskSchema>;
@@ -218,4 +244,9 @@ export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;
 export type StepRequest = z.infer<typeof StepRequestSchema>;
 export type StepResultMessage = z.infer<typeof StepResultMessageSchema>;
 export type AgentMessage = z.infer<typeof AgentMessageSchema>;
+export type InventoryEnvelope = z.infer<typeof InventoryEnvelopeSchema>;
+export type EventsEnvelope = z.infer<typeof EventsEnvelopeSchema>;
+export type HealthEnvelope = z.infer<typeof HealthEnvelopeSchema>;
+/** An agent frame as received: list items not checked yet. */
+export type AgentFrame = z.infer<typeof AgentFrameSchema>;
 export type ControllerMessage = z.infer<typeof ControllerMessageSchema>;

@@ -16,10 +16,17 @@ export function testPrefix(kind: string): string {
   return `nstest-${kind}-${randomBytes(3).toString("hex")}-`;
 }
 
+/** The i-th virtio disk's target as libvirt names them: vda ... vdz, vdaa, vdab, ... */
+export function diskTarget(i: number): string {
+  let suffix = "";
+  for (let n = i + 1; n > 0; n = Math.floor((n - 1) / 26)) suffix = String.fromCharCode(97 + ((n - 1) % 26)) + suffix;
+  return `vd${suffix}`;
+}
+
 export function testDriverDomainXml(name: string, opts: { memoryMiB?: number; disks?: string[] } = {}): string {
   const disks = (opts.disks ?? [`/var/lib/nightshift-test/${name}.img`])
     .map((src, i) => `<disk type='file' device='disk'><driver name='qemu' type='qcow2'/><source file='${src}'/>` +
-      `<target dev='vd${String.fromCharCode(97 + i)}' bus='virtio'/></disk>`)
+      `<target dev='${diskTarget(i)}' bus='virtio'/></disk>`)
     .join("");
   return `<domain type='test'><name>${name}</name><memory unit='MiB'>${opts.memoryMiB ?? 128}</memory><vcpu>1</vcpu>` +
     `<os><type>hvm</type></os><devices>${disks}</devices></domain>`;

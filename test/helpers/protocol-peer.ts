@@ -3,7 +3,8 @@
  * real port (0 = any free one) that speaks protocol v1 the way the controller
  * must — bearer token checked on the upgrade (401 with a JSON error body),
  * one live agent per host (409), every frame validated with
- * parseAgentMessage (invalid ones answered with `error`), hello answered with
+ * parseAgentMessage and its items with checkAgentFrame (invalid ones
+ * answered with `error` and recorded in invalidFrames), hello answered with
  * welcome, events and events-lost answered with ack — and records everything.
  *
  * Knobs for failure tests: withhold acks, stop answering pings, go away
@@ -15,6 +16,7 @@ import type { Duplex } from "node:stream";
 import { randomUUID } from "node:crypto";
 import { WebSocketServer, type WebSocket } from "ws";
 import { encodeMessage, parseAgentMessage } from "../../shared/protocol/codec.js";
+import { checkAgentFrame, listRefused, usableEventId } from "../../shared/protocol/items.js";
 import {
   MAX_MESSAGE_BYTES, type AgentMessage, type DomainEventMessage, type EventsLost, type Hello, type Inventory,
 } from "../../shared/protocol/messages.js";
@@ -184,7 +186,12 @@ export class ProtocolPeer {
         ws.send(encodeMessage({ type: "error", code: `NS_ERR_PROTOCOL_${parsed.kind.toUpperCase().replace(/-/g, "_")}`, message: parsed.detail }));
         return;
       }
-      const message = parsed.message;
+      // Items are checked one by one, as the controller does: a refused one makes the frame count as invalid here.
+      const { message, refused } = checkAgentFrame(parsed.message);
+      if (refused.length > 0) {
+        this.invalidFrames.push(text);
+        ws.send(encodeMessage({ type: "error", code: "NS_ERR_PROTOCOL_ITEM", message: listRefused(refused) }));
+      }
       if (helloSeen === (message.type === "hello")) {
         this.invalidFrames.push(text);
         ws.send(encodeMessage({ type: "error", code: "NS_ERR_PROTOCOL_SEQUENCE", message: helloSeen ? "hello sent twice" : "hello must come first" }));
@@ -207,7 +214,8 @@ export class ProtocolPeer {
           break;
         case "events":
           for (const event of message.events) this.eventDeliveries.push({ at, connection, message: event });
-          this.ack(ws, message.events.map((e) => e.id));
+          this.ack(ws, [...message.events.map((e) => e.id),
+            ...refused.map((r) => usableEventId(r.raw)).filter((id): id is string => id !== null)]);
           break;
         case "events-lost":
           this.lost.push({ at, connection, message });

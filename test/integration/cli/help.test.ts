@@ -10,7 +10,7 @@ describe.each([
   { args: ["hosts", "enroll"], has: ["<name>", "/etc/nightshift/agent.token", "mode 0600", "Fields (--json", "NS_ERR_HOST_EXISTS"] },
   { args: ["hosts", "revoke"], has: ["<name>", "Fields (--json", "revokedAt", "NS_ERR_NO_HOST"] },
   { args: ["vms"], has: ["--host <name>", "Columns: HOST NAME STATE AUTOSTART VCPUS MEMORY DISKS", "Fields (--json", "memoryKiB"] },
-  { args: ["events"], has: ["--since <when>", "--limit <n>", "--vm <name-or-uuid>", "Columns: TIME HOST KIND VM EVENT DETAIL", "receivedAt"] },
+  { args: ["events"], has: ["--since <when>", "--limit <n>", "--vm <name-or-uuid>", "Columns: TIME AGENT-TIME HOST KIND VM EVENT DETAIL", "receivedAt"] },
   { args: ["status"], has: ["Fields (--json", "agentsConnected", "byState"] },
   { args: ["run"], has: ["start", "show", "evidence", "abort", "succeeded, rolled-back"] },
   { args: ["run", "start"], has: ["-f, --file <runbook>", "--vm <name>", "--patch-exec <command>", "--verify-tcp <port>",

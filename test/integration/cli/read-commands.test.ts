@@ -26,7 +26,7 @@ describe("on an empty controller", () => {
   });
 
   it("events prints the header only; --json prints []", async () => {
-    expect(await runAgainst(controller, ["events"])).toEqual({ code: 0, stdout: "TIME  HOST  KIND  VM  EVENT  DETAIL\n", stderr: "" });
+    expect(await runAgainst(controller, ["events"])).toEqual({ code: 0, stdout: "TIME  AGENT-TIME  HOST  KIND  VM  EVENT  DETAIL\n", stderr: "" });
     expect(JSON.parse((await runAgainst(controller, ["events", "--json"])).stdout)).toEqual([]);
   });
 
@@ -61,9 +61,9 @@ describe("with enrolled hosts", () => {
     const result = await runAgainst(controller, ["events"]);
     expect(result.code).toBe(0);
     const [header, ...rows] = result.stdout.trimEnd().split("\n");
-    expect(header).toMatch(/^TIME\s+HOST\s+KIND\s+VM\s+EVENT\s+DETAIL$/);
+    expect(header).toMatch(/^TIME\s+AGENT-TIME\s+HOST\s+KIND\s+VM\s+EVENT\s+DETAIL$/);
     expect(rows).toHaveLength(3);
-    expect(rows[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z\s+alpha\s+host\s+-\s+enrolled\s+-$/);
+    expect(rows[0]).toMatch(/^\d{4}-\d\d-\d\dT[\d:.]+Z\s+-\s+alpha\s+host\s+-\s+enrolled\s+-$/);
     expect(rows[1]).toMatch(/\s+beta\s+host\s+-\s+enrolled\s+-$/);
     expect(rows[2]).toMatch(/\s+beta\s+host\s+-\s+revoked\s+-$/);
   });

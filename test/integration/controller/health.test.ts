@@ -157,4 +157,17 @@ describe("unexpected VM stops", () => {
     expect(all.every((x) => x.resolvedAt !== null)).toBe(true);
     expect(all).toHaveLength(2);
   });
+
+  it("a stop from a host whose clock is in the future is judged at its receipt: inside the recorded window, no finding", async () => {
+    const future = lifecycle("stopped", "shutdown");
+    future.events[0]!.time = "2999-01-01T00:00:00.000Z";
+    agent.send(future);
+    await agent.next("ack");
+    const open = (await api<F[]>("GET", "/v1/findings?host=hv1")).json.filter((x) => x.code === "NS_VM_UNEXPECTED_STOP");
+    expect(open).toEqual([]);
+    // Nor does the VM's state claim to be from 2999.
+    const vm = (await api<{ name: string; state: string; updatedAt: string }[]>("GET", "/v1/vms?host=hv1")).json.find((v) => v.name === "web1")!;
+    expect(vm.state).toBe("shutoff");
+    expect(Date.parse(vm.updatedAt)).toBeLessThanOrEqual(Date.now());
+  });
 });

@@ -102,6 +102,11 @@ describe("vms", () => {
     expect(formatDisks([{ target: "sda", bus: "sata", device: "cdrom", type: "file", source: null, driverType: null,
       readonly: true, shareable: false }, vm({}).disks[0]!])).toBe("sda=-, vda=/var/lib/libvirt/images/db1.qcow2 (qcow2)");
   });
+
+  it("says how many disks the inventory left out", () => {
+    const text = vmsTable([vm({ disksTruncated: 44 })]);
+    expect(text.trimEnd().split("\n")[1]).toMatch(/vda=\/var\/lib\/libvirt\/images\/db1\.qcow2 \(qcow2\), \+44 more not listed$/);
+  });
 });
 
 const event = (over: Partial<EventInfo>): EventInfo => ({
@@ -111,7 +116,7 @@ const event = (over: Partial<EventInfo>): EventInfo => ({
 
 describe("events", () => {
   it("prints the header alone for no events", () => {
-    expect(eventsTable([])).toBe("TIME  HOST  KIND  VM  EVENT  DETAIL\n");
+    expect(eventsTable([])).toBe("TIME  AGENT-TIME  HOST  KIND  VM  EVENT  DETAIL\n");
   });
 
   it("libvirt events with their detail; host events with dashes or their data", () => {
@@ -122,11 +127,23 @@ describe("events", () => {
       event({ seq: 4, kind: "reboot", event: null, detail: null }),
     ]);
     const rows = text.trimEnd().split("\n").slice(1);
-    expect(rows[0]).toMatch(/^2026-11-23T11:59:00\.000Z\s+web1\s+lifecycle\s+db1\s+stopped\s+destroyed$/);
+    // TIME is the receipt; the agent's time 10 ms before it is not worth a column.
+    expect(rows[0]).toMatch(/^2026-11-23T11:59:00\.010Z\s+-\s+web1\s+lifecycle\s+db1\s+stopped\s+destroyed$/);
     expect(rows[1]).toMatch(/\s+host\s+-\s+enrolled\s+-$/);
     expect(rows[2]).toMatch(/\s+events-lost\s+count=12$/);
     expect(rows[3]).toMatch(/\s+reboot\s+db1\s+-\s+-$/);
-    for (const column of ["HOST", "KIND", "VM", "EVENT", "DETAIL"]) expectAligned(text, column);
+    for (const column of ["AGENT-TIME", "HOST", "KIND", "VM", "EVENT", "DETAIL"]) expectAligned(text, column);
+  });
+
+  it("shows the agent's time where it is more than 60 s from the receipt, either way", () => {
+    const rows = eventsTable([
+      event({ time: "2026-11-23T11:58:00.010Z" }),
+      event({ time: "2026-11-23T11:57:59.999Z" }),
+      event({ time: "2999-01-01T00:00:00.000Z" }),
+    ]).trimEnd().split("\n").slice(1);
+    expect(rows[0]).toMatch(/^2026-11-23T11:59:00\.010Z\s+-\s+web1/);
+    expect(rows[1]).toMatch(/^2026-11-23T11:59:00\.010Z\s+2026-11-23T11:57:59\.999Z\s+web1/);
+    expect(rows[2]).toMatch(/^2026-11-23T11:59:00\.010Z\s+2999-01-01T00:00:00\.000Z\s+web1/);
   });
 });
 

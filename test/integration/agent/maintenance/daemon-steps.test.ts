@@ -14,6 +14,7 @@ import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
 import { WebSocketServer, type WebSocket } from "ws";
 import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
 import { encodeMessage, parseAgentMessage } from "../../../../shared/protocol/codec.js";
+import { checkAgentFrame, listRefused } from "../../../../shared/protocol/items.js";
 import type { StepResultMessage } from "../../../../shared/protocol/messages.js";
 import type { StepAction } from "../../../../shared/protocol/steps.js";
 import { snapshotName } from "../../../../shared/runs.js";
@@ -92,7 +93,8 @@ class StepPeer {
         this.invalid.push(`${parsed.detail}: ${data.toString().slice(0, 500)}`);
         return;
       }
-      const message = parsed.message;
+      const { message, refused } = checkAgentFrame(parsed.message);
+      if (refused.length > 0) this.invalid.push(`${listRefused(refused)}: ${data.toString().slice(0, 500)}`);
       if (message.type === "hello") {
         this.welcomed++;
         ws.send(encodeMessage({ type: "welcome", sessionId: randomUUID(), host: message.host, inventoryIntervalSeconds: 300, heartbeatSeconds: 1 }));

@@ -33,6 +33,7 @@ import { createMountsProbe } from "../../../../agent/probes/mounts.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import { encodeMessage, parseAgentMessage } from "../../../../shared/protocol/codec.js";
+import { checkAgentFrame, listRefused } from "../../../../shared/protocol/items.js";
 import type { HealthReport } from "../../../../shared/protocol/findings.js";
 import { AGENT_BIN } from "../../../helpers/run.js";
 import { AgentProcess, tempAgentDir } from "../daemon/agent-process.js";
@@ -152,7 +153,8 @@ async function controllerStandIn() {
     ws.on("message", (data) => {
       const parsed = parseAgentMessage(data.toString());
       if (!parsed.ok) return;
-      const m = parsed.message;
+      const { message: m, refused } = checkAgentFrame(parsed.message);
+      if (refused.length > 0) throw new Error(`the agent sent refused items: ${listRefused(refused)}`);
       if (m.type === "hello") {
         ws.send(encodeMessage({ type: "welcome", sessionId: randomUUID(), host: m.host, inventoryIntervalSeconds: 300, heartbeatSeconds: 1 }));
       } else if (m.type === "events") {

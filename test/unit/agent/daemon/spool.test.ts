@@ -57,6 +57,14 @@ describe("Spool", () => {
     expect(open().size).toBe(0);
   });
 
+  it("keeps an event the controller will refuse (a VM name over 256 characters, as the test driver allows) across a reopen", () => {
+    // The controller records such an event as event-refused and acks it; the spool must not lose it before that.
+    const long = { ...event(), domain: `vm-${"n".repeat(300)}` };
+    open().append(long);
+    expect(entries(open())).toEqual([{ kind: "event", id: long.id, event: long }]);
+    expect(logs.filter((l) => l.code === "NS_ERR_SPOOL_CORRUPT")).toEqual([]);
+  });
+
   it("ignores unknown and repeated acks, and duplicate appends", () => {
     const spool = open();
     const a = event();
