@@ -150,8 +150,11 @@ export class AgentSession {
   }
 
   private async onEventsLost(report: EventsLost): Promise<void> {
-    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "events-lost", Date.parse(report.lastLostAt),
-      { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt }, report.id));
+    const now = Date.now();
+    // Stored at the time of the last loss (the history is ordered by when things happened), received now.
+    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "events-lost", now,
+      { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt },
+      { eventId: report.id, time: Date.parse(report.lastLostAt) }));
     this.ctx.log.warn({ host: this.host.name, count: report.count }, "agent reports lost events (its spool overflowed)");
     this.send({ type: "ack", ids: [report.id] });
   }

@@ -4,7 +4,15 @@ import type { Store } from "../store/index.js";
 
 export type HostEventName = "enrolled" | "revoked" | "connected" | "disconnected" | "missing" | "back" | "events-lost" | "rejected" | "expected-stop";
 
+export interface HostEventOptions {
+  /** A sender's id, so a redelivered report is stored once; default a fresh one. */
+  eventId?: string;
+  /** When it happened, if not when the controller learnt of it (`now`): an agent's report about the past. */
+  time?: number;
+}
+
+/** Appends one host event; `now` is the controller's receipt time (`receivedAt`), and its time unless `options.time` says otherwise. */
 export function recordHostEvent(store: Store, hostId: number, event: HostEventName, now: number,
-  data: Record<string, unknown> | null = null, eventId: string = randomUUID()): boolean {
-  return store.events.insert({ eventId, hostId, time: now, kind: "host", event, data }, now);
+  data: Record<string, unknown> | null = null, options: HostEventOptions = {}): boolean {
+  return store.events.insert({ eventId: options.eventId ?? randomUUID(), hostId, time: options.time ?? now, kind: "host", event, data }, now);
 }

@@ -128,6 +128,8 @@ describe("usage errors exit 2", () => {
     [["hosts", "enrol", "web1"], "error: unknown command 'enrol' for 'nightshift hosts'"],
     [["events", "--limit", "0"], "argument '0' is invalid. expected a positive integer"],
     [["events", "--since", "yesterday"], "argument 'yesterday' is invalid. expected a duration"],
+    [["events", "--since", "foo 1"], "argument 'foo 1' is invalid. expected a duration"],
+    [["events", "--since", "2026-02-30"], "argument '2026-02-30' is invalid. expected a duration"],
     [["vms", "--bogus"], "error: unknown option '--bogus'"],
     [[], "Usage: nightshift"],
   ])("nightshift %j", async (args, message) => {
