@@ -71,7 +71,8 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const calls = new AgentCalls({ agentLostTimeoutMs: config.runs.agentLostTimeoutSeconds * 1000, log: log.child({ part: "steps" }) });
   const hub: AgentHub = new AgentHub({
     store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeatSeconds,
-    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes, calls,
+    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes,
+    rejectedEventIntervalSeconds: config.agents.rejectedEventIntervalSeconds, calls,
   });
   const timeouts = runTimeouts(config.runs);
   const notifier = new RunNotifier({

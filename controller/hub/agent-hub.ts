@@ -13,6 +13,7 @@ import type { ControllerMetrics } from "../metrics.js";
 import { bearerToken } from "../tokens.js";
 import { AgentSession, type SessionContext } from "./agent-session.js";
 import { StoreWriter } from "./store-writer.js";
+import { RejectionHistory } from "./rejection-history.js";
 import { recordHostEvent } from "./host-events.js";
 import { checkHandshake } from "./handshake.js";
 import { refuseOnSocket } from "../http/socket-refusal.js";
@@ -25,6 +26,8 @@ export interface HubOptions {
   heartbeatSeconds: number;
   inventoryIntervalSeconds: number;
   maxMessageBytes: number;
+  /** At most one `rejected` history row per host per this many seconds (see rejection-history.ts). */
+  rejectedEventIntervalSeconds: number;
   calls: AgentCalls;
 }
 
@@ -39,9 +42,11 @@ export class AgentHub {
   private readonly lastSeenAt = new Map<number, number>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly ctx: SessionContext;
+  private readonly rejections: RejectionHistory;
 
   constructor(private readonly opts: HubOptions) {
     this.writer = new StoreWriter(opts.store);
+    this.rejections = new RejectionHistory(opts.store, opts.rejectedEventIntervalSeconds * 1000, opts.log);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, clientTracking: false });
     // What checkHandshake does not look at (e.g. a malformed Sec-WebSocket-Protocol) ws reports here instead of answering in HTML.
     this.wss.on("wsClientError", (err, socket) => {
@@ -98,7 +103,7 @@ export class AgentHub {
       const current = this.sessions.get(host.id);
       metrics.agentConnections.inc({ result: "duplicate" });
       log.warn({ host: host.name, remote, existing: current?.remoteAddr }, "second agent for a host refused");
-      recordHostEvent(store, host.id, "rejected", Date.now(), { reason: "duplicate agent", remote: remote ?? null, existing: current?.remoteAddr ?? null });
+      this.rejections.record(host.id, { remote: remote ?? null, existing: current?.remoteAddr ?? null });
       refuseOnSocket(socket, 409, "NS_ERR_DUPLICATE_HOST",
         `host '${host.name}' already has a live agent${current?.remoteAddr ? ` connected from ${current.remoteAddr}` : ""}: ` +
         `two agents must not share one host token`);
@@ -191,6 +196,7 @@ export class AgentHub {
     const deadline = Date.now() + 2_000;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const session of this.sessions.values()) session.ws.terminate();
+    this.rejections.flush();
     this.writer.flush();
   }
 }
