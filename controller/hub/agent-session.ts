@@ -6,7 +6,9 @@
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
-import type { AgentMessage, ControllerMessage, Events, EventsLost, Health, Hello, Inventory } from "../../shared/protocol/messages.js";
+import {
+  MAX_HELLO_BYTES, type AgentMessage, type ControllerMessage, type Events, type EventsLost, type Health, type Hello, type Inventory,
+} from "../../shared/protocol/messages.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
@@ -14,6 +16,7 @@ import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops } from "./unexpected-stops.js";
+import { frameBytes, frameText, type FrameData } from "./frame-text.js";
 
 export interface SessionContext {
   store: Store;
@@ -50,15 +53,23 @@ export class AgentSession {
     this.send({ type: "error", code, message });
   }
 
-  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  receive(data: FrameData, isBinary: boolean): void {
     this.alive = true;
     this.ctx.touch(this.host.id);
     if (isBinary) {
       this.refuse("binary", "NS_ERR_PROTOCOL_BINARY", "binary frames are not part of the protocol; send JSON text frames");
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as ArrayBuffer).toString("utf8");
-    const parsed = parseAgentMessage(text);
+    const bytes = frameBytes(data);
+    if (!this.greeted && bytes > MAX_HELLO_BYTES) {
+      // Only a hello may come now, and no hello is this big: not worth decoding, let alone parsing.
+      this.refuse("oversized", "NS_ERR_PROTOCOL_TOO_LARGE",
+        `a ${bytes}-byte frame before hello: until its hello is welcomed an agent may send at most ${MAX_HELLO_BYTES} bytes`);
+      this.ws.close(1009, "frame too large before hello");
+      return;
+    }
+    // The codec checks the text's nesting and widths before JSON.parse builds anything (json-shape.ts).
+    const parsed = parseAgentMessage(frameText(data));
     if (!parsed.ok) {
       this.refuse(parsed.kind, `NS_ERR_PROTOCOL_${parsed.kind.toUpperCase().replace(/-/g, "_")}`, parsed.detail);
       return;
