@@ -25,7 +25,7 @@ export interface RawRequestOptions {
 /**
  * Sends `request` as is to the server at `url` (only host and port are used)
  * and collects the answer until the server closes, a complete response with
- * Content-Length has arrived, or the timeout.
+ * Content-Length (or a 101's headers) has arrived, or the timeout.
  */
 export function rawRequest(url: string, request: string | Buffer, options: RawRequestOptions = {}): Promise<RawAnswer> {
   const { hostname, port } = new URL(url);
@@ -54,14 +54,27 @@ export function rawRequest(url: string, request: string | Buffer, options: RawRe
   });
 }
 
-function isComplete(raw: string): boolean {
+/** An interim answer (100 Continue, 103 Early Hints) before the real one: skipped. */
+const INTERIM = /^HTTP\/1\.[01] 1(0[02-9]|[1-9]\d) [^\r]*\r\n(?:[^\r]+\r\n)*\r\n/;
+
+function withoutInterim(raw: string): string {
+  let rest = raw;
+  for (let m = INTERIM.exec(rest); m; m = INTERIM.exec(rest)) rest = rest.slice(m[0].length);
+  return rest;
+}
+
+function isComplete(whole: string): boolean {
+  const raw = withoutInterim(whole);
   const end = raw.indexOf("\r\n\r\n");
   if (end < 0) return false;
+  // 101 Switching Protocols has no body: what follows is WebSocket frames.
+  if (raw.startsWith("HTTP/1.1 101 ")) return true;
   const length = /\r\ncontent-length:\s*(\d+)/i.exec(raw.slice(0, end + 2))?.[1];
   return length !== undefined && Buffer.byteLength(raw.slice(end + 4), "latin1") >= Number(length);
 }
 
-function parseAnswer(raw: string): RawAnswer {
+function parseAnswer(whole: string): RawAnswer {
+  const raw = withoutInterim(whole);
   const end = raw.indexOf("\r\n\r\n");
   const head = end < 0 ? raw : raw.slice(0, end);
   const [statusLine = "", ...lines] = head.split("\r\n");
@@ -72,7 +85,7 @@ function parseAnswer(raw: string): RawAnswer {
     if (colon > 0) headers[line.slice(0, colon).trim().toLowerCase()] = line.slice(colon + 1).trim();
   }
   const body = end < 0 ? "" : Buffer.from(raw.slice(end + 4), "latin1").toString("utf8");
-  return { status: status ? Number(status) : null, headers, body, raw };
+  return { status: status ? Number(status) : null, headers, body, raw: whole };
 }
 
 /** The request line and headers of a WebSocket upgrade; `overrides` replace or drop (null) single headers. */
