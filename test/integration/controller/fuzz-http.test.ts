@@ -19,7 +19,7 @@ import { DOCUMENTED_STATUSES, fuzzParameters, undocumentedError } from "../../he
 import { hostileJson } from "../../helpers/hostile-json.js";
 import { memoryStatus } from "../../../bench/controller-load-proc.js";
 
-const PARAMETERS = fuzzParameters({ seed: 0x5eed_0001, numRuns: 400 });
+const PARAMETERS = fuzzParameters({ seed: 0x5eed_0001, numRuns: 1_500 });
 const PUBLIC = new Set(["/healthz", "/readyz", "/metrics"]);
 
 let controller: TestController;
@@ -163,6 +163,6 @@ describe("HTTP fuzz", () => {
     expect(after.rssMB - before.rssMB, `RSS ${before.rssMB.toFixed(0)} -> ${after.rssMB.toFixed(0)} MB; statuses ${JSON.stringify([...statuses])}`)
       .toBeLessThan(150);
     // The generators reach past the router's front door: refusals of several kinds and successes.
-    for (const status of [200, 400, 401, 404, 405]) expect(statuses.get(status) ?? 0, `status ${status} never seen: ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
+    if (PARAMETERS.numRuns >= 500) for (const status of [200, 400, 401, 404, 405]) expect(statuses.get(status) ?? 0, `status ${status} never seen: ${JSON.stringify([...statuses])}`).toBeGreaterThan(0);
   }, 60_000);
 });
