@@ -1,7 +1,7 @@
 /** `nightshift events`: the controller's event history, oldest first, like a log. */
 import { Command, InvalidArgumentError } from "commander";
 import { formatTable } from "../shared/table.js";
-import { parseSince } from "../shared/duration.js";
+import { parseSince, SINCE_FORMS } from "../shared/duration.js";
 import type { EventInfo } from "./api-client.js";
 import { clientFor } from "./connect.js";
 import { formatData, orDash, printJson } from "./format.js";
@@ -35,7 +35,7 @@ function parseLimit(text: string): number {
 
 function checkSince(text: string): string {
   // Validated here for a usage error (exit 2); sent as written so the controller's clock decides what "1h" means.
-  if (parseSince(text) === null) throw new InvalidArgumentError("expected a duration (90s, 15m, 1h, 2d, 1w) or an ISO time");
+  if (parseSince(text) === null) throw new InvalidArgumentError(`expected ${SINCE_FORMS}`);
   return text;
 }
 
@@ -44,7 +44,7 @@ export function eventsCommand(): Command {
     .description("show the event history: VM lifecycle events from agents and the controller's host events")
     .option("--host <name>", "only this host's events")
     .option("--vm <name-or-uuid>", "only this VM's events")
-    .option("--since <when>", "only events received since then: a duration back from now (15m, 1h, 2d) or an ISO time", checkSince)
+    .option("--since <when>", "only events received since then: a duration back from now (15m, 1h, 2d) or an ISO 8601 time with Z or an offset (or a date)", checkSince)
     .option("--limit <n>", "at most the N events received last (default 1000, at most 10000)", parseLimit)
     .option("--json", "print the API's JSON array (fields below)")
     .addHelpText("after", `

@@ -34,6 +34,8 @@ export const ControllerConfigSchema = z.object({
     /** WebSocket ping period; an agent silent for two periods is terminated. */
     heartbeatSeconds: z.number().positive().default(15),
     maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024),
+    /** A loop of duplicate agents gets one `rejected` history row per host per this many seconds, with the count. */
+    rejectedEventIntervalSeconds: z.number().positive().default(60),
   }).prefault({}),
   runs: z.object({
     /** A step whose agent stays disconnected this long fails, and its VM needs attention. */

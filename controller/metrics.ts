@@ -220,7 +220,7 @@ export class ControllerMetrics {
     });
     this.agentConnections = new Counter({
       name: "nightshift_agent_connections_total",
-      help: "Agent connection attempts, by result (accepted, unauthorized, duplicate, not-found).",
+      help: "Agent connection attempts, by result (accepted, unauthorized, duplicate, bad-handshake).",
       labelNames: ["result"], registers,
     });
   }

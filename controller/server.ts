@@ -14,6 +14,9 @@ import { AgentHub, AGENT_PATH } from "./hub/agent-hub.js";
 import { LivenessMonitor } from "./liveness.js";
 import { HttpError, Router } from "./http/router.js";
 import { registerApi } from "./http/api.js";
+import { parseRequestTarget } from "./http/request-target.js";
+import { refuseOnSocket } from "./http/socket-refusal.js";
+import { answerClientError } from "./http/client-errors.js";
 import { ensureAdminToken } from "./admin-token.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { secureDataDir, secureDatabaseFiles } from "./data-dir.js";
@@ -79,7 +82,8 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const calls = new AgentCalls({ agentLostTimeoutMs: config.runs.agentLostTimeoutSeconds * 1000, log: log.child({ part: "steps" }) });
   const hub: AgentHub = new AgentHub({
     store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeatSeconds,
-    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes, calls,
+    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes,
+    rejectedEventIntervalSeconds: config.agents.rejectedEventIntervalSeconds, calls,
   });
   const timeouts = runTimeouts(config.runs);
   const notifier = new RunNotifier({
@@ -128,13 +132,24 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   }
   server.on("upgrade", (req, socket, head) => {
     socket.on("error", () => {});
-    const pathname = new URL(req.url ?? "/", "http://localhost").pathname;
-    if (pathname !== AGENT_PATH) {
-      socket.end("HTTP/1.1 404 Not Found\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-      return;
+    // Nothing a client sends may end the process: whatever throws here is answered and logged.
+    try {
+      const { pathname } = parseRequestTarget(req.url);
+      if (pathname !== AGENT_PATH) {
+        refuseOnSocket(socket, 404, "NS_ERR_NOT_FOUND", `no WebSocket endpoint at ${pathname.slice(0, 200)}: agents connect to ${AGENT_PATH}`);
+        return;
+      }
+      hub.handleUpgrade(req, socket, head);
+    } catch (err) {
+      if (err instanceof HttpError) {
+        refuseOnSocket(socket, err.status, err.code, err.message);
+      } else {
+        log.error({ err, url: req.url }, "upgrade request failed");
+        refuseOnSocket(socket, 500, "NS_ERR_INTERNAL", "internal error; see the controller's log");
+      }
     }
-    hub.handleUpgrade(req, socket, head);
   });
+  server.on("clientError", (err: Error, socket) => answerClientError(err, socket, log));
 
   const { host, port } = parseListen(config.listen);
   try {

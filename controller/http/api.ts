@@ -9,7 +9,7 @@ import type { AgentHub } from "../hub/agent-hub.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { generateToken } from "../tokens.js";
 import { recordHostEvent } from "../hub/host-events.js";
-import { parseSince } from "../../shared/duration.js";
+import { parseSince, SINCE_FORMS } from "../../shared/duration.js";
 import { SEVERITIES } from "../../shared/protocol/findings.js";
 import { UNEXPECTED_STOP } from "../hub/unexpected-stops.js";
 
@@ -103,7 +103,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
   router.add("GET", "/v1/events", ({ url }) => {
     const sinceText = url.searchParams.get("since");
     const since = sinceText ? parseSince(sinceText) : undefined;
-    if (since === null) throw new HttpError(400, "NS_ERR_BAD_REQUEST", `since=${sinceText}: expected a duration (15m, 1h, 2d) or an ISO time`);
+    if (since === null) throw new HttpError(400, "NS_ERR_BAD_REQUEST", `since=${sinceText}: expected ${SINCE_FORMS}`);
     const limitText = url.searchParams.get("limit");
     const limit = limitText ? Number(limitText) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {

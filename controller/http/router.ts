@@ -4,13 +4,10 @@
  * this is all it needs.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { NightshiftError } from "../../shared/errors.js";
+import { HttpError } from "./http-error.js";
+import { decodePathSegment, parseRequestTarget } from "./request-target.js";
 
-export class HttpError extends NightshiftError {
-  constructor(readonly status: number, code: string, message: string) {
-    super(code, message);
-  }
-}
+export { HttpError };
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -52,7 +49,7 @@ export class Router {
   /** Handles a request; `authorize` runs for every non-public route and throws HttpError to refuse. */
   async handle(req: IncomingMessage, res: ServerResponse, authorize: (req: IncomingMessage) => void): Promise<void> {
     try {
-      const url = new URL(req.url ?? "/", "http://localhost");
+      const url = parseRequestTarget(req.url);
       const candidates = this.routes.filter((r) => r.pattern.test(url.pathname));
       if (candidates.length === 0) throw new HttpError(404, "NS_ERR_NOT_FOUND", `no such endpoint: ${url.pathname}`);
       const route = candidates.find((r) => r.method === req.method);
@@ -62,7 +59,7 @@ export class Router {
       }
       if (!route.public) authorize(req);
       const match = route.pattern.exec(url.pathname)!;
-      const params = Object.fromEntries(route.keys.map((k, i) => [k, decodeURIComponent(match[i + 1]!)]));
+      const params = Object.fromEntries(route.keys.map((k, i) => [k, decodePathSegment(match[i + 1]!)]));
       const body = req.method === "GET" || req.method === "HEAD" ? undefined : await readJson(req);
       const result = await route.handler({ req, url, params, body });
       if (result instanceof RawResponse) {

@@ -13,7 +13,10 @@ import type { ControllerMetrics } from "../metrics.js";
 import { bearerToken } from "../tokens.js";
 import { AgentSession, type SessionContext } from "./agent-session.js";
 import { StoreWriter } from "./store-writer.js";
+import { RejectionHistory } from "./rejection-history.js";
 import { recordHostEvent } from "./host-events.js";
+import { checkHandshake } from "./handshake.js";
+import { refuseOnSocket } from "../http/socket-refusal.js";
 import type { AgentCalls } from "./agent-calls.js";
 
 export interface HubOptions {
@@ -23,6 +26,8 @@ export interface HubOptions {
   heartbeatSeconds: number;
   inventoryIntervalSeconds: number;
   maxMessageBytes: number;
+  /** At most one `rejected` history row per host per this many seconds (see rejection-history.ts). */
+  rejectedEventIntervalSeconds: number;
   calls: AgentCalls;
 }
 
@@ -37,10 +42,17 @@ export class AgentHub {
   private readonly lastSeenAt = new Map<number, number>();
   private readonly heartbeat: NodeJS.Timeout;
   private readonly ctx: SessionContext;
+  private readonly rejections: RejectionHistory;
 
   constructor(private readonly opts: HubOptions) {
     this.writer = new StoreWriter(opts.store);
+    this.rejections = new RejectionHistory(opts.store, opts.rejectedEventIntervalSeconds * 1000, opts.log);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, clientTracking: false });
+    // What checkHandshake does not look at (e.g. a malformed Sec-WebSocket-Protocol) ws reports here instead of answering in HTML.
+    this.wss.on("wsClientError", (err, socket) => {
+      opts.metrics.agentConnections.inc({ result: "bad-handshake" });
+      refuseOnSocket(socket, 400, "NS_ERR_BAD_HANDSHAKE", `invalid WebSocket handshake: ${err.message}`);
+    });
     this.ctx = {
       store: opts.store, writer: this.writer, metrics: opts.metrics, log: opts.log,
       inventoryIntervalSeconds: opts.inventoryIntervalSeconds, heartbeatSeconds: opts.heartbeatSeconds,
@@ -71,12 +83,19 @@ export class AgentHub {
   handleUpgrade(req: IncomingMessage, socket: Duplex, head: Buffer): void {
     const { log, store, metrics } = this.opts;
     const remote = req.socket.remoteAddress;
+    const broken = checkHandshake(req);
+    if (broken) {
+      metrics.agentConnections.inc({ result: "bad-handshake" });
+      log.warn({ remote, code: broken.code }, `agent connection refused: ${broken.message}`);
+      refuseOnSocket(socket, broken.status, broken.code, broken.message, broken.headers);
+      return;
+    }
     const token = bearerToken(req.headers.authorization);
     const host = token ? store.hosts.findByToken(token) : undefined;
     if (!host) {
       metrics.agentConnections.inc({ result: "unauthorized" });
       log.warn({ remote }, "agent connection refused: missing, unknown or revoked host token");
-      rejectUpgrade(socket, 401, "NS_ERR_UNAUTHORIZED",
+      refuseOnSocket(socket, 401, "NS_ERR_UNAUTHORIZED",
         "unknown or revoked host token: enroll the host with `nightshift hosts enroll NAME` and put the token in the agent's token file");
       return;
     }
@@ -84,15 +103,25 @@ export class AgentHub {
       const current = this.sessions.get(host.id);
       metrics.agentConnections.inc({ result: "duplicate" });
       log.warn({ host: host.name, remote, existing: current?.remoteAddr }, "second agent for a host refused");
-      recordHostEvent(store, host.id, "rejected", Date.now(), { reason: "duplicate agent", remote: remote ?? null, existing: current?.remoteAddr ?? null });
-      rejectUpgrade(socket, 409, "NS_ERR_DUPLICATE_HOST",
+      this.rejections.record(host.id, { remote: remote ?? null, existing: current?.remoteAddr ?? null });
+      refuseOnSocket(socket, 409, "NS_ERR_DUPLICATE_HOST",
         `host '${host.name}' already has a live agent${current?.remoteAddr ? ` connected from ${current.remoteAddr}` : ""}: ` +
         `two agents must not share one host token`);
       return;
     }
+    // The mark must go whatever becomes of this attempt: ws may still abort it (and then never
+    // calls back), or the client may hang up first; the socket closes in every such case.
     this.upgrading.add(host.id);
-    this.wss.handleUpgrade(req, socket, head, (ws) => {
+    let released = false;
+    const release = () => {
+      if (released) return;
+      released = true;
       this.upgrading.delete(host.id);
+      socket.off("close", release);
+    };
+    socket.once("close", release);
+    this.wss.handleUpgrade(req, socket, head, (ws) => {
+      release();
       this.accept(ws, host.id, remote);
     });
   }
@@ -167,13 +196,7 @@ export class AgentHub {
     const deadline = Date.now() + 2_000;
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const session of this.sessions.values()) session.ws.terminate();
+    this.rejections.flush();
     this.writer.flush();
   }
-}
-
-function rejectUpgrade(socket: Duplex, status: number, code: string, message: string): void {
-  const body = JSON.stringify({ error: { code, message } });
-  const reason = status === 401 ? "Unauthorized" : status === 409 ? "Conflict" : "Bad Request";
-  socket.end(`HTTP/1.1 ${status} ${reason}\r\nContent-Type: application/json\r\nContent-Length: ${Buffer.byteLength(body)}\r\n` +
-    `Connection: close\r\n\r\n${body}`);
 }

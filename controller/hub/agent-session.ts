@@ -6,7 +6,10 @@
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
 import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
-import type { AgentDown, AgentFrame, ControllerMessage, EventsEnvelope, EventsLost, HealthEnvelope, Hello, InventoryEnvelope } from "../../shared/protocol/messages.js";
+import {
+  MAX_HELLO_BYTES, type AgentDown, type AgentFrame, type ControllerMessage, type EventsEnvelope, type EventsLost, type HealthEnvelope, type Hello,
+  type InventoryEnvelope,
+} from "../../shared/protocol/messages.js";
 import { checkDomains, checkEvents, checkHealthReport, listRefused, usableEventId, type RefusedItem } from "../../shared/protocol/items.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
@@ -16,6 +19,7 @@ import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
 import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedVmUuids } from "./item-refusals.js";
+import { frameBytes, frameText, type FrameData } from "./frame-text.js";
 
 export interface SessionContext {
   store: Store;
@@ -52,15 +56,23 @@ export class AgentSession {
     this.send({ type: "error", code, message });
   }
 
-  receive(data: Buffer | ArrayBuffer | Buffer[], isBinary: boolean): void {
+  receive(data: FrameData, isBinary: boolean): void {
     this.alive = true;
     this.ctx.touch(this.host.id);
     if (isBinary) {
       this.refuse("binary", "NS_ERR_PROTOCOL_BINARY", "binary frames are not part of the protocol; send JSON text frames");
       return;
     }
-    const text = Array.isArray(data) ? Buffer.concat(data).toString("utf8") : Buffer.from(data as ArrayBuffer).toString("utf8");
-    const parsed = parseAgentMessage(text);
+    const bytes = frameBytes(data);
+    if (!this.greeted && bytes > MAX_HELLO_BYTES) {
+      // Only a hello may come now, and no hello is this big: not worth decoding, let alone parsing.
+      this.refuse("oversized", "NS_ERR_PROTOCOL_TOO_LARGE",
+        `a ${bytes}-byte frame before hello: until its hello is welcomed an agent may send at most ${MAX_HELLO_BYTES} bytes`);
+      this.ws.close(1009, "frame too large before hello");
+      return;
+    }
+    // The codec checks the text's nesting and widths before JSON.parse builds anything (json-shape.ts).
+    const parsed = parseAgentMessage(frameText(data));
     if (!parsed.ok) {
       this.refuse(parsed.kind, `NS_ERR_PROTOCOL_${parsed.kind.toUpperCase().replace(/-/g, "_")}`, parsed.detail);
       return;
@@ -185,8 +197,11 @@ export class AgentSession {
   }
 
   private async onEventsLost(report: EventsLost): Promise<void> {
-    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "events-lost", Date.parse(report.lastLostAt),
-      { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt }, report.id));
+    const now = Date.now();
+    // Stored at the time of the last loss (the history is ordered by when things happened), received now.
+    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "events-lost", now,
+      { count: report.count, firstLostAt: report.firstLostAt, lastLostAt: report.lastLostAt },
+      { eventId: report.id, time: Math.min(Date.parse(report.lastLostAt), now) }));
     this.ctx.log.warn({ host: this.host.name, count: report.count }, "agent reports lost events (its spool overflowed)");
     this.send({ type: "ack", ids: [report.id] });
   }
@@ -195,10 +210,10 @@ export class AgentSession {
     const now = Date.now();
     // Dated when the agent went down, so the history reads in order; never later than now.
     const time = Math.min(Date.parse(report.downAt), now);
-    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "agent-down", time,
+    await this.ctx.writer.write(() => recordHostEvent(this.ctx.store, this.host.id, "agent-down", now,
       { downAt: report.downAt, upAt: report.upAt, clean: report.clean, eventsUnknown: true,
-        note: "the agent was not running: libvirt does not replay events, so VM events in between are unknown" }, report.id,
-      { receivedAt: now }));
+        note: "the agent was not running: libvirt does not replay events, so VM events in between are unknown" },
+      { eventId: report.id, time }));
     this.ctx.log.warn({ host: this.host.name, downAt: report.downAt, upAt: report.upAt, clean: report.clean },
       "agent reports it was not running: VM events of that time are unknown");
     this.send({ type: "ack", ids: [report.id] });

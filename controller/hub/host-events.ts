@@ -6,16 +6,19 @@ export type HostEventName = "enrolled" | "revoked" | "connected" | "disconnected
   | "rejected" | "expected-stop" | "event-refused";
 
 export interface HostEventOptions {
-  /** When the controller learnt it (default: `time`). */
-  receivedAt?: number;
+  /** A sender's id, so a redelivered report is stored once; default a fresh one. */
+  eventId?: string;
+  /** When it happened, if not when the controller learnt of it (`now`): an agent's report about the past. */
+  time?: number;
   /** The VM the entry is about, if any. */
   vm?: { name: string | null; uuid: string | null };
 }
 
-/** `time`: when it happened. */
-export function recordHostEvent(store: Store, hostId: number, event: HostEventName, time: number,
-  data: Record<string, unknown> | null = null, eventId: string = randomUUID(), options: HostEventOptions = {}): boolean {
-  const vm = options.vm ?? { name: null, uuid: null };
-  return store.events.insert({ eventId, hostId, time, kind: "host", event, data, domainName: vm.name, domainUuid: vm.uuid },
-    options.receivedAt ?? time);
+/** Appends one host event; `now` is the controller's receipt time (`receivedAt`), and its time unless `options.time` says otherwise. */
+export function recordHostEvent(store: Store, hostId: number, event: HostEventName, now: number,
+  data: Record<string, unknown> | null = null, options: HostEventOptions = {}): boolean {
+  return store.events.insert({
+    eventId: options.eventId ?? randomUUID(), hostId, time: options.time ?? now, kind: "host", event, data,
+    domainName: options.vm?.name ?? null, domainUuid: options.vm?.uuid ?? null,
+  }, now);
 }

@@ -84,6 +84,6 @@ export function recordRefusedEvent(store: Store, hostId: number, item: RefusedIt
   const domain = typeof item.raw === "object" && item.raw !== null ? (item.raw as { domain?: unknown }).domain : undefined;
   const name = typeof domain === "string" ? clip(domain, MAX_STORED_NAME) : null;
   return recordHostEvent(store, hostId, "event-refused", now,
-    { problem: item.problem, event: clip(JSON.stringify(item.raw), MAX_REFUSED_EVENT_CHARS) }, id,
-    { vm: { name, uuid: usableUuid(item.raw) } });
+    { problem: item.problem, event: clip(JSON.stringify(item.raw), MAX_REFUSED_EVENT_CHARS) },
+    { eventId: id, vm: { name, uuid: usableUuid(item.raw) } });
 }

@@ -23,6 +23,15 @@ import { StepActionSchema } from "./steps.js";
 export const PROTOCOL_VERSION = 1;
 /** Frames above this are refused by the WebSocket layer (close code 1009). */
 export const MAX_MESSAGE_BYTES = 4 * 1024 * 1024;
+/**
+ * Before hello only a hello may come; the largest valid one (every string at its limit, every
+ * character escaped as \u00XX) is about 12.5 KiB. A bigger frame is refused unparsed (close 1009).
+ */
+export const MAX_HELLO_BYTES = 16 * 1024;
+/** Messages nest about 6 levels deep; text nested deeper than this is refused before JSON.parse (json-shape.ts). */
+export const MAX_JSON_DEPTH = 32;
+/** The longest arrays a message may hold have 10,000 entries (findings, mounts); an array or object with more is refused before JSON.parse. */
+export const MAX_JSON_ITEMS = 20_000;
 export const MAX_DOMAINS_PER_INVENTORY = 5_000;
 export const MAX_EVENTS_PER_BATCH = 1_000;
 /**

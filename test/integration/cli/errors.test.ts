@@ -142,6 +142,8 @@ describe("usage errors exit 2", () => {
     [["hosts", "enrol", "web1"], "nightshift: unknown command 'enrol' for 'nightshift hosts'"],
     [["events", "--limit", "0"], "argument '0' is invalid. expected a positive integer"],
     [["events", "--since", "yesterday"], "argument 'yesterday' is invalid. expected a duration"],
+    [["events", "--since", "foo 1"], "argument 'foo 1' is invalid. expected a duration"],
+    [["events", "--since", "2026-02-30"], "argument '2026-02-30' is invalid. expected a duration"],
     [["vms", "--bogus"], "nightshift: unknown option '--bogus' (NS_ERR_USAGE)"],
     [[], "Usage: nightshift"],
   ])("nightshift %j", async (args, message) => {

@@ -1,0 +1,33 @@
+/**
+ * The request target (`req.url`) as a URL, for the router and the upgrade
+ * handler alike. `new URL(target, base)` reads `//x` as a host and throws on
+ * `//` itself; an origin-form target is a path, so it is appended to a fixed
+ * origin instead, which cannot fail. Anything else is refused with a 400.
+ */
+import { HttpError } from "./http-error.js";
+
+const ORIGIN = "http://localhost";
+
+export function parseRequestTarget(target: string | undefined): URL {
+  const raw = target ?? "/";
+  if (raw.startsWith("/")) return new URL(ORIGIN + raw);
+  // Absolute form (`GET http://host/path`), which HTTP/1.1 servers must accept; its authority is ignored.
+  let absolute: URL | null = null;
+  try {
+    absolute = new URL(raw);
+  } catch {
+    // refused below
+  }
+  if (absolute && (absolute.protocol === "http:" || absolute.protocol === "https:")) return new URL(ORIGIN + absolute.pathname + absolute.search);
+  throw new HttpError(400, "NS_ERR_BAD_PATH", `request target ${JSON.stringify(raw.slice(0, 200))} is not a path: expected /v1/...`);
+}
+
+/** One path segment, percent-decoded; broken encoding (`%E0%A4%A`) is the client's error, not ours. */
+export function decodePathSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment);
+  } catch {
+    throw new HttpError(400, "NS_ERR_BAD_PATH",
+      `path segment ${JSON.stringify(segment.slice(0, 200))} has malformed percent-encoding: encode names with encodeURIComponent`);
+  }
+}
