@@ -17,10 +17,10 @@ import type { Logger } from "../../shared/logging.js";
 import { errorMessage } from "../../shared/errors.js";
 import { parseDuration } from "../../shared/duration.js";
 import { snapshotName, type RunSpec, type VmOutcome, type VmPhase } from "../../shared/runs.js";
-import type { StepResultOf } from "../../shared/protocol/steps.js";
+import { StepErrorCodes, type StepResultOf } from "../../shared/protocol/steps.js";
 import type { Store } from "../store/index.js";
 import type { RunVmRow } from "../store/runs.js";
-import { StepOutcomeUnknownError, type AgentCalls } from "../hub/agent-calls.js";
+import { StepFailedError, StepOutcomeUnknownError, type AgentCalls } from "../hub/agent-calls.js";
 import { StepRunner, type StepOutcome } from "./step-runner.js";
 import { excerpt, verify } from "./verify.js";
 import type { RunTimeouts } from "./timeouts.js";
@@ -210,6 +210,7 @@ export class VmProcedure {
       (r) => ({ pass: true, output: `${r.created ? "created" : "already there"}${r.withMemory ? ", with memory" : ", disk only"} in ${Math.round(r.durationMs)} ms` }));
     if (!created.pass) {
       if (created.lost) return { finish: "needs-attention", reason: `agent lost while taking the snapshot: ${created.detail}` };
+      if (refusedAsNotOurs(created.error)) return this.notOurs(name, created.detail);
       const exists = await this.runner.run("snapshot", "exists", `snapshot lookup ${vm} ${name}`, { kind: "snapshot-exists", vm, name },
         this.quick, (r) => ({ pass: !r.exists, result: "INFO", output: r.exists ? "a snapshot was left behind" : "no snapshot was left behind" }));
       if (exists.pass) {
@@ -223,6 +224,39 @@ export class VmProcedure {
       return { finish: "skipped", reason: `snapshot failed: ${created.detail} (nothing was patched)` };
     }
     return { next: "patch" };
+  }
+
+  /**
+   * The agent refused to take the snapshot because a snapshot of this name that is not nightshift's is on the VM (an
+   * operator's, without the agent's marker), or because it does not take the name: it created nothing either way. The
+   * run does not adopt what is there (no rollback to it, no retention deleting it) and skips the VM.
+   */
+  private async notOurs(name: string, detail: string): Promise<PhaseResult> {
+    const { store } = this.deps;
+    const vm = this.vm;
+    let lookAlike = false;
+    await this.runner.run("snapshot", "exists", `snapshot lookup ${vm} ${name}`, { kind: "snapshot-exists", vm, name }, this.quick, (r) => {
+      lookAlike = r.exists;
+      return r.exists
+        ? { pass: true, result: "WARN", output: "a snapshot of this name is there, but it is not nightshift's (an operator's look-alike): not adopted" }
+        : { pass: true, result: "INFO", output: "no snapshot of this name is there: the agent refused the name itself" };
+    });
+    const note = lookAlike
+      ? `never created: a snapshot named ${name} that is not nightshift's (an operator's look-alike, without the agent's marker) ` +
+        `was already on the VM; the run did not adopt it`
+      : `never created: the agent refused to take it: ${firstLine(detail)}`;
+    store.transaction(() => {
+      store.runs.setSnapshot(this.row.run_id, this.row.position, null, Date.now());
+      const row = store.runs.snapshots(false).find((s) => s.run_id === this.row.run_id && s.vm === vm && s.name === name);
+      if (row) store.runs.markSnapshotDeleted(row.id, note, Date.now());
+    });
+    this.row = { ...this.row, snapshot: null };
+    return {
+      finish: "skipped", reason: lookAlike
+        ? `snapshot refused: ${vm} already has a snapshot named ${name} that is not nightshift's (no agent marker in its description): ` +
+          `rename or delete it (virsh snapshot-edit --rename, or snapshot-delete, on ${this.row.host}), then run the VM again (nothing was patched)`
+        : `snapshot refused by the agent: ${firstLine(detail)} (nothing was patched)`,
+    };
   }
 
   private async patch(): Promise<PhaseResult> {
@@ -368,6 +402,10 @@ export function blockedDisks(inspect: StepResultOf<"inspect">, mode: SnapshotMod
       .map(({ disk: d, reason }) => `disk ${d.target}${d.source ? ` (${d.source})` : ""}: ${reason ?? "not snapshotable"}`),
     ...inspect.passthrough.map((p) => `passthrough device ${p}`),
   ];
+}
+
+function refusedAsNotOurs(error: Error | undefined): boolean {
+  return error instanceof StepFailedError && error.code === StepErrorCodes.SNAPSHOT_NOT_OURS;
 }
 
 function firstLine(text: string): string {

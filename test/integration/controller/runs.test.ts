@@ -440,6 +440,41 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect(evidence.some((e) => e.step === "retention" && e.result === "PASS")).toBe(true);
   });
 
+  it("an operator's look-alike snapshot (our name, no agent marker) refused at create is not adopted: the VM is skipped, the row marked never created", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"]);
+    hv.vms.get("a")!.lookAlikeSnapshot = true;
+    const run = await startRun(spec(["a", "b"], { canary: 0 }));
+    const done = await waitFinished(run.id);
+    const name = `nightshift-${run.id}-a`;
+    expect(outcomes(done)).toEqual({ a: "skipped", b: "succeeded" });
+    const a = done.vms.find((v) => v.vm === "a")!;
+    expect(a.snapshot).toBeNull();
+    expect(a.reason).toMatch(new RegExp(`^snapshot refused: a already has a snapshot named ${name} that is not nightshift's .*` +
+      `rename or delete it .*\\(nothing was patched\\)$`));
+    // The operator's snapshot is left as it is: after the refusal it is only looked up, never reverted to or deleted.
+    expect(hv.vms.get("a")!).toMatchObject({ version: "v1", snapshots: new Map([[name, "operator's"]]) });
+    expect(hv.steps.filter((s) => s.action.vm === "a" && s.action.kind.startsWith("snapshot-")).map((s) => s.action.kind))
+      .toEqual(["snapshot-create", "snapshot-exists"]);
+
+    const { json: kept } = await api<SnapshotRecord[]>("GET", "/v1/snapshots");
+    expect(kept.map((s) => s.vm)).toEqual(["b"]);
+    const { json: all } = await api<SnapshotRecord[]>("GET", "/v1/snapshots?all=1");
+    const row = all.find((s) => s.vm === "a")!;
+    expect(row.name).toBe(name);
+    expect(row.deletedAt).not.toBeNull();
+    expect(row.note).toMatch(/^never created: a snapshot named .* that is not nightshift's .*look-alike.* was already on the VM/);
+
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.filter((e) => e.vm === "a" && e.step === "snapshot").map((e) => `${e.check} ${e.result}`))
+      .toEqual(["disks INFO", "create FAIL", "exists WARN"]);
+    expect(evidence.find((e) => e.vm === "a" && e.check === "create")!.output).toMatch(/NS_ERR_STEP_SNAPSHOT_NOT_OURS/);
+
+    // Retention, however late, never asks to delete the operator's snapshot.
+    const swept = await controller.retention.sweep(Date.now() + 365 * 86_400_000);
+    expect(swept).toEqual({ deleted: 1, gone: 0, failed: 0, waiting: 0 });
+    expect(hv.steps.filter((s) => s.action.kind === "snapshot-delete").map((s) => s.action.vm)).toEqual(["b"]);
+  });
+
   it("webhooks get run start, rollback and end; the in-maintenance metric marks VMs in flight", async () => {
     const received: { event: string; vm?: { name: string } }[] = [];
     const hook = http.createServer((req, res) => {
