@@ -17,6 +17,8 @@ import { ControllerConfigSchema } from "../../../controller/config.js";
 import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
 import { controllerApi, type EnrolledHypervisor } from "../../helpers/controller-api.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunSpecInput, SnapshotRecord } from "../../../shared/runs.js";
+import { describeProcedure, procedureSteps } from "../../../controller/runs/procedure.js";
+import { VM_PROCEDURE } from "../../../controller/runs/vm-phases.js";
 
 let controller: RunningController;
 let dataDir: string;
@@ -416,6 +418,33 @@ describe("maintenance runs (simulated hypervisors)", () => {
       { spec: spec(["a"], { verify: { exec: "hostname", outputPattern: "(" } }) });
     expect(badPattern.status).toBe(400);
     expect(badPattern.json.error.message).toMatch(/outputPattern is not a valid regular expression/);
+  });
+
+  it("the dry run lists exactly the phases a run of the same spec enters, in order", async () => {
+    // The simulated guests are up 100 s: a precautionary reboot is due past 1m, not past 1h.
+    const hv = await hypervisor("hv1", ["a", "b", "c", "d"]);
+    hv.vms.get("d")!.breaksOnPatch = true;
+    const cases: { vm: string; extra: Partial<RunSpecInput>; held: string[]; outcome: string }[] = [
+      { vm: "a", extra: {}, held: [], outcome: "succeeded" },
+      { vm: "b", extra: { reboot: "always", rebootIfOlderThan: "1m" }, held: ["preboot"], outcome: "succeeded" },
+      { vm: "c", extra: { reboot: "if-required", rebootIfOlderThan: "1h", patch: { hook: "/usr/local/sbin/patch-vm" } }, held: [],
+        outcome: "succeeded" },
+      { vm: "d", extra: { reboot: "always", snapshotMode: "disk-only-quiesce" }, held: ["rollback"], outcome: "rolled-back" },
+    ];
+    for (const { vm, extra, held, outcome } of cases) {
+      const { json: dry } = await api<{ plan: RunPlan }>("POST", "/v1/runs", { spec: spec([vm], extra), dryRun: true });
+      const done = await waitFinished((await startRun(spec([vm], extra))).id);
+      expect(outcomes(done)).toEqual({ [vm]: outcome });
+      const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${done.id}/evidence`);
+      const entered = evidence.filter((e) => e.vm === vm && e.step !== "outcome").map((e) => e.step)
+        .filter((step, i, all) => step !== all[i - 1]);
+      const described = describeProcedure(VM_PROCEDURE, done.spec);
+      // The dry run is those descriptions; every phase without a condition is entered, one with a condition when it held.
+      expect(dry.plan.vms[0]!.steps).toEqual(procedureSteps(VM_PROCEDURE, done.spec));
+      expect(described.flatMap((d) => d.steps)).toEqual(dry.plan.vms[0]!.steps.slice(0, -1));
+      expect(entered, JSON.stringify(extra)).toEqual(described.filter((d) => !d.when || held.includes(d.phase)).map((d) => d.phase));
+      expect(described.filter((d) => d.when).map((d) => d.phase)).toEqual(expect.arrayContaining(held));
+    }
   });
 
   it("retention deletes expired snapshots and nothing else", async () => {
