@@ -107,6 +107,10 @@ export function procedureSteps<P extends string, C>(definition: ProcedureDefinit
   return [...describeProcedure(definition, spec).flatMap((d) => d.steps), ...(definition.describeEnd?.(spec) ?? [])];
 }
 
+/**
+ * Drives one subject through the procedure from where its record is, to its outcome. An error no phase
+ * expected is logged through the record and the subject ends needs-attention.
+ */
 export async function runProcedure<P extends string, C>(
   definition: ProcedureDefinition<P, C>, record: ProcedureRecord<P>, ctx: C, spec: RunSpec,
 ): Promise<VmOutcome> {
@@ -125,16 +129,17 @@ export async function runProcedure<P extends string, C>(
 async function loop<P extends string, C>(
   definition: ProcedureDefinition<P, C>, record: ProcedureRecord<P>, ctx: C, spec: RunSpec, start: P | "done",
 ): Promise<VmOutcome> {
-  const entry: PhaseEntry = { rollbackReason: record.reason ?? "a rollback was in progress when the controller restarted" };
+  let rollbackReason = record.reason ?? "a rollback was in progress when the controller restarted";
   let phase = start;
   for (;;) {
     record.enter(phase);
     if (phase === "done") return record.outcome ?? record.finish("needs-attention", "found done without an outcome");
+    const entry: PhaseEntry = { rollbackReason };
     const result = await phaseNamed(definition, phase).run(ctx, entry);
     if ("finish" in result) return record.finish(result.finish, result.reason);
     if ("rollback" in result) {
-      entry.rollbackReason = result.rollback;
-      record.keepReason(result.rollback);
+      rollbackReason = result.rollback;
+      record.keepReason(rollbackReason);
       phase = definition.rollback;
       continue;
     }
