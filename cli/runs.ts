@@ -1,6 +1,6 @@
 /** `nightshift runs` and `nightshift run start|show|evidence|abort`: maintenance runs. */
 import { Command, InvalidArgumentError } from "commander";
-import type { RunRecord } from "../shared/runs.js";
+import { VM_PHASES, type RunRecord } from "../shared/runs.js";
 import { clientFor } from "./connect.js";
 import { evidenceText } from "./evidence-format.js";
 import { printJson } from "./format.js";
@@ -12,10 +12,29 @@ const RECORD_FIELDS = `id, name, state (running, stopping, finished), haltReason
 while all is well), createdAt, finishedAt (ISO or null), vmCount, counts
 {succeeded, rolled-back, skipped, needs-attention, aborted, in-flight, pending}`;
 
+/**
+ * Greedy word wrap: lines of at most `width` characters, each after the first starting with `indent`. Only single
+ * spaces between words break, so a leading indent or a column's gap stays with the first word.
+ */
+function wrap(text: string, width: number, indent = ""): string {
+  const lines: string[] = [];
+  let line = "";
+  for (const word of text.split(/(?<=\S) (?=\S)/)) {
+    if (line && line.length + 1 + word.length > width) {
+      lines.push(line);
+      line = indent + word;
+    } else {
+      line = line ? `${line} ${word}` : word;
+    }
+  }
+  return [...lines, line].join("\n");
+}
+
+const PHASES = VM_PHASES.join(", ");
+
 const VM_FIELDS = `vms[] {vm, host, position, canary,
-phase (pending, precheck, preboot, snapshot, patch, reboot, verify, rollback,
-done), outcome (succeeded, rolled-back, skipped, needs-attention, aborted, or
-null while in flight), reason, snapshot, startedAt, finishedAt}`;
+${wrap(`phase (${PHASES}), outcome (succeeded, rolled-back, skipped, needs-attention, aborted, or null while in flight), ` +
+  "reason, snapshot, startedAt, finishedAt}", 77)}`;
 
 function parseLimit(text: string): number {
   const n = parseCount(text);
@@ -83,8 +102,7 @@ ${SETTINGS_HELP}
 Prints the run (id, name, state and halt reason, times, counts, what it
 patches and checks), then one row per VM:
 Columns: POS VM HOST CANARY PHASE OUTCOME REASON SNAPSHOT
-  PHASE     pending, precheck, preboot, snapshot, patch, reboot, verify,
-            rollback, done
+${wrap(`  PHASE     ${PHASES}`, 77, "            ")}
   OUTCOME   succeeded, rolled-back, skipped, needs-attention, aborted; "-"
             while in flight
   SNAPSHOT  the snapshot taken before the patch (nightshift snapshots)

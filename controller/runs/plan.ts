@@ -1,12 +1,14 @@
 /**
  * From a run spec to its targets and plan: each VM name resolved to one host
  * from the inventory, in the order given; the first `canary` VMs marked; and,
- * for a dry run, the steps each VM would go through and the run's rules.
+ * for a dry run, the steps each VM would go through (each phase's describe(),
+ * vm-phases.ts) and the run's rules.
  */
 import { NightshiftError } from "../../shared/errors.js";
 import { failureBudget, type RunPlan, type RunSpec } from "../../shared/runs.js";
 import type { Store } from "../store/index.js";
-import { describeVerify } from "./verify.js";
+import { procedureSteps } from "./procedure.js";
+import { VM_PROCEDURE } from "./vm-phases.js";
 import { patternError } from "./output-match.js";
 
 export class RunRequestError extends NightshiftError {
@@ -58,22 +60,8 @@ export function resolveTargets(store: Store, spec: RunSpec): RunTarget[] {
 }
 
 export function buildPlan(name: string, spec: RunSpec, targets: RunTarget[]): RunPlan {
-  const verifyChecks = describeVerify(spec);
-  const patch = "exec" in spec.patch ? `patch: run \`${spec.patch.exec}\` in the guest (timeout ${spec.patchTimeout})`
-    : `patch: run ${spec.patch.hook} VM on the hypervisor (timeout ${spec.patchTimeout})`;
-  const steps = [
-    `pre-check: the agent allows the commands; VM running; disks snapshotable (${spec.snapshotMode === "internal"
-      ? "internal: qcow2 images" : "disk-only: writable file disks, raw or qcow2"}); guest agent answers; verify passes; ` +
-      `room for the snapshot (${spec.snapshotMode === "internal" ? "memory + " : ""}${spec.snapshotHeadroom} x disk size); ` +
-      `logged-in users (${spec.loggedInUsers})`,
-    ...(spec.rebootIfOlderThan ? [`precautionary reboot and verify if up longer than ${spec.rebootIfOlderThan}`] : []),
-    `snapshot nightshift-<run>-<vm> (${spec.snapshotMode}${spec.allowNoRollback ? "; VMs that cannot be snapshotted are patched without one" : ""})`,
-    patch,
-    ...(spec.reboot === "never" ? [] : [`reboot: ${spec.reboot}, then wait for the guest agent`]),
-    `verify: ${verifyChecks.join("; ")}`,
-    `on failure: revert to the snapshot, start, verify again -> rolled-back, else needs-attention`,
-    `on success: keep the snapshot ${spec.keepSnapshots}`,
-  ];
+  // What each phase of the VM procedure says of itself for this spec: the phases a VM would enter, in order.
+  const steps = procedureSteps(VM_PROCEDURE, spec);
   const budget = failureBudget(spec.maxFailures, targets.length);
   return {
     name,

@@ -18,6 +18,11 @@ export interface SimVm {
   breaksOnPatch?: boolean;
   /** A second disk, vdb, a raw image file: an internal snapshot cannot take it, a disk-only one can. */
   rawDisk?: boolean;
+  /**
+   * An operator's snapshot is on this VM under the name the run asks for, without the agent's marker: snapshot-create
+   * finds it and refuses with NS_ERR_STEP_SNAPSHOT_NOT_OURS, as the agent does; revert and delete refuse it too.
+   */
+  lookAlikeSnapshot?: boolean;
 }
 
 export interface SimOptions {
@@ -42,6 +47,8 @@ export class SimulatedHypervisor {
   readonly executed: StepAction[] = [];
   /** Executions by step id, so a repeated or resumed id is answered from the same one (as the real agent does). */
   private readonly executions = new Map<string, Promise<Outcome>>();
+  /** Snapshots that are not nightshift's ("vm/name"): the agent refuses to take, revert to or delete them. */
+  private readonly notOurs = new Set<string>();
   agent: TestAgent | null = null;
   private pump: Promise<void> | null = null;
   private closed = false;
@@ -144,19 +151,27 @@ export class SimulatedHypervisor {
         return ok({ disks });
       }
       case "snapshot-create": {
+        if (vm.lookAlikeSnapshot && !vm.snapshots.has(action.name)) {
+          vm.snapshots.set(action.name, "operator's");
+          this.notOurs.add(`${vm.name}/${action.name}`);
+        }
+        if (this.notOurs.has(`${vm.name}/${action.name}`)) return this.notOursError(vm.name, action.name, "take it for a snapshot of its own");
         const created = !vm.snapshots.has(action.name);
         if (created) vm.snapshots.set(action.name, vm.version);
         return ok({ name: action.name, created, withMemory: true, durationMs: 5 });
       }
       case "snapshot-exists": return ok({ exists: vm.snapshots.has(action.name) });
       case "snapshot-revert": {
+        if (this.notOurs.has(`${vm.name}/${action.name}`)) return this.notOursError(vm.name, action.name, "revert to it");
         const version = vm.snapshots.get(action.name);
         if (version === undefined) return { ok: false, error: { code: "NS_ERR_STEP_LIBVIRT", message: "no such snapshot" } };
         vm.version = version;
         vm.state = "running";
         return ok({ state: "running", durationMs: 5 });
       }
-      case "snapshot-delete": return ok({ deleted: vm.snapshots.delete(action.name) });
+      case "snapshot-delete":
+        if (this.notOurs.has(`${vm.name}/${action.name}`)) return this.notOursError(vm.name, action.name, "delete it");
+        return ok({ deleted: vm.snapshots.delete(action.name) });
       case "start": {
         const started = vm.state !== "running";
         vm.state = "running";
@@ -176,5 +191,12 @@ export class SimulatedHypervisor {
         return exec("patched\n");
       }
     }
+  }
+
+  /** The agent's refusal of a snapshot named like nightshift's but without its marker (agent/maintenance/snapshot-ownership.ts). */
+  private notOursError(vm: string, name: string, what: string): Outcome {
+    return { ok: false, error: { code: "NS_ERR_STEP_SNAPSHOT_NOT_OURS", message: `VM ${vm}: snapshot ${name} is named like nightshift's, ` +
+      `but its description does not begin with "[nightshift-agent snapshot v1]", which this agent writes into every snapshot it takes: ` +
+      `it was taken by someone else (or by an older agent), so this agent does not ${what}; use virsh for it` } };
   }
 }

@@ -17,6 +17,8 @@ import { ControllerConfigSchema } from "../../../controller/config.js";
 import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
 import { controllerApi, type EnrolledHypervisor } from "../../helpers/controller-api.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunSpecInput, SnapshotRecord } from "../../../shared/runs.js";
+import { describeProcedure, procedureSteps } from "../../../controller/runs/procedure.js";
+import { VM_PROCEDURE } from "../../../controller/runs/vm-phases.js";
 
 let controller: RunningController;
 let dataDir: string;
@@ -418,6 +420,33 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect(badPattern.json.error.message).toMatch(/outputPattern is not a valid regular expression/);
   });
 
+  it("the dry run lists exactly the phases a run of the same spec enters, in order", async () => {
+    // The simulated guests are up 100 s: a precautionary reboot is due past 1m, not past 1h.
+    const hv = await hypervisor("hv1", ["a", "b", "c", "d"]);
+    hv.vms.get("d")!.breaksOnPatch = true;
+    const cases: { vm: string; extra: Partial<RunSpecInput>; held: string[]; outcome: string }[] = [
+      { vm: "a", extra: {}, held: [], outcome: "succeeded" },
+      { vm: "b", extra: { reboot: "always", rebootIfOlderThan: "1m" }, held: ["preboot"], outcome: "succeeded" },
+      { vm: "c", extra: { reboot: "if-required", rebootIfOlderThan: "1h", patch: { hook: "/usr/local/sbin/patch-vm" } }, held: [],
+        outcome: "succeeded" },
+      { vm: "d", extra: { reboot: "always", snapshotMode: "disk-only-quiesce" }, held: ["rollback"], outcome: "rolled-back" },
+    ];
+    for (const { vm, extra, held, outcome } of cases) {
+      const { json: dry } = await api<{ plan: RunPlan }>("POST", "/v1/runs", { spec: spec([vm], extra), dryRun: true });
+      const done = await waitFinished((await startRun(spec([vm], extra))).id);
+      expect(outcomes(done)).toEqual({ [vm]: outcome });
+      const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${done.id}/evidence`);
+      const entered = evidence.filter((e) => e.vm === vm && e.step !== "outcome").map((e) => e.step)
+        .filter((step, i, all) => step !== all[i - 1]);
+      const described = describeProcedure(VM_PROCEDURE, done.spec);
+      // The dry run is those descriptions; every phase without a condition is entered, one with a condition when it held.
+      expect(dry.plan.vms[0]!.steps).toEqual(procedureSteps(VM_PROCEDURE, done.spec));
+      expect(described.flatMap((d) => d.steps)).toEqual(dry.plan.vms[0]!.steps.slice(0, -1));
+      expect(entered, JSON.stringify(extra)).toEqual(described.filter((d) => !d.when || held.includes(d.phase)).map((d) => d.phase));
+      expect(described.filter((d) => d.when).map((d) => d.phase)).toEqual(expect.arrayContaining(held));
+    }
+  });
+
   it("retention deletes expired snapshots and nothing else", async () => {
     const hv = await hypervisor("hv1", ["a", "b"]);
     hv.vms.get("a")!.snapshots.set("operator-own", "v0");
@@ -438,6 +467,41 @@ describe("maintenance runs (simulated hypervisors)", () => {
     expect(kept.map((s) => s.vm)).toEqual(["b"]);
     const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${short.id}/evidence`);
     expect(evidence.some((e) => e.step === "retention" && e.result === "PASS")).toBe(true);
+  });
+
+  it("an operator's look-alike snapshot (our name, no agent marker) refused at create is not adopted: the VM is skipped, the row marked never created", async () => {
+    const hv = await hypervisor("hv1", ["a", "b"]);
+    hv.vms.get("a")!.lookAlikeSnapshot = true;
+    const run = await startRun(spec(["a", "b"], { canary: 0 }));
+    const done = await waitFinished(run.id);
+    const name = `nightshift-${run.id}-a`;
+    expect(outcomes(done)).toEqual({ a: "skipped", b: "succeeded" });
+    const a = done.vms.find((v) => v.vm === "a")!;
+    expect(a.snapshot).toBeNull();
+    expect(a.reason).toMatch(new RegExp(`^snapshot refused: a already has a snapshot named ${name} that is not nightshift's .*` +
+      `rename or delete it .*\\(nothing was patched\\)$`));
+    // The operator's snapshot is left as it is: after the refusal it is only looked up, never reverted to or deleted.
+    expect(hv.vms.get("a")!).toMatchObject({ version: "v1", snapshots: new Map([[name, "operator's"]]) });
+    expect(hv.steps.filter((s) => s.action.vm === "a" && s.action.kind.startsWith("snapshot-")).map((s) => s.action.kind))
+      .toEqual(["snapshot-create", "snapshot-exists"]);
+
+    const { json: kept } = await api<SnapshotRecord[]>("GET", "/v1/snapshots");
+    expect(kept.map((s) => s.vm)).toEqual(["b"]);
+    const { json: all } = await api<SnapshotRecord[]>("GET", "/v1/snapshots?all=1");
+    const row = all.find((s) => s.vm === "a")!;
+    expect(row.name).toBe(name);
+    expect(row.deletedAt).not.toBeNull();
+    expect(row.note).toMatch(/^never created: a snapshot named .* that is not nightshift's .*look-alike.* was already on the VM/);
+
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.filter((e) => e.vm === "a" && e.step === "snapshot").map((e) => `${e.check} ${e.result}`))
+      .toEqual(["disks INFO", "create FAIL", "exists WARN"]);
+    expect(evidence.find((e) => e.vm === "a" && e.check === "create")!.output).toMatch(/NS_ERR_STEP_SNAPSHOT_NOT_OURS/);
+
+    // Retention, however late, never asks to delete the operator's snapshot.
+    const swept = await controller.retention.sweep(Date.now() + 365 * 86_400_000);
+    expect(swept).toEqual({ deleted: 1, gone: 0, failed: 0, waiting: 0 });
+    expect(hv.steps.filter((s) => s.action.kind === "snapshot-delete").map((s) => s.action.vm)).toEqual(["b"]);
   });
 
   it("webhooks get run start, rollback and end; the in-maintenance metric marks VMs in flight", async () => {
