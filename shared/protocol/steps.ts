@@ -108,7 +108,12 @@ export const StepResultSchemas = {
     snapshots: z.array(z.string()),
     guestAgent: z.boolean(),
   }),
-  "check-allowed": z.object({ deniedCommands: z.array(z.string()), deniedHooks: z.array(z.string()) }),
+  "check-allowed": z.object({
+    deniedCommands: z.array(z.string()),
+    deniedHooks: z.array(z.string()),
+    /** Why each was refused, as the agent's step would say it (what to change on the host); absent from older agents. */
+    refusals: z.array(z.object({ item: z.string().max(8192), reason: z.string().max(2048) })).max(128).optional(),
+  }),
   "guest-ping": z.object({ durationMs: z.number() }),
   "wait-guest-agent": z.object({ waitedMs: z.number() }),
   "guest-exec": z.object(execOutput),

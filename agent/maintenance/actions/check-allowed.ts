@@ -14,7 +14,15 @@ import type { StepHandler } from "../types.js";
 export const checkAllowedAction: StepHandler<"check-allowed"> = {
   kind: "check-allowed",
   async run(action, ctx) {
-    const deniedCommands = action.guestCommands.filter((c) => guestCommandRefusal(ctx.config, c) !== null);
+    // The reasons go back to the controller: the operator reads them in the run, not in this host's log.
+    const refusals: { item: string; reason: string }[] = [];
+    const deniedCommands: string[] = [];
+    for (const command of action.guestCommands) {
+      const refusal = guestCommandRefusal(ctx.config, command);
+      if (refusal === null) continue;
+      deniedCommands.push(command);
+      refusals.push({ item: command, reason: refusal });
+    }
     const deniedHooks: string[] = [];
     for (const hook of action.hooks) {
       const refusal = hookListingRefusal(ctx.config, hook) ?? (await hookFileRefusal(hook)) ??
@@ -22,8 +30,9 @@ export const checkAllowedAction: StepHandler<"check-allowed"> = {
       if (refusal !== null) {
         ctx.log.info({ stepId: ctx.stepId, hook }, refusal);
         deniedHooks.push(hook);
+        refusals.push({ item: hook, reason: refusal });
       }
     }
-    return { deniedCommands, deniedHooks };
+    return { deniedCommands, deniedHooks, refusals };
   },
 };

@@ -23,10 +23,16 @@ export const precheck: VmPhaseDefinition = {
     const hooks = "hook" in spec.patch ? [spec.patch.hook] : [];
     const allowed = await runner.run("precheck", "allowed", `check-allowed commands ${JSON.stringify(commands)} hooks ${JSON.stringify(hooks)}`,
       { kind: "check-allowed", vm, guestCommands: commands, hooks }, quick, (r) => {
+        if (r.deniedCommands.length === 0 && r.deniedHooks.length === 0) {
+          return { pass: true, output: "the agent's config allows every command and hook of this run" };
+        }
+        // The agent's own words say what to change (a config line, or chmod on a hook file); older agents give none.
+        if (r.refusals && r.refusals.length > 0) {
+          return { pass: false, output: `the agent on ${row.host} refuses: ${r.refusals.map((x) => x.reason).join("; ")}` };
+        }
         const denied = [...r.deniedCommands.map((c) => `guest command ${JSON.stringify(c)} (maintenance.guestCommands)`),
           ...r.deniedHooks.map((h) => `hook ${h} (maintenance.hooks)`)];
-        return denied.length === 0 ? { pass: true, output: "the agent's config allows every command and hook of this run" }
-          : { pass: false, output: `the agent on ${row.host} does not allow ${denied.join(", ")}: add them to its config` };
+        return { pass: false, output: `the agent on ${row.host} does not allow ${denied.join(", ")}: add them to its config` };
       });
     if (!allowed.pass) return skip("allowed commands", allowed);
 

@@ -155,7 +155,11 @@ describe("maintenance steps against a real QEMU guest", { timeout: 120_000 }, ()
   it("check-allowed: lists the commands and hooks this agent would refuse", async () => {
     const result = await ok<"check-allowed">({ kind: "check-allowed", vm: name,
       guestCommands: [PATCH, "rm -rf /data"], hooks: [goodHook, openHook, "/usr/local/bin/unlisted"] });
-    expect(result).toEqual({ deniedCommands: ["rm -rf /data"], deniedHooks: [openHook, "/usr/local/bin/unlisted"] });
+    expect(result).toEqual({ deniedCommands: ["rm -rf /data"], deniedHooks: [openHook, "/usr/local/bin/unlisted"], refusals: [
+      { item: "rm -rf /data", reason: expect.stringMatching(/maintenance\.guestCommands/) },
+      { item: openHook, reason: expect.stringMatching(/chmod go-w/) },
+      { item: "/usr/local/bin/unlisted", reason: expect.stringMatching(/maintenance\.hooks/) },
+    ] });
   });
 
   it("guest-exec: runs a listed command with its output and exit code, refuses an unlisted one, times out a slow one", async () => {

@@ -185,7 +185,9 @@ describe("steps through the agent daemon", () => {
     const id = `check-${randomUUID()}`;
     peer.send(id, { kind: "check-allowed", vm, guestCommands: ["apt-get -y upgrade", "printf a,b", "reboot"], hooks: [hook, "/bin/true"] });
     await peer.waitFor(() => peer.resultsFor(id).length === 1, "step-result");
-    expect(peer.resultsFor(id)[0]!.message.outcome).toEqual({ ok: true, result: { deniedCommands: ["reboot"], deniedHooks: ["/bin/true"] } });
+    expect(peer.resultsFor(id)[0]!.message.outcome).toEqual({ ok: true, result: { deniedCommands: ["reboot"], deniedHooks: ["/bin/true"],
+      refusals: [{ item: "reboot", reason: expect.stringMatching(/maintenance\.guestCommands/) },
+        { item: "/bin/true", reason: expect.stringMatching(/maintenance\.hooks/) }] } });
   });
 
   it("answers a step it cannot read with an error instead of leaving it unanswered", async () => {

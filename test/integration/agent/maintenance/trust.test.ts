@@ -230,9 +230,9 @@ describe("hooks run only for a VM of this host, with a VM name and run id of a s
 
   it("check-allowed counts the hook as refused for a VM name a hook may not be given, so the pre-check skips the VM", async () => {
     expect(await ok<"check-allowed">({ kind: "check-allowed", vm: "-oProxyCommand=x", guestCommands: [], hooks: [hook] }))
-      .toEqual({ deniedCommands: [], deniedHooks: [hook] });
+      .toEqual({ deniedCommands: [], deniedHooks: [hook], refusals: [{ item: hook, reason: expect.stringMatching(/VM name "-oProxyCommand=x"/) }] });
     expect(await ok<"check-allowed">({ kind: "check-allowed", vm: name, guestCommands: [], hooks: [hook] }))
-      .toEqual({ deniedCommands: [], deniedHooks: [] });
+      .toEqual({ deniedCommands: [], deniedHooks: [], refusals: [] });
     expect(fs.existsSync(ranFile)).toBe(false);
   });
 

@@ -173,7 +173,11 @@ describe("StepExecutor", () => {
       kind: "check-allowed", vm: "web1", guestCommands: ["uptime", "rm -rf /"], hooks: ["/etc/nightshift/other", "/nonexistent/pre"],
     } });
     // /nonexistent/pre is listed but its file is missing: the hook step would refuse it too.
-    expect(outcome).toEqual({ ok: true, result: { deniedCommands: ["rm -rf /"], deniedHooks: ["/etc/nightshift/other", "/nonexistent/pre"] } });
+    expect(outcome).toEqual({ ok: true, result: { deniedCommands: ["rm -rf /"], deniedHooks: ["/etc/nightshift/other", "/nonexistent/pre"], refusals: [
+      { item: "rm -rf /", reason: expect.stringMatching(/not allowed by this agent's config/) },
+      { item: "/etc/nightshift/other", reason: expect.stringMatching(/not listed/) },
+      { item: "/nonexistent/pre", reason: expect.stringMatching(/cannot be found/) },
+    ] } });
   });
 });
 
