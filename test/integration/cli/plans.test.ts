@@ -3,6 +3,7 @@
  * real controller. hv1 and hv2 are agents that report an inventory; the plan
  * starts in the week after next, so no slot opens while the tests run.
  */
+import { PLAN_EXAMPLE_FILE } from "../../helpers/plan-example.js";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import os from "node:os";
@@ -292,6 +293,13 @@ describe("plans", () => {
     expect(text.code, text.stderr).toBe(0);
     expect(text.stdout.split("\n")[0]).toBe('Plan dry-run "cli week": scheduled (dry run: nothing was stored)');
     expect(text.stdout).not.toContain("nightshift plan check");
+    expect((await apiCall(controller, "GET", "/v1/plans/current")).status).toBe(404);
+  });
+
+  it("the shipped example's own header command works: plan week --spec deploy/examples/one-few-many.yaml --dry-run", async () => {
+    const result = await nightshift("plan", "week", "--spec", PLAN_EXAMPLE_FILE, "--dry-run");
+    expect(result.stderr).not.toMatch(/missing/);
+    expect(result.stdout.split("\n")[0]).toBe('Plan dry-run "one-few-many": scheduled (dry run: nothing was stored)');
     expect((await apiCall(controller, "GET", "/v1/plans/current")).status).toBe(404);
   });
 

@@ -10,14 +10,13 @@
  * that needs attention blocks resume until it is resolved, a restart in the
  * middle, reminders, operator pause and cancel.
  */
+import { readPlanExample } from "../../helpers/plan-example.js";
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { spawnSync } from "node:child_process";
-import { fileURLToPath } from "node:url";
 import { pino } from "pino";
-import { parse as parseYaml } from "yaml";
 import ICAL from "ical.js";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
@@ -31,7 +30,6 @@ import type { MachineBody, MachineRecord, PlanCheckRecord, PlanRecord, PlanReque
 import type { RunDetail } from "../../../shared/runs.js";
 import type { WaveSpecInput } from "../../../shared/windows.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const MINUTE = 60_000;
 
 let controller: RunningController;
@@ -318,8 +316,7 @@ describe("a plan over 40 hosts and 200 VMs in 12 groups", () => {
     // In scope, but its group has no windows: reported, never dropped.
     await machine("lonely-vm", { group: "nowhere", roles: ["production"] });
 
-    const specFile = parseYaml(fs.readFileSync(path.resolve(here, "../../../deploy/examples/one-few-many.yaml"), "utf8")) as WaveSpecInput;
-    const spec = { ...specFile, name: "one/few;many, week 13" };
+    const spec = { ...(readPlanExample().spec as WaveSpecInput), name: "one/few;many, week 13" };
     const request: PlanRequest = { spec, run: RUN, start: "2025-03-24" };
 
     const dry = await ok<PlanRecord>("POST", "/v1/plans", { ...request, dryRun: true });
@@ -329,7 +326,7 @@ describe("a plan over 40 hosts and 200 VMs in 12 groups", () => {
     const plan = await ok<PlanRecord>("POST", "/v1/plans", request, 201);
     expect(plan.state).toBe("scheduled");
     expect(plan.weekStart).toBe("2025-03-23T23:00:00.000Z"); // Monday 00:00 in Berlin
-    expect(plan.waves.map((w) => w.name)).toEqual(specFile.waves.map((w) => w.name));
+    expect(plan.waves.map((w) => w.name)).toEqual(spec.waves.map((w) => w.name));
     // Every fleet machine exactly once; the one without windows unplaced with its reason.
     expect(plan.slots).toHaveLength(fleet.machines.length);
     expect(new Set(plan.slots.map((s) => s.machineId))).toEqual(new Set(expectedIds.keys()));

@@ -5,17 +5,13 @@
  * wave order and membership, hypervisors after their VMs; and the cross-check
  * catching machines left out.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
+import { readPlanExample } from "../../../helpers/plan-example.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { noticeMs, parseWaveSpec, type PlanMachine, type WaveSpec } from "../../../../shared/windows.js";
 import { buildPlan, crossCheck, type Plan, type PlanSlot } from "../../../../controller/planning/waves.js";
 import { windowOccurrences } from "../../../../controller/planning/time-windows.js";
 import { generateFleet, type Fleet } from "../../../helpers/fleet.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
 const NOW = Date.parse("2025-03-21T12:00:00Z"); // Friday before the plan's first week
 const START = Date.parse("2025-03-24T08:00:00Z"); // Monday: week 1 (Berlin moves to summer time on its Sunday)
 
@@ -38,7 +34,7 @@ const overlap = (a: { start: number; end: number }, b: { start: number; end: num
 
 beforeAll(() => {
   fleet = generateFleet({ vms: 200, hosts: 40, groups: 12, seed: 7 });
-  spec = parseWaveSpec(parse(fs.readFileSync(path.resolve(here, "../../../../deploy/examples/one-few-many.yaml"), "utf8")));
+  spec = parseWaveSpec(readPlanExample().spec);
   plan = buildPlan(spec, fleet.machines, { preferences: fleet.preferences, now: NOW, start: START });
   slots = plan.waves.flatMap((w) => w.slots);
   byMachine = new Map();

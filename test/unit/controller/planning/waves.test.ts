@@ -3,17 +3,12 @@
  * wave takes which machine, hypervisors after their VMs, the cross-check, and
  * the one/few/many example file.
  */
-import fs from "node:fs";
-import path from "node:path";
-import { fileURLToPath } from "node:url";
-import { parse } from "yaml";
+import { readPlanExample } from "../../../helpers/plan-example.js";
 import { describe, expect, it } from "vitest";
 import { MaintenancePreferenceSchema, PlanMachineSchema, WaveSpecError, WaveSpecSchema, parseWaveSpec,
   type PlanMachine, type PlanMachineInput, type WaveSpecInput } from "../../../../shared/windows.js";
 import { buildPlan, crossCheck, resolveWaveRanges, selectWaves, weekStartOf } from "../../../../controller/planning/waves.js";
 
-const here = path.dirname(fileURLToPath(import.meta.url));
-const EXAMPLE = path.resolve(here, "../../../../deploy/examples/one-few-many.yaml");
 const iso = (ms: number) => new Date(ms).toISOString();
 const t = (text: string) => Date.parse(text);
 
@@ -152,7 +147,7 @@ describe("plans", () => {
 
 describe("spec files", () => {
   it("the one/few/many example loads and mirrors the week in the issue", () => {
-    const s = parseWaveSpec(parse(fs.readFileSync(EXAMPLE, "utf8")));
+    const s = parseWaveSpec(readPlanExample().spec);
     expect(s.waves.map((w) => w.name)).toEqual(["automation", "one-of-each", "test", "few", "many", "remainder", "hypervisors", "last-router"]);
     expect(s.waves[1]!.select).toEqual([{ role: "router", count: 1 }, { role: "storage", count: 1 }]);
     expect(s.waves[3]!.select).toContainEqual({ role: "production", tested: false, percent: 5 });
