@@ -23,6 +23,7 @@
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../../shared/errors.js";
 import { StepErrorCodes } from "../../shared/protocol/steps.js";
@@ -36,6 +37,7 @@ import {
 } from "../libvirt/protocol.js";
 import type { DomainRef, SnapshotRef } from "../libvirt/remote-types.js";
 import { StepError } from "./errors.js";
+import { diskOnlyNeeds, requireWritable, type WriteNeed } from "./image-access.js";
 import {
   checkOverlayName, diskOnlySnapshotXml, diskSourcesByTarget, externalDisks, isExternal, overlayPath, parseSnapshotXml, planDiskOnly,
   repointDisk, type ExternalDisk,
@@ -121,6 +123,9 @@ export async function createDiskOnlyQuiesce(conn: LibvirtConnection, dom: Domain
         "to no snapshot of this VM; remove it once you checked nothing uses it");
     }
   }
+  // libvirt creates the overlays, but this agent removes them again (revert) and merges them (delete).
+  await requireWritable(vm, diskOnlyNeeds(included.map((p) => ({ target: p.target, source: p.source ?? "" }))),
+    "no disk-only snapshot was taken, as it could be neither rolled back nor deleted");
   await guestCanFreeze(conn, dom);
   const flags = DomainSnapshotCreateFlags.DISK_ONLY | DomainSnapshotCreateFlags.QUIESCE | DomainSnapshotCreateFlags.ATOMIC;
   try {
@@ -156,6 +161,16 @@ function repointedDefinition(inactive: string, disks: ExternalDisk[]): string | 
   return changed ? xml : null;
 }
 
+/** The directories of the overlays still there: removing a file writes its directory. */
+async function overlayRemovalNeeds(disks: ExternalDisk[]): Promise<WriteNeed[]> {
+  const needs: WriteNeed[] = [];
+  for (const d of disks) {
+    if (!(await exists(d.overlay))) continue;
+    needs.push({ path: path.dirname(d.overlay), what: `the directory of disk ${d.target}'s overlay ${d.overlay}`, directory: true });
+  }
+  return needs;
+}
+
 async function removeOverlays(disks: ExternalDisk[]): Promise<void> {
   for (const d of disks) await fs.rm(d.overlay, { force: true });
 }
@@ -186,6 +201,9 @@ export async function revertExternal(conn: LibvirtConnection, dom: DomainRef, sn
   const disks = snapshotDisks(vm, snap.name, await conn.domainSnapshotGetXMLDesc(snap));
   let defs = await definitions(conn, dom);
   checkChain(vm, snap.name, "persistent", defs.inactive, disks);
+  // Before the VM is destroyed: a revert that cannot remove the overlays would leave it off, half reverted.
+  await requireWritable(vm, await overlayRemovalNeeds(disks), `nothing was changed: the VM ${defs.live !== null ? "still runs" : "stays"} ` +
+    "on the snapshot's overlays");
   if (defs.live !== null) {
     checkChain(vm, snap.name, "running", defs.live, disks);
     const live = diskSourcesByTarget(defs.live);
@@ -267,6 +285,11 @@ export async function deleteExternal(conn: LibvirtConnection, dom: DomainRef, sn
   const disks = snapshotDisks(vm, snap.name, await conn.domainSnapshotGetXMLDesc(snap));
   const defs = await definitions(conn, dom);
   checkChain(vm, snap.name, "persistent", defs.inactive, disks);
+  // A VM that is off is merged by qemu-img here, into its images; either way the overlays are removed here.
+  const onOverlay = diskSourcesByTarget(defs.inactive);
+  const images = defs.live !== null ? [] : disks.filter((d) => onOverlay.get(d.target) === d.overlay)
+    .map((d) => ({ path: d.original, what: `disk ${d.target}'s image (its overlay is merged into it)`, directory: false }));
+  await requireWritable(vm, [...await overlayRemovalNeeds(disks), ...images], "nothing was merged or removed");
   if (defs.live !== null) {
     checkChain(vm, snap.name, "running", defs.live, disks);
     for (const d of disks) await commitRunning(conn, dom, d);

@@ -146,4 +146,9 @@ export const StepErrorCodes = {
   BAD_VM_NAME: "NS_ERR_STEP_BAD_VM_NAME",
   /** A hook step's run id is not a run id (shared/ids.ts): nothing ran. */
   BAD_RUN_ID: "NS_ERR_STEP_BAD_RUN_ID",
+  /**
+   * A disk-only snapshot step (or its pre-check) found that the agent cannot write an overlay's directory or the image
+   * an overlay is merged into (a read-only mount, e.g. its unit's ProtectSystem=strict): refused before any change.
+   */
+  DISK_NOT_WRITABLE: "NS_ERR_STEP_DISK_NOT_WRITABLE",
 } as const;
