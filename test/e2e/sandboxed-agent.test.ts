@@ -9,6 +9,14 @@
  *   snapshot before anything changes, and the VM is skipped, still running.
  * - Under the unit as shipped the rollback works: the VM is rolled back to its
  *   original disk, and no overlay is left.
+ *
+ * Then the way back from a VM a disk-only snapshot left needing attention: the
+ * agent restarted mid-patch under the unit without ReadWritePaths=, so the
+ * rollback's revert is refused (the VM still runs on its overlay). With the
+ * unit as shipped again, through the CLI and the API: the snapshot is merged
+ * (the VM keeps what it has now) or, with the VM shut off, discarded (back to
+ * the disk it had), `nightshift vm resolve` clears the needs-attention state,
+ * and the next run takes a snapshot again.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { execFile } from "node:child_process";
@@ -28,7 +36,7 @@ import { REPO_ROOT } from "../helpers/run.js";
 import { unitSandbox, type UnitSandbox } from "../helpers/unit-sandbox.js";
 import { AgentProcess, tempAgentDir } from "../integration/agent/daemon/agent-process.js";
 import { runAgainst } from "../integration/cli/run-cli.js";
-import type { EvidenceRecord, RunDetail, RunSpecInput } from "../../shared/runs.js";
+import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord } from "../../shared/runs.js";
 
 const prefix = testPrefix("recov");
 const hostName = `recov-${randomBytes(3).toString("hex")}`;
@@ -36,6 +44,10 @@ const VM = `${prefix}a`;
 const UNIT = path.join(REPO_ROOT, "systemd/nightshift-agent.service");
 const PATCH = "echo v2 > /data/version && if [ -e /data/fragile ]; then echo broken > /data/health; fi; sync";
 const VERIFY = "cat /data/health";
+/** Patches that take a while, so the agent can be replaced in the middle of one; the guest finishes them regardless. */
+const SLOW_PATCH = "sleep 4 && echo v3 > /data/version && sync";
+const SLOW_PATCH_2 = "sleep 4 && echo v5 > /data/version && sync";
+const QUICK_PATCH = "echo v4 > /data/version && sync";
 const CONTROLLER_CONFIG = { agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 4 }, retention: { schedule: "0 0 1 1 *" } };
 
 let conn: LibvirtConnection;
@@ -125,7 +137,7 @@ beforeAll(async () => {
   expect(enrolled.code).toBe(0);
   agentDir = tempAgentDir(enrolled.stdout.trim());
   agentConfig = path.join(agentDir.dir, "agent.yaml");
-  writeAgentConfig(agentConfig, [PATCH, VERIFY]);
+  writeAgentConfig(agentConfig, [PATCH, VERIFY, SLOW_PATCH, SLOW_PATCH_2, QUICK_PATCH]);
 }, 180_000);
 
 afterAll(async () => {
@@ -188,5 +200,122 @@ describe("disk-only rollback with the agent in its unit's sandbox", { timeout: 1
     expect((await conn.domainListAllSnapshots(dom)).map((s) => s.name)).not.toContain(`nightshift-${run.id}-${VM}`);
     expect(await guestSh("cat /data/version")).toBe("v1");
     expect(await guestSh("cat /data/health")).toBe("ok");
+  });
+});
+
+describe("the way back from a VM a disk-only snapshot left needing attention", { timeout: 120_000 }, () => {
+  const id = () => `${hostName}/${VM}`;
+  const cli = (...args: string[]) => runAgainst(controller, args);
+  const snapshotPath = (name: string) => `/v1/snapshots/${encodeURIComponent(hostName)}/${encodeURIComponent(VM)}/${encodeURIComponent(name)}`;
+  const overlayOf = (name: string) => `${disk()}.${name}.qcow2`;
+  const untilGuest = async (command: string, expected: string) => {
+    for (let i = 0; i < 100 && (await guestSh(command)) !== expected; i++) await new Promise((r) => setTimeout(r, 200));
+    expect(await guestSh(command)).toBe(expected);
+  };
+
+  /**
+   * A disk-only run whose agent is replaced mid-patch by one under the unit without ReadWritePaths=: the patch's
+   * outcome is unknown, the rollback's revert is refused, the VM needs attention and still runs on its overlay.
+   */
+  async function leftOnOverlay(patch: string): Promise<{ run: RunDetail; snapshot: string }> {
+    await startSandboxedAgent(sandboxOf("shipped-agent"));
+    const run = await startRun({ vms: [VM], patch: { exec: patch }, verify: { exec: VERIFY, output: "ok" }, snapshotMode: "disk-only-quiesce" });
+    const patching = await waitFor(run.id, (r) => r.vms[0]!.phase === "patch" || r.state === "finished", 60_000);
+    expect(patching.vms[0]!.phase, patching.vms[0]!.reason ?? "").toBe("patch");
+    agent!.kill("SIGKILL");
+    await agent!.exited;
+    await startSandboxedAgent(sandboxOf("no-rwp", withoutReadWritePaths));
+    const done = await finished(run.id);
+    const snapshot = `nightshift-${run.id}-${VM}`;
+    expect(done.vms[0]!.outcome).toBe("needs-attention");
+    expect(done.vms[0]!.reason).toMatch(/^rollback revert failed: .*nothing was changed: the VM still runs on the snapshot's overlays.*NS_ERR_STEP_DISK_NOT_WRITABLE/);
+    expect((await conn.domainGetState(dom)).state).toBe("running");
+    expect(await conn.domainGetXMLDesc(dom)).toContain(`<source file='${overlayOf(snapshot)}'`);
+    // Back to the unit as shipped for the repair.
+    await startSandboxedAgent(sandboxOf("shipped-agent"));
+    return { run: done, snapshot };
+  }
+
+  it("merge: the snapshot is merged into the disk (the VM keeps its state), resolve clears the VM, the next run snapshots again", async () => {
+    const t0 = Date.now();
+    const { run, snapshot } = await leftOnOverlay(SLOW_PATCH);
+    await untilGuest("cat /data/version", "v3");
+    const kept = (await api<SnapshotRecord[]>("GET", "/v1/snapshots")).json.find((s) => s.name === snapshot)!;
+    expect([kept.expiresAt, kept.deletedAt]).toEqual([null, null]);
+
+    // What the operator found: the next run refuses the VM, which has a disk-only snapshot already.
+    const refusedRun = await finished((await startRun({ vms: [VM], patch: { exec: QUICK_PATCH }, verify: { exec: VERIFY, output: "ok" },
+      snapshotMode: "disk-only-quiesce" })).id);
+    expect(refusedRun.vms[0]!.outcome).toBe("skipped");
+    expect(refusedRun.vms[0]!.reason).toMatch(new RegExp(`already has the external snapshot ${snapshot}`));
+
+    // A disk-only snapshot needs the operator's choice; a discard needs the VM off. Neither refusal changes anything.
+    const noMode = await cli("snapshots", "delete", id(), snapshot);
+    expect([noMode.code, noMode.stderr]).toEqual([1, expect.stringMatching(/--merge.*--discard.*\(NS_ERR_SNAPSHOT_MODE\)/)]);
+    const running = await cli("snapshots", "delete", id(), snapshot, "--discard");
+    expect([running.code, running.stderr]).toEqual([1, expect.stringMatching(/is running.*\(NS_ERR_STEP_VM_NOT_SHUT_OFF\)/)]);
+    expect(await conn.domainGetXMLDesc(dom)).toContain(`<source file='${overlayOf(snapshot)}'`);
+    expect(fs.existsSync(overlayOf(snapshot))).toBe(true);
+
+    const merged = await cli("snapshots", "delete", id(), snapshot, "--merge", "--reason", "keep the patch", "--json");
+    expect(merged.code, merged.stderr).toBe(0);
+    const record = JSON.parse(merged.stdout) as SnapshotRecord & { result: string };
+    expect([record.name, record.result, record.deletedAt !== null]).toEqual([snapshot, "merged", true]);
+    expect(record.note).toMatch(/merged .*by the operator.*keep the patch/);
+    expect(await conn.domainGetXMLDesc(dom)).toContain(`<source file='${disk()}'`);
+    expect(overlays()).toEqual([]);
+    expect((await conn.domainListAllSnapshots(dom)).map((s) => s.name)).not.toContain(snapshot);
+    expect(await guestSh("cat /data/version")).toBe("v3");
+    const listed = await cli("snapshots", "--all");
+    expect(listed.stdout).toMatch(new RegExp(`${VM}\\s+${hostName}\\s+${snapshot}.*merged`));
+    const again = await cli("snapshots", "delete", id(), snapshot, "--merge");
+    expect([again.code, again.stderr]).toEqual([1, expect.stringContaining("(NS_ERR_SNAPSHOT_DELETED)")]);
+
+    const resolved = await cli("vm", "resolve", id(), "--reason", "overlay merged, patch v3 checked by hand");
+    expect(resolved.code, resolved.stderr).toBe(0);
+    expect(resolved.stdout).toContain(`${id()} no longer needs attention`);
+    const twice = await cli("vm", "resolve", id(), "--reason", "again");
+    expect([twice.code, twice.stderr]).toEqual([1, expect.stringContaining("(NS_ERR_VM_NOT_NEEDS_ATTENTION)")]);
+    const { json: evidence } = await api<EvidenceRecord[]>("GET", `/v1/runs/${run.id}/evidence`);
+    expect(evidence.map((e) => `${e.step}/${e.check} ${e.result}`)).toEqual(expect.arrayContaining(["operator/snapshot-delete PASS", "operator/resolve INFO"]));
+    expect(evidence.find((e) => e.check === "resolve")!.output).toMatch(/overlay merged, patch v3 checked by hand/);
+    const metrics = await (await fetch(`${controller.url}/metrics`)).text();
+    expect(metrics).not.toContain(`nightshift_vm_needs_attention{host="${hostName}",vm="${VM}"`);
+
+    // The way is clear: the next disk-only run takes its snapshot and succeeds; its kept snapshot is merged away again.
+    const next = await finished((await startRun({ vms: [VM], patch: { exec: QUICK_PATCH }, verify: { exec: VERIFY, output: "ok" },
+      snapshotMode: "disk-only-quiesce" })).id);
+    expect(next.vms[0]!.outcome).toBe("succeeded");
+    const cleanup = await cli("snapshots", "delete", id(), `nightshift-${next.id}-${VM}`, "--merge");
+    expect(cleanup.code, cleanup.stderr).toBe(0);
+    expect(overlays()).toEqual([]);
+    expect(await guestSh("cat /data/version")).toBe("v4");
+    console.log(`merge and resolve: ${Date.now() - t0} ms`);
+  });
+
+  it("discard: with the VM shut off the overlay is dropped and the disk is the one it had; resolved through the API", async () => {
+    const t0 = Date.now();
+    const { snapshot } = await leftOnOverlay(SLOW_PATCH_2);
+    await untilGuest("cat /data/version", "v5");
+    await conn.domainDestroy(dom);
+
+    const { status, json } = await api<SnapshotRecord & { result: string }>("DELETE", snapshotPath(snapshot), { mode: "discard", reason: "patch v5 unwanted" });
+    expect([status, json.result, json.deletedAt !== null]).toEqual([200, "discarded", true]);
+    expect((await conn.domainGetState(dom)).state).toBe("shutoff");
+    expect(await conn.domainGetXMLDesc(dom)).toContain(`<source file='${disk()}'`);
+    expect(overlays()).toEqual([]);
+    expect((await conn.domainListAllSnapshots(dom)).map((s) => s.name)).not.toContain(snapshot);
+    await conn.domainCreate(dom);
+    await waitForGuestAgent(conn, dom, { timeoutMs: 30_000, intervalMs: 250 });
+    // What the disk held when the snapshot was taken: the merged v4, not the discarded patch's v5.
+    expect(await guestSh("cat /data/version")).toBe("v4");
+
+    const vmPath = `/v1/vms/${encodeURIComponent(id())}/resolve`;
+    const resolved = await api<{ host: string; vm: string; runs: string[]; by: string }>("POST", vmPath, { reason: "overlay discarded" });
+    expect([resolved.status, resolved.json.host, resolved.json.vm, resolved.json.runs.length]).toEqual([200, hostName, VM, 1]);
+    expect(resolved.json.by).toMatch(/token admin/);
+    const again = await api<{ error: { code: string } }>("POST", vmPath, { reason: "again" });
+    expect([again.status, again.json.error.code]).toEqual([409, "NS_ERR_VM_NOT_NEEDS_ATTENTION"]);
+    console.log(`discard and resolve: ${Date.now() - t0} ms`);
   });
 });
