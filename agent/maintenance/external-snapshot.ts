@@ -17,6 +17,15 @@
  *   off: `qemu-img commit`), point the definition at the image, drop the
  *   overlays, then the metadata. Idempotent in the same way.
  *
+ * - discard (the VM is shut off and stays off; what it wrote since the
+ *   snapshot is thrown away): point each disk back at its image, drop the
+ *   overlays, then the metadata. For a VM a failed revert left off, or one an
+ *   operator shut down to go back. Idempotent in the same way.
+ *
+ * Every one of them first checks that this agent can write what it will
+ * remove or merge into (./image-access.ts): a sandbox that makes the image
+ * directory read-only is refused before anything changes.
+ *
  * One level only: a VM that already has an external snapshot cannot take
  * another (its overlay would stack on the first one's), so revert and delete
  * always deal with the active overlay.
@@ -310,6 +319,26 @@ export async function deleteExternal(conn: LibvirtConnection, dom: DomainRef, sn
   }
   // libvirt updates the persistent definition itself after a pivot; a VM that was off needs it here.
   const inactive = await conn.domainGetXMLDesc(dom, DomainXmlFlags.INACTIVE);
+  const repointed = repointedDefinition(inactive, disks);
+  if (repointed !== null) await conn.domainDefineXML(repointed);
+  await removeOverlays(disks);
+  await conn.domainSnapshotDelete(snap, DomainSnapshotDeleteFlags.METADATA_ONLY);
+}
+
+/** discard of an external snapshot: the disks go back to the images they had, the overlays go; the VM must be off. */
+export async function discardExternal(conn: LibvirtConnection, dom: DomainRef, snap: SnapshotRef): Promise<void> {
+  const vm = dom.name;
+  const disks = snapshotDisks(vm, snap.name, await conn.domainSnapshotGetXMLDesc(snap));
+  const { state, reason } = await conn.domainGetState(dom);
+  if (state !== "shutoff") {
+    throw new StepError(StepErrorCodes.VM_NOT_SHUT_OFF, `VM ${vm} is ${state} (${reason}): discarding snapshot ${snap.name} throws away ` +
+      "what the VM wrote since it was taken and puts its disks back on the images they had, which a VM that runs on the overlays " +
+      `cannot have done to it; nothing was changed. Shut it off first (virsh shutdown ${vm}, or virsh destroy ${vm}), or merge the ` +
+      "snapshot instead (the VM keeps its current state)");
+  }
+  const inactive = await conn.domainGetXMLDesc(dom, DomainXmlFlags.INACTIVE);
+  checkChain(vm, snap.name, "persistent", inactive, disks);
+  await requireWritable(vm, await overlayRemovalNeeds(disks), "nothing was discarded");
   const repointed = repointedDefinition(inactive, disks);
   if (repointed !== null) await conn.domainDefineXML(repointed);
   await removeOverlays(disks);
