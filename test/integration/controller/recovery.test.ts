@@ -23,6 +23,8 @@ let adminToken: string;
 const hypervisors: SimulatedHypervisor[] = [];
 
 const { api, ok, hypervisor } = controllerApi(() => ({ url: controller.url, adminToken }), hypervisors);
+/** How the controller names the admin token's holder in records. */
+const holder = () => `API token ${controller.store.apiTokens.verify(adminToken) ?? "?"}`;
 const errorOf = (a: Answer<unknown>) => [a.status, (a.json as { error?: { code: string } }).error?.code];
 
 interface Resolution {
@@ -92,7 +94,7 @@ describe("nightshift vm resolve (POST /v1/vms/ID/resolve)", () => {
     const before = Date.now();
     const resolved = await ok<Resolution>("POST", resolvePath("hv1/a"), { reason: "reverted by hand, checked the service", by: "alice@ops1" });
     expect(resolved).toEqual({ host: "hv1", vm: "a", runs: [first.id], reason: "reverted by hand, checked the service",
-      by: "alice@ops1 (API token admin)", resolvedAt: expect.any(String), snapshots: [`nightshift-${first.id}-a`] });
+      by: `alice@ops1 (${holder()})`, resolvedAt: expect.any(String), snapshots: [`nightshift-${first.id}-a`] });
     expect(Date.parse(resolved.resolvedAt)).toBeGreaterThanOrEqual(before - 1);
 
     expect(controller.store.runs.needsAttention()).toEqual([]);
@@ -103,7 +105,7 @@ describe("nightshift vm resolve (POST /v1/vms/ID/resolve)", () => {
     const evidence = await ok<EvidenceRecord[]>("GET", `/v1/runs/${first.id}/evidence`);
     const line = evidence.find((e) => e.step === "operator" && e.check === "resolve")!;
     expect([line.vm, line.host, line.result, line.command]).toEqual(["a", "hv1", "INFO", "nightshift vm resolve hv1/a"]);
-    expect(line.output).toBe("needs-attention resolved by alice@ops1 (API token admin): reverted by hand, checked the service");
+    expect(line.output).toBe(`needs-attention resolved by alice@ops1 (${holder()}): reverted by hand, checked the service`);
     // The snapshot of a VM that needed attention is still kept, without expiry, until someone deletes it.
     const snaps = await ok<SnapshotRecord[]>("GET", "/v1/snapshots");
     expect(snaps.find((s) => s.vm === "a")).toMatchObject({ expiresAt: null, deletedAt: null });
@@ -122,7 +124,7 @@ describe("nightshift vm resolve (POST /v1/vms/ID/resolve)", () => {
     // A bare VM name is enough when one host has it.
     const resolved = await ok<Resolution>("POST", resolvePath("a"), { reason: "fixed" });
     expect([...resolved.runs].sort()).toEqual([r1.id, r2.id].sort());
-    expect(resolved.by).toBe("API token admin");
+    expect(resolved.by).toBe(holder());
     expect(controller.store.runs.needsAttention()).toEqual([]);
 
     const r3 = await again();
@@ -169,7 +171,7 @@ describe("nightshift snapshots delete (DELETE /v1/snapshots/HOST/VM/NAME)", () =
     const deleted = await ok<Deleted>("DELETE", snapshotPath("hv1", "a", name), { reason: "not needed", by: "bob" });
     expect(deleted).toMatchObject({ name, vm: "a", host: "hv1", runId: done.id, result: "deleted" });
     expect(deleted.deletedAt).not.toBeNull();
-    expect(deleted.note).toBe("deleted by the operator (bob (API token admin)): not needed");
+    expect(deleted.note).toBe(`deleted by the operator (bob (${holder()})): not needed`);
     expect(hv.vms.get("a")!.snapshots.has(name)).toBe(false);
     expect(hv.executed.filter((a) => a.kind === "snapshot-delete")).toEqual([{ kind: "snapshot-delete", vm: "a", name }]);
     const all = await ok<SnapshotRecord[]>("GET", "/v1/snapshots?all=1");
@@ -192,7 +194,7 @@ describe("nightshift snapshots delete (DELETE /v1/snapshots/HOST/VM/NAME)", () =
     expect(errorOf(await api("DELETE", snapshotPath("hv1", "a", nameA), { mode: "squash" }))).toEqual([400, "NS_ERR_BAD_REQUEST"]);
 
     const merged = await ok<Deleted>("DELETE", snapshotPath("hv1", "a", nameA), { mode: "merge" });
-    expect([merged.result, merged.note]).toEqual(["merged", "merged into the disks by the operator (API token admin)"]);
+    expect([merged.result, merged.note]).toEqual(["merged", `merged into the disks by the operator (${holder()})`]);
     // The agent refuses a discard of a running VM: answered with its code, noted, not marked deleted.
     const refused = await api<{ error: { code: string; message: string } }>("DELETE", snapshotPath("hv1", "b", nameB), { mode: "discard" });
     expect(errorOf(refused)).toEqual([409, "NS_ERR_STEP_VM_NOT_SHUT_OFF"]);
@@ -200,7 +202,7 @@ describe("nightshift snapshots delete (DELETE /v1/snapshots/HOST/VM/NAME)", () =
     expect([noted.deletedAt, noted.note]).toEqual([null, expect.stringMatching(/^deleting failed: .*running/)]);
     hv.vms.get("b")!.state = "shutoff";
     const discarded = await ok<Deleted>("DELETE", snapshotPath("hv1", "b", nameB), { mode: "discard", reason: "patch unwanted" });
-    expect([discarded.result, discarded.note]).toEqual(["discarded", "discarded by the operator (API token admin): patch unwanted"]);
+    expect([discarded.result, discarded.note]).toEqual(["discarded", `discarded by the operator (${holder()}): patch unwanted`]);
     expect(hv.executed.filter((a) => a.kind.startsWith("snapshot-d")).map((a) => a.kind))
       .toEqual(["snapshot-delete", "snapshot-discard", "snapshot-discard"]);
   });
@@ -211,7 +213,7 @@ describe("nightshift snapshots delete (DELETE /v1/snapshots/HOST/VM/NAME)", () =
     const name = `nightshift-${done.id}-a`;
     hv.vms.get("a")!.snapshots.delete(name);
     const gone = await ok<Deleted>("DELETE", snapshotPath("hv1", "a", name));
-    expect([gone.result, gone.note]).toEqual(["gone", "already gone when the operator deleted it (API token admin)"]);
+    expect([gone.result, gone.note]).toEqual(["gone", `already gone when the operator deleted it (${holder()})`]);
   });
 
   it("refuses what is not nightshift's, a VM in a run, an agent that is not connected, before asking any agent", async () => {
@@ -228,7 +230,7 @@ describe("nightshift snapshots delete (DELETE /v1/snapshots/HOST/VM/NAME)", () =
       name = (await ok<SnapshotRecord[]>("GET", "/v1/snapshots")).find((s) => s.vm === "b")?.name ?? "";
       await new Promise((r) => setTimeout(r, 10));
     }
-    const inRun = await api<{ error: { message: string } }>("DELETE", snapshotPath("hv2", "b", name), { mode: "discard" });
+    const inRun = await api<{ error: { message: string } }>("DELETE", snapshotPath("hv2", "b", name));
     expect(errorOf(inRun)).toEqual([409, "NS_ERR_VM_IN_RUN"]);
     expect(inRun.json.error.message).toContain(busy.id);
 
