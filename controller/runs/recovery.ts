@@ -20,7 +20,7 @@
  *   deletion per snapshot at a time, shared with retention.
  */
 import { NightshiftError, errorMessage } from "../../shared/errors.js";
-import { RunSpecSchema, type SnapshotRecord } from "../../shared/runs.js";
+import { RunSpecSchema, type SnapshotDeleteRecord, type VmResolutionRecord } from "../../shared/runs.js";
 import type { Store } from "../store/index.js";
 import type { SnapshotRow } from "../store/runs.js";
 import { AgentLostError, StepFailedError, StepTimeoutError, type AgentCalls } from "../hub/agent-calls.js";
@@ -59,20 +59,7 @@ function findVm(store: Store, id: string): { hostId: number; host: string; vm: s
   return { hostId: hostIds[0]!, host: hosts[0]!, vm: id };
 }
 
-/** POST /v1/vms/ID/resolve's answer. */
-export interface VmResolution {
-  host: string;
-  vm: string;
-  /** The runs whose needs-attention this cleared. */
-  runs: string[];
-  reason: string;
-  by: string;
-  resolvedAt: string;
-  /** The VM's snapshots nightshift still keeps (a needs-attention VM's have no expiry): delete them when done with them. */
-  snapshots: string[];
-}
-
-export function resolveVm(store: Store, id: string, reason: string, by: string, now = Date.now()): VmResolution {
+export function resolveVm(store: Store, id: string, reason: string, by: string, now = Date.now()): VmResolutionRecord {
   const { hostId, host, vm } = findVm(store, id);
   const flagged = store.runs.needsAttentionOf(hostId, vm);
   if (flagged.length === 0) {
@@ -92,8 +79,7 @@ export function resolveVm(store: Store, id: string, reason: string, by: string, 
 }
 
 export type SnapshotDeleteMode = "merge" | "discard";
-/** deleted: an internal snapshot; merged, discarded: a disk-only one; gone: libvirt had it no longer. */
-export type SnapshotDeleteResult = "deleted" | "merged" | "discarded" | "gone";
+export type SnapshotDeleteResult = SnapshotDeleteRecord["result"];
 
 export interface SnapshotDeleteRequest {
   host: string;
@@ -128,7 +114,7 @@ export class SnapshotDeleter {
     this.busy.delete(id);
   }
 
-  async delete(request: SnapshotDeleteRequest): Promise<SnapshotRecord & { result: SnapshotDeleteResult }> {
+  async delete(request: SnapshotDeleteRequest): Promise<SnapshotDeleteRecord> {
     const { store, calls } = this.options;
     const { vm, name, mode, reason, by } = request;
     const host = store.hosts.findByName(request.host);
