@@ -12,7 +12,8 @@
  *    and `cleanup()` removes it again when it made it and it is empty),
  * 2. remounts every mount point of /proc/self/mountinfo read-only
  *    (`mount -o remount,bind,ro MP`), except /proc, /sys, /dev and what is
- *    mounted below them (ProtectSystem=strict leaves those to other settings),
+ *    mounted below them (ProtectSystem=strict leaves those to other settings)
+ *    and mounts that are read-only already,
  * 3. makes each writable path writable again (`mount --bind P P && mount -o
  *    remount,bind,rw P`); a missing path with systemd's `-` prefix is skipped,
  *    a missing one without it fails the start, as systemd's would,
@@ -114,10 +115,11 @@ export function unitSandbox(options: { unitFile: string; dropIns?: string[]; dir
     "# ProtectSystem=strict with the unit's writable paths; run under unshare -m --propagation private.",
     "set -eu",
     `mount --bind ${q(options.stateSource)} ${q(stateDir)}`,
-    // Every mount point, deepest last (mountinfo order is parent first); octal escapes (\\040) decoded by printf %b.
-    "awk '{print $5}' /proc/self/mountinfo | while read -r escaped; do",
+    // Every mount point not read-only already, parents first (mountinfo's order); octal escapes (\\040) decoded by printf %b.
+    "awk '{print $5, $6}' /proc/self/mountinfo | while read -r escaped options; do",
     "  mp=$(printf '%b' \"$escaped\")",
     "  case \"$mp\" in /proc|/proc/*|/sys|/sys/*|/dev|/dev/*) continue ;; esac",
+    "  case \",$options,\" in *,ro,*) continue ;; esac",
     "  mount -o remount,bind,ro \"$mp\"",
     "done",
     ...writable.map((w) => w.optional
