@@ -8,7 +8,10 @@ import { describeConnectFailure } from "../shared/connect-errors.js";
 import { NightshiftError } from "../shared/errors.js";
 import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
-import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotRecord, StartRunRequest } from "../shared/runs.js";
+import type {
+  EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotDeleteBody, SnapshotDeleteRecord, SnapshotRecord, StartRunRequest,
+  VmResolutionRecord, VmResolveBody,
+} from "../shared/runs.js";
 import type {
   MachineBody, MachineRecord, PlanCheckRecord, PlanRecord, PlanRequest, WindowsBody, WindowsRecord,
 } from "../shared/plans.js";
@@ -207,6 +210,17 @@ export class ApiClient {
   /** Snapshots nightshift took and has not deleted yet; with `all`, the deleted ones too. */
   listSnapshots(all = false): Promise<SnapshotRecord[]> {
     return this.request("GET", "/v1/snapshots", { query: { all: all ? 1 : undefined } });
+  }
+
+  /** DELETE /v1/snapshots/HOST/VM/NAME: deletes (merges, discards) a snapshot a run took, through its host's agent. */
+  deleteSnapshot(host: string, vm: string, name: string, body: SnapshotDeleteBody): Promise<SnapshotDeleteRecord> {
+    const path = [host, vm, name].map(encodeURIComponent).join("/");
+    return this.request("DELETE", `/v1/snapshots/${path}`, { body });
+  }
+
+  /** POST /v1/vms/ID/resolve (ID: HOST/VM, or a VM name one host has): the VM no longer needs attention. */
+  resolveVm(id: string, body: VmResolveBody): Promise<VmResolutionRecord> {
+    return this.request("POST", `/v1/vms/${encodeURIComponent(id)}/resolve`, { body });
   }
 
   /** GET /v1/windows: every group's maintenance preference with its next window. */

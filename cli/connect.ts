@@ -4,7 +4,7 @@ import type { Command } from "commander";
 import { ApiClient } from "./api-client.js";
 import { resolveSettings, type SettingsFlags } from "./settings.js";
 
-export function clientFor(cmd: Command, env: NodeJS.ProcessEnv = process.env): ApiClient {
+export function clientFor(cmd: Command, env: NodeJS.ProcessEnv = process.env, timeoutMs?: number): ApiClient {
   const settings = resolveSettings({ flags: cmd.optsWithGlobals<SettingsFlags>(), env, homeDir: os.homedir() });
-  return new ApiClient({ url: settings.url, token: settings.token, tokenSource: settings.tokenSource });
+  return new ApiClient({ url: settings.url, token: settings.token, tokenSource: settings.tokenSource, timeoutMs });
 }

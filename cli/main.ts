@@ -5,6 +5,7 @@ import { NightshiftError } from "../shared/errors.js";
 import { AGENT_VERSION } from "../agent/version.js";
 import { hostsCommand } from "./hosts.js";
 import { vmsCommand } from "./vms.js";
+import { vmCommand } from "./vm.js";
 import { eventsCommand } from "./events.js";
 import { statusCommand } from "./status.js";
 import { expectStopCommand, findingsCommand } from "./findings.js";
@@ -27,6 +28,7 @@ const program = new Command("nightshift")
   .option("--config <file>", "config file with url and token or tokenFile (default ~/.config/nightshift/cli.yaml)")
   .addCommand(hostsCommand())
   .addCommand(vmsCommand())
+  .addCommand(vmCommand())
   .addCommand(eventsCommand())
   .addCommand(statusCommand())
   .addCommand(findingsCommand())
@@ -51,6 +53,8 @@ Examples:
   nightshift runs
   nightshift run evidence RUN-ID
   nightshift snapshots
+  nightshift snapshots delete web1/app3 nightshift-RUN-app3 --merge --reason "keep the patch"
+  nightshift vm resolve web1/app3 --reason "repaired by hand"
   nightshift windows set acme --tz Europe/Berlin --window "tue,thu 02:00-05:00" --notice 48h
   nightshift machines set web1 --group acme --role production --tested
   nightshift plan week --spec one-few-many.yaml --start 2026-03-02 --dry-run

@@ -39,7 +39,7 @@ export class ControllerMetrics {
       },
     });
     new Gauge({
-      name: "nightshift_vm_needs_attention", help: "1 for a VM a maintenance run left needing attention, until a later run on it ends well.",
+      name: "nightshift_vm_needs_attention", help: "1 for a VM a maintenance run left needing attention, until a later run on it ends well or an operator resolves it.",
       labelNames: ["host", "vm", "run"], registers,
       collect() {
         this.reset();

@@ -28,6 +28,7 @@ import { AgentCalls } from "./hub/agent-calls.js";
 import { RunEngine } from "./runs/engine.js";
 import { RunNotifier } from "./runs/notifier.js";
 import { SnapshotRetention } from "./runs/retention.js";
+import { SnapshotDeleter } from "./runs/recovery.js";
 import { runTimeouts } from "./runs/timeouts.js";
 import { registerRunsApi } from "./http/runs-api.js";
 import { registerPlansApi } from "./http/plans-api.js";
@@ -91,8 +92,10 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc(),
   });
   const engine = new RunEngine({ store, calls, notifier, timeouts, log: log.child({ part: "runs" }), isConnected: (id) => hub.isConnected(id) });
+  // An operator's delete may merge a large overlay (or qemu-img commit one): the snapshot step's time.
+  const deleter = new SnapshotDeleter({ store, calls, stepTimeoutMs: timeouts.snapshotMs + timeouts.marginMs });
   const retention = new SnapshotRetention({
-    store, calls, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule, stepTimeoutMs: timeouts.quickMs,
+    store, calls, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule, stepTimeoutMs: timeouts.quickMs, deleter,
   });
   const clock = options.clock ?? Date.now;
   const planNotifier = new PlanNotifier({
@@ -110,7 +113,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
 
   const router = new Router();
   registerApi(router, { store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
-  registerRunsApi(router, { store, engine });
+  registerRunsApi(router, { store, engine, deleter });
   registerPlansApi(router, { store, service: planService, executor: plans, clock });
   const authorize = (req: http.IncomingMessage) => {
     const token = bearerToken(req.headers.authorization);

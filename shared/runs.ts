@@ -171,6 +171,41 @@ export interface SnapshotRecord {
   note: string | null;
 }
 
+/** DELETE /v1/snapshots/HOST/VM/NAME body, all optional; a disk-only snapshot needs `mode`. */
+export interface SnapshotDeleteBody {
+  /** merge: the overlays into the disks, the VM keeps its current state; discard: back to the snapshot, the VM shut off. */
+  mode?: "merge" | "discard";
+  reason?: string;
+  /** Who asks (the CLI sends user@host); recorded next to the API token's name. */
+  by?: string;
+}
+
+/** DELETE /v1/snapshots/HOST/VM/NAME: the snapshot, now recorded as deleted, and what became of it. */
+export interface SnapshotDeleteRecord extends SnapshotRecord {
+  /** deleted (internal), merged or discarded (disk-only), gone (libvirt had it no longer). */
+  result: "deleted" | "merged" | "discarded" | "gone";
+}
+
+/** POST /v1/vms/ID/resolve body. */
+export interface VmResolveBody {
+  reason: string;
+  by?: string;
+}
+
+/** POST /v1/vms/ID/resolve: the VM no longer needs attention. */
+export interface VmResolutionRecord {
+  host: string;
+  vm: string;
+  /** The runs whose needs-attention this cleared (their outcomes stay as they were). */
+  runs: string[];
+  reason: string;
+  /** Who resolved it: the client's word and the API token's name. */
+  by: string;
+  resolvedAt: string;
+  /** The VM's snapshots nightshift still keeps (a needs-attention VM's do not expire): delete them once done with them. */
+  snapshots: string[];
+}
+
 /** Snapshot names nightshift takes: nightshift-<run>-<vm>, within libvirt's name rules. */
 export function snapshotName(runId: string, vm: string): string {
   return `nightshift-${runId}-${vm.replace(/[^A-Za-z0-9._-]/g, "_")}`.slice(0, 200);

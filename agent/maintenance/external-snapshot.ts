@@ -17,12 +17,22 @@
  *   off: `qemu-img commit`), point the definition at the image, drop the
  *   overlays, then the metadata. Idempotent in the same way.
  *
+ * - discard (the VM is shut off and stays off; what it wrote since the
+ *   snapshot is thrown away): point each disk back at its image, drop the
+ *   overlays, then the metadata. For a VM a failed revert left off, or one an
+ *   operator shut down to go back. Idempotent in the same way.
+ *
+ * Every one of them first checks that this agent can write what it will
+ * remove or merge into (./image-access.ts): a sandbox that makes the image
+ * directory read-only is refused before anything changes.
+ *
  * One level only: a VM that already has an external snapshot cannot take
  * another (its overlay would stack on the first one's), so revert and delete
  * always deal with the active overlay.
  */
 import { execFile } from "node:child_process";
 import fs from "node:fs/promises";
+import path from "node:path";
 import { setTimeout as sleep } from "node:timers/promises";
 import { errorMessage } from "../../shared/errors.js";
 import { StepErrorCodes } from "../../shared/protocol/steps.js";
@@ -36,6 +46,7 @@ import {
 } from "../libvirt/protocol.js";
 import type { DomainRef, SnapshotRef } from "../libvirt/remote-types.js";
 import { StepError } from "./errors.js";
+import { diskOnlyNeeds, requireWritable, type WriteNeed } from "./image-access.js";
 import {
   checkOverlayName, diskOnlySnapshotXml, diskSourcesByTarget, externalDisks, isExternal, overlayPath, parseSnapshotXml, planDiskOnly,
   repointDisk, type ExternalDisk,
@@ -121,6 +132,9 @@ export async function createDiskOnlyQuiesce(conn: LibvirtConnection, dom: Domain
         "to no snapshot of this VM; remove it once you checked nothing uses it");
     }
   }
+  // libvirt creates the overlays, but this agent removes them again (revert) and merges them (delete).
+  await requireWritable(vm, diskOnlyNeeds(included.map((p) => ({ target: p.target, source: p.source ?? "" }))),
+    "no disk-only snapshot was taken, as it could be neither rolled back nor deleted");
   await guestCanFreeze(conn, dom);
   const flags = DomainSnapshotCreateFlags.DISK_ONLY | DomainSnapshotCreateFlags.QUIESCE | DomainSnapshotCreateFlags.ATOMIC;
   try {
@@ -156,6 +170,16 @@ function repointedDefinition(inactive: string, disks: ExternalDisk[]): string | 
   return changed ? xml : null;
 }
 
+/** The directories of the overlays still there: removing a file writes its directory. */
+async function overlayRemovalNeeds(disks: ExternalDisk[]): Promise<WriteNeed[]> {
+  const needs: WriteNeed[] = [];
+  for (const d of disks) {
+    if (!(await exists(d.overlay))) continue;
+    needs.push({ path: path.dirname(d.overlay), what: `the directory of disk ${d.target}'s overlay ${d.overlay}`, directory: true });
+  }
+  return needs;
+}
+
 async function removeOverlays(disks: ExternalDisk[]): Promise<void> {
   for (const d of disks) await fs.rm(d.overlay, { force: true });
 }
@@ -186,6 +210,9 @@ export async function revertExternal(conn: LibvirtConnection, dom: DomainRef, sn
   const disks = snapshotDisks(vm, snap.name, await conn.domainSnapshotGetXMLDesc(snap));
   let defs = await definitions(conn, dom);
   checkChain(vm, snap.name, "persistent", defs.inactive, disks);
+  // Before the VM is destroyed: a revert that cannot remove the overlays would leave it off, half reverted.
+  await requireWritable(vm, await overlayRemovalNeeds(disks), `nothing was changed: the VM ${defs.live !== null ? "still runs" : "stays"} ` +
+    "on the snapshot's overlays");
   if (defs.live !== null) {
     checkChain(vm, snap.name, "running", defs.live, disks);
     const live = diskSourcesByTarget(defs.live);
@@ -267,6 +294,11 @@ export async function deleteExternal(conn: LibvirtConnection, dom: DomainRef, sn
   const disks = snapshotDisks(vm, snap.name, await conn.domainSnapshotGetXMLDesc(snap));
   const defs = await definitions(conn, dom);
   checkChain(vm, snap.name, "persistent", defs.inactive, disks);
+  // A VM that is off is merged by qemu-img here, into its images; either way the overlays are removed here.
+  const onOverlay = diskSourcesByTarget(defs.inactive);
+  const images = defs.live !== null ? [] : disks.filter((d) => onOverlay.get(d.target) === d.overlay)
+    .map((d) => ({ path: d.original, what: `disk ${d.target}'s image (its overlay is merged into it)`, directory: false }));
+  await requireWritable(vm, [...await overlayRemovalNeeds(disks), ...images], "nothing was merged or removed");
   if (defs.live !== null) {
     checkChain(vm, snap.name, "running", defs.live, disks);
     for (const d of disks) await commitRunning(conn, dom, d);
@@ -287,6 +319,26 @@ export async function deleteExternal(conn: LibvirtConnection, dom: DomainRef, sn
   }
   // libvirt updates the persistent definition itself after a pivot; a VM that was off needs it here.
   const inactive = await conn.domainGetXMLDesc(dom, DomainXmlFlags.INACTIVE);
+  const repointed = repointedDefinition(inactive, disks);
+  if (repointed !== null) await conn.domainDefineXML(repointed);
+  await removeOverlays(disks);
+  await conn.domainSnapshotDelete(snap, DomainSnapshotDeleteFlags.METADATA_ONLY);
+}
+
+/** discard of an external snapshot: the disks go back to the images they had, the overlays go; the VM must be off. */
+export async function discardExternal(conn: LibvirtConnection, dom: DomainRef, snap: SnapshotRef): Promise<void> {
+  const vm = dom.name;
+  const disks = snapshotDisks(vm, snap.name, await conn.domainSnapshotGetXMLDesc(snap));
+  const { state, reason } = await conn.domainGetState(dom);
+  if (state !== "shutoff") {
+    throw new StepError(StepErrorCodes.VM_NOT_SHUT_OFF, `VM ${vm} is ${state} (${reason}): discarding snapshot ${snap.name} throws away ` +
+      "what the VM wrote since it was taken and puts its disks back on the images they had, which a VM that runs on the overlays " +
+      `cannot have done to it; nothing was changed. Shut it off first (virsh shutdown ${vm}, or virsh destroy ${vm}), or merge the ` +
+      "snapshot instead (the VM keeps its current state)");
+  }
+  const inactive = await conn.domainGetXMLDesc(dom, DomainXmlFlags.INACTIVE);
+  checkChain(vm, snap.name, "persistent", inactive, disks);
+  await requireWritable(vm, await overlayRemovalNeeds(disks), "nothing was discarded");
   const repointed = repointedDefinition(inactive, disks);
   if (repointed !== null) await conn.domainDefineXML(repointed);
   await removeOverlays(disks);

@@ -1,6 +1,8 @@
 /**
  * The maintenance-run API: start (or dry-run), list, show, evidence, abort,
- * and the snapshots runs took. Shapes are shared/runs.ts, the CLI's --json.
+ * the snapshots runs took and their deletion by the operator, and resolving a
+ * VM that needs attention (../runs/recovery.ts). Shapes are shared/runs.ts,
+ * the CLI's --json.
  */
 import { z } from "zod";
 import { Created, HttpError, type Router } from "./router.js";
@@ -8,10 +10,23 @@ import type { Store } from "../store/index.js";
 import type { RunEngine } from "../runs/engine.js";
 import { RunRequestError } from "../runs/plan.js";
 import { evidenceRecord, runRecord, snapshotRecord } from "../runs/records.js";
+import { RecoveryError, resolveVm, type SnapshotDeleter } from "../runs/recovery.js";
+import { bearerToken } from "../tokens.js";
 
 export interface RunsApiDeps {
   store: Store;
   engine: RunEngine;
+  deleter: SnapshotDeleter;
+}
+
+const text = (max: number) => z.string().trim().min(1).max(max);
+const DeleteSnapshotBody = z.object({ mode: z.enum(["merge", "discard"]).optional(), reason: text(1000).optional(), by: text(200).optional() })
+  .strict();
+const ResolveBody = z.object({ reason: text(1000), by: text(200).optional() }).strict();
+
+function badBody(issues: z.core.$ZodIssue[], expected: string): HttpError {
+  return new HttpError(400, "NS_ERR_BAD_REQUEST", `${issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}; ` +
+    `expected ${expected}`);
 }
 
 const StartBody = z.object({ spec: z.unknown(), dryRun: z.boolean().optional(), waitForAgent: z.boolean().optional() });
@@ -23,7 +38,23 @@ function positiveInt(text: string | null, name: string, fallback: number, min = 
   return n;
 }
 
-export function registerRunsApi(router: Router, { store, engine }: RunsApiDeps): void {
+export function registerRunsApi(router: Router, { store, engine, deleter }: RunsApiDeps): void {
+  /** Who asks: the client's own word (the CLI sends user@host), and the API token's name, which the client cannot choose. */
+  const requester = (authorization: string | undefined, by: string | undefined): string => {
+    const token = bearerToken(authorization);
+    const name = token ? store.apiTokens.verify(token) : null;
+    const holder = `API token ${name ?? "?"}`;
+    return by ? `${by} (${holder})` : holder;
+  };
+  const recovery = async <T>(fn: () => T | Promise<T>): Promise<T> => {
+    try {
+      return await fn();
+    } catch (err) {
+      if (err instanceof RecoveryError) throw new HttpError(err.status, err.code, err.message);
+      throw err;
+    }
+  };
+
   router.add("POST", "/v1/runs", ({ body }) => {
     const parsed = StartBody.safeParse(body);
     if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", "expected a JSON body {\"spec\": {...}, \"dryRun\": false}");
@@ -62,5 +93,20 @@ export function registerRunsApi(router: Router, { store, engine }: RunsApiDeps):
   router.add("GET", "/v1/snapshots", ({ url }) => {
     const all = ["1", "true", "yes"].includes(url.searchParams.get("all") ?? "");
     return store.runs.snapshots(all).map(snapshotRecord);
+  });
+
+  router.add("DELETE", "/v1/snapshots/:host/:vm/:name", async ({ params, body, req }) => {
+    const parsed = DeleteSnapshotBody.safeParse(body ?? {});
+    if (!parsed.success) throw badBody(parsed.error.issues, '{"mode": "merge"|"discard" (disk-only snapshots), "reason": "...", "by": "..."}, all optional');
+    const { mode, reason, by } = parsed.data;
+    return recovery(() => deleter.delete({ host: params.host!, vm: params.vm!, name: params.name!, mode, reason,
+      by: requester(req.headers.authorization, by) }));
+  });
+
+  // ID: HOST/VM URL-encoded (HOST%2FVM), or a VM name only one host has.
+  router.add("POST", "/v1/vms/:id/resolve", ({ params, body, req }) => {
+    const parsed = ResolveBody.safeParse(body ?? {});
+    if (!parsed.success) throw badBody(parsed.error.issues, '{"reason": "what was done about it", "by": "..." (optional)}');
+    return recovery(() => resolveVm(store, params.id!, parsed.data.reason, requester(req.headers.authorization, parsed.data.by)));
   });
 }

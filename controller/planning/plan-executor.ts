@@ -21,7 +21,7 @@
  *
  * Pause rules, checked before anything starts: a VM of this plan that needs
  * attention (store.runs.needsAttention(): until a later run on it succeeds or
- * rolls back), or a wave whose failed slots reached its failure budget (a
+ * rolls back, or an operator resolves it: nightshift vm resolve), or a wave whose failed slots reached its failure budget (a
  * count, or a percentage of the wave's slots rounded up; default 1), pauses
  * the plan with the reason; runs in flight go on. `resume` is refused while a
  * VM still needs attention, and accepts the failures so far: the budget then
@@ -244,7 +244,8 @@ export class PlanExecutor {
     if (!slot) return null;
     const hit = flagged.find((r) => r.run_id === slot.run_id) ?? flagged.find((r) => `${r.host}/${r.vm}` === `${slot.host}/${slot.name}`)!;
     return `${hit.host}/${hit.vm} (wave ${slot.wave_name}, run ${hit.run_id}) needs attention: ` +
-      `a later run on it that succeeds or rolls back resolves it, or cancel the plan`;
+      `a later run on it that succeeds or rolls back resolves it, as does nightshift vm resolve ${hit.host}/${hit.vm} --reason TEXT ` +
+      "once it is repaired; or cancel the plan";
   }
 
   private pauseReason(plan: PlanRow): string | null {

@@ -4,7 +4,8 @@
  * deletion is recorded (on the snapshot and as an evidence line of its run).
  * Only rows of the snapshots table are touched, so an operator's own
  * snapshots, and snapshots of VMs that need attention (no expiry), stay.
- * A host whose agent is not connected is tried again at the next tick.
+ * A host whose agent is not connected, or a snapshot an operator is deleting
+ * (nightshift snapshots delete), is tried again at the next tick.
  */
 import cron, { type ScheduledTask } from "node-cron";
 import type { Logger } from "../../shared/logging.js";
@@ -12,6 +13,7 @@ import { NightshiftError, errorMessage } from "../../shared/errors.js";
 import type { Store } from "../store/index.js";
 import type { AgentCalls } from "../hub/agent-calls.js";
 import type { ControllerMetrics } from "../metrics.js";
+import type { SnapshotDeleter } from "./recovery.js";
 
 export interface RetentionOptions {
   store: Store;
@@ -20,6 +22,8 @@ export interface RetentionOptions {
   log: Logger;
   schedule: string;
   stepTimeoutMs: number;
+  /** Shared with the operator's deletes: a snapshot one of them is deleting is left for the next tick. */
+  deleter?: SnapshotDeleter;
 }
 
 export interface SweepResult {
@@ -61,7 +65,7 @@ export class SnapshotRetention {
     const result: SweepResult = { deleted: 0, gone: 0, failed: 0, waiting: 0 };
     const sweep = ++this.sweeps;
     for (const snap of store.runs.expiredSnapshots(now)) {
-      if (!calls.isConnected(snap.host_id)) {
+      if (!calls.isConnected(snap.host_id) || (this.options.deleter && !this.options.deleter.claim(snap.id))) {
         result.waiting++;
         continue;
       }
@@ -87,6 +91,8 @@ export class SnapshotRetention {
         const detail = errorMessage(err);
         store.runs.noteSnapshot(snap.id, `deleting failed, will retry: ${detail}`);
         log.warn({ vm: snap.vm, host: snap.host, snapshot: snap.name, err: detail }, "deleting an expired snapshot failed; retrying next time");
+      } finally {
+        this.options.deleter?.release(snap.id);
       }
     }
     return result;

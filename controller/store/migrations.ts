@@ -359,6 +359,24 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX events_host_received ON events (host_id, received_at);
     `,
   },
+  {
+    version: 10,
+    name: "operators' resolutions of VMs that needed attention",
+    sql: `
+      -- nightshift vm resolve: the VM no longer needs attention for what happened before resolved_at.
+      -- run_vms keeps the outcome; runs is the JSON array of the runs whose needs-attention it cleared.
+      CREATE TABLE vm_resolutions (
+        id INTEGER PRIMARY KEY,
+        host_id INTEGER NOT NULL REFERENCES hosts(id),
+        vm TEXT NOT NULL,
+        runs TEXT NOT NULL,
+        resolved_at INTEGER NOT NULL,
+        resolved_by TEXT NOT NULL,
+        reason TEXT NOT NULL
+      );
+      CREATE INDEX vm_resolutions_vm ON vm_resolutions (host_id, vm, resolved_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -82,6 +82,17 @@ export const EVIDENCE_OUTPUT_LIMIT = 4096;
 const RUN_VM_COLUMNS = `rv.run_id, rv.position, rv.host_id, h.name AS host, rv.vm, rv.canary, rv.phase, rv.attempt, rv.step_id,
   rv.step_sent, rv.outcome, rv.reason, rv.snapshot, rv.started_at, rv.finished_at, rv.updated_at`;
 
+/**
+ * VMs flagged by a run that left them needing attention, until a later run on
+ * the VM ends well or an operator resolves it (vm_resolutions) after that run.
+ */
+const NEEDS_ATTENTION = `SELECT rv.run_id, h.name AS host, rv.vm FROM run_vms rv JOIN hosts h ON h.id = rv.host_id
+  WHERE rv.outcome = 'needs-attention' AND NOT EXISTS (
+    SELECT 1 FROM run_vms later WHERE later.host_id = rv.host_id AND later.vm = rv.vm
+      AND later.finished_at > rv.finished_at AND later.outcome IN ('succeeded', 'rolled-back'))
+  AND NOT EXISTS (
+    SELECT 1 FROM vm_resolutions res WHERE res.host_id = rv.host_id AND res.vm = rv.vm AND res.resolved_at >= rv.finished_at)`;
+
 export class RunStore {
   private readonly stmts;
 
@@ -125,11 +136,12 @@ export class RunStore {
         WHERE s.deleted_at IS NULL AND s.expires_at IS NOT NULL AND s.expires_at <= ? ORDER BY s.expires_at`),
       inMaintenance: db.prepare(`SELECT rv.run_id, h.name AS host, rv.vm FROM run_vms rv JOIN hosts h ON h.id = rv.host_id
         JOIN runs r ON r.id = rv.run_id WHERE rv.outcome IS NULL AND rv.phase != 'pending' AND r.state != 'finished'`),
-      // A needs-attention VM stays flagged until a later run on it ends well.
-      needsAttention: db.prepare(`SELECT rv.run_id, h.name AS host, rv.vm FROM run_vms rv JOIN hosts h ON h.id = rv.host_id
-        WHERE rv.outcome = 'needs-attention' AND NOT EXISTS (
-          SELECT 1 FROM run_vms later WHERE later.host_id = rv.host_id AND later.vm = rv.vm
-            AND later.finished_at > rv.finished_at AND later.outcome IN ('succeeded', 'rolled-back'))`),
+      needsAttention: db.prepare(`${NEEDS_ATTENTION} ORDER BY rv.finished_at, rv.run_id`),
+      needsAttentionOf: db.prepare(`${NEEDS_ATTENTION} AND rv.host_id = ? AND rv.vm = ? ORDER BY rv.finished_at, rv.run_id`),
+      insertResolution: db.prepare(`INSERT INTO vm_resolutions (host_id, vm, runs, resolved_at, resolved_by, reason) VALUES (?, ?, ?, ?, ?, ?)`),
+      hostsOfRunVm: db.prepare(`SELECT DISTINCT rv.host_id FROM run_vms rv WHERE rv.vm = ?`),
+      snapshotOf: db.prepare(`SELECT s.*, h.name AS host FROM snapshots s JOIN hosts h ON h.id = s.host_id
+        WHERE s.host_id = ? AND s.vm = ? AND s.name = ?`),
       activeRunCount: db.prepare(`SELECT count(*) AS n FROM runs WHERE state != 'finished'`),
     };
   }
@@ -260,5 +272,25 @@ export class RunStore {
 
   needsAttention(): { run_id: string; host: string; vm: string }[] {
     return this.stmts.needsAttention.all() as { run_id: string; host: string; vm: string }[];
+  }
+
+  /** The runs that left this VM needing attention and still flag it, oldest first. */
+  needsAttentionOf(hostId: number, vm: string): { run_id: string; host: string; vm: string }[] {
+    return this.stmts.needsAttentionOf.all(hostId, vm) as { run_id: string; host: string; vm: string }[];
+  }
+
+  /** An operator's resolution: the VM no longer needs attention for what happened up to `now`. */
+  recordResolution(hostId: number, vm: string, runIds: string[], by: string, reason: string, now: number): void {
+    this.stmts.insertResolution.run(hostId, vm, JSON.stringify(runIds), now, by, reason);
+  }
+
+  /** Hosts on which a VM of this name was in some run. */
+  hostsOfRunVm(vm: string): number[] {
+    return (this.stmts.hostsOfRunVm.all(vm) as { host_id: number }[]).map((r) => r.host_id);
+  }
+
+  /** A snapshot nightshift took, deleted or not. */
+  snapshotOf(hostId: number, vm: string, name: string): SnapshotRow | undefined {
+    return this.stmts.snapshotOf.get(hostId, vm, name) as SnapshotRow | undefined;
   }
 }

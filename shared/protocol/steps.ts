@@ -14,8 +14,8 @@
  *   agent's own configuration allows (maintenance.guestCommands,
  *   maintenance.hooks); anything else is refused with NS_ERR_STEP_NOT_ALLOWED
  *   before it runs. The network can ask; the operator's config decides.
- * - A snapshot step that changes or removes a snapshot (revert, delete; create
- *   of a name that exists) acts only on a snapshot the agent can tell is
+ * - A snapshot step that changes or removes a snapshot (revert, delete,
+ *   discard; create of a name that exists) acts only on a snapshot the agent can tell is
  *   nightshift's (agent/maintenance/snapshot-ownership.ts), else
  *   NS_ERR_STEP_SNAPSHOT_NOT_OURS. A hook runs only for a VM defined on the
  *   host, with a VM name and run id of a strict shape
@@ -53,7 +53,14 @@ export const StepActionSchema = z.discriminatedUnion("kind", [
     mode: z.enum(["internal", "disk-only-quiesce"]) }),
   z.object({ kind: z.literal("snapshot-exists"), vm, name: z.string().min(1).max(200) }),
   z.object({ kind: z.literal("snapshot-revert"), vm, name: z.string().min(1).max(200) }),
+  /** Deletes a snapshot; the VM keeps its current state (a disk-only snapshot's overlays are merged into its disks). */
   z.object({ kind: z.literal("snapshot-delete"), vm, name: z.string().min(1).max(200) }),
+  /**
+   * Drops a disk-only snapshot's overlays and puts the disks back on the images they had when it was taken, throwing
+   * away what was written since; only for a VM that is shut off, which stays off. A kind of its own, so an agent that
+   * does not know it refuses it instead of merging.
+   */
+  z.object({ kind: z.literal("snapshot-discard"), vm, name: z.string().min(1).max(200) }),
   /** Starts the VM if it is not running. */
   z.object({ kind: z.literal("start"), vm }),
   /** Reboots through the guest agent and waits for the reboot event and the guest agent. */
@@ -127,6 +134,8 @@ export const StepResultSchemas = {
   "snapshot-exists": z.object({ exists: z.boolean() }),
   "snapshot-revert": z.object({ state: z.string(), durationMs: z.number() }),
   "snapshot-delete": z.object({ deleted: z.boolean() }),
+  /** discarded: false when the VM had no snapshot of that name. */
+  "snapshot-discard": z.object({ discarded: z.boolean() }),
   start: z.object({ started: z.boolean() }),
   reboot: z.object({ rebootedInMs: z.number() }),
   "tcp-check": z.object({ address: z.string(), connectMs: z.number() }),
@@ -151,4 +160,13 @@ export const StepErrorCodes = {
   BAD_VM_NAME: "NS_ERR_STEP_BAD_VM_NAME",
   /** A hook step's run id is not a run id (shared/ids.ts): nothing ran. */
   BAD_RUN_ID: "NS_ERR_STEP_BAD_RUN_ID",
+  /**
+   * A disk-only snapshot step (or its pre-check) found that the agent cannot write an overlay's directory or the image
+   * an overlay is merged into (a read-only mount, e.g. its unit's ProtectSystem=strict): refused before any change.
+   */
+  DISK_NOT_WRITABLE: "NS_ERR_STEP_DISK_NOT_WRITABLE",
+  /** snapshot-discard of a VM that is not shut off: nothing was changed. */
+  VM_NOT_SHUT_OFF: "NS_ERR_STEP_VM_NOT_SHUT_OFF",
+  /** snapshot-discard of an internal snapshot (deleting one never changes the VM; going back to it is a revert). */
+  NOT_DISK_ONLY: "NS_ERR_STEP_NOT_DISK_ONLY",
 } as const;

@@ -172,6 +172,14 @@ export class SimulatedHypervisor {
       case "snapshot-delete":
         if (this.notOurs.has(`${vm.name}/${action.name}`)) return this.notOursError(vm.name, action.name, "delete it");
         return ok({ deleted: vm.snapshots.delete(action.name) });
+      case "snapshot-discard": {
+        const version = vm.snapshots.get(action.name);
+        if (version === undefined) return ok({ discarded: false });
+        if (vm.state !== "shutoff") return { ok: false, error: { code: "NS_ERR_STEP_VM_NOT_SHUT_OFF", message: `VM ${vm.name} is running` } };
+        vm.version = version;
+        vm.snapshots.delete(action.name);
+        return ok({ discarded: true });
+      }
       case "start": {
         const started = vm.state !== "running";
         vm.state = "running";

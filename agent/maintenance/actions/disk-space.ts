@@ -11,6 +11,11 @@
  * would pin one of libuv's four threadpool threads for good (and with them
  * every later fs call of the agent). A child stuck like that is SIGKILLed and
  * abandoned by runTool, and the step fails with a timeout naming the file.
+ *
+ * For disk-only-quiesce it first checks that the agent can write each disk's
+ * directory and image (../image-access.ts): the agent removes and merges the
+ * overlays itself, and a sandbox that makes them read-only for it is refused
+ * here, before any change, with NS_ERR_STEP_DISK_NOT_WRITABLE.
  */
 import { StepErrorCodes } from "../../../shared/protocol/steps.js";
 import { errorMessage } from "../../../shared/errors.js";
@@ -18,6 +23,7 @@ import { parseDomainDisks } from "../../libvirt/domain-xml.js";
 import { runTool } from "../../probes/run-tool.js";
 import { classifyDisk, snapshotability } from "../disk-classify.js";
 import { StepError } from "../errors.js";
+import { diskOnlyNeeds, requireWritable } from "../image-access.js";
 import type { StepHandler } from "../types.js";
 import { lookupVm } from "../vm.js";
 
@@ -55,12 +61,20 @@ export const diskSpaceAction: StepHandler<"disk-space"> = {
     const memoryBytes = mode !== "internal" || state.state === "shutoff" || state.state === "crashed" ? 0 : info.memoryKiB * 1024;
     const disks = parseDomainDisks(xml).map(classifyDisk).filter((d) => snapshotability(d, mode).snapshotable && d.included);
     const result: { target: string; source: string; availableBytes: number; neededBytes: number }[] = [];
-    for (const [i, disk] of disks.entries()) {
+    const files: { target: string; source: string }[] = [];
+    for (const disk of disks) {
       if (disk.type !== "file" || disk.source === null) {
         const pool = disk.source?.split("/")[0] ?? "?";
         throw new StepError(StepErrorCodes.FAILED, `VM ${action.vm}: disk ${disk.target} is the storage-pool volume ${disk.source ?? "?"}; ` +
           `this agent measures free space for image files only: check the pool with \`virsh pool-info ${pool}\``);
       }
+      files.push({ target: disk.target, source: disk.source });
+    }
+    // The agent itself removes a disk-only snapshot's overlays and merges them: found out here, not after a revert destroyed the VM.
+    if (mode === "disk-only-quiesce") {
+      await requireWritable(action.vm, diskOnlyNeeds(files), "a disk-only snapshot could not be rolled back or deleted, so none may be taken");
+    }
+    for (const [i, disk] of files.entries()) {
       const block = await conn.domainGetBlockInfo(dom, disk.target);
       result.push({
         target: disk.target,

@@ -11,7 +11,7 @@ import { guestUptimeAction, guestUsersAction, rebootRequiredAction } from "./gue
 import { hookAction } from "./hook.js";
 import { inspectAction } from "./inspect.js";
 import { rebootAction } from "./reboot.js";
-import { snapshotCreateAction, snapshotDeleteAction, snapshotExistsAction, snapshotRevertAction } from "./snapshot.js";
+import { snapshotCreateAction, snapshotDeleteAction, snapshotDiscardAction, snapshotExistsAction, snapshotRevertAction } from "./snapshot.js";
 import { startAction } from "./start.js";
 import { tcpCheckAction } from "./tcp-check.js";
 
@@ -29,6 +29,7 @@ export const STEP_HANDLERS: readonly AnyStepHandler[] = [
   snapshotExistsAction,
   snapshotRevertAction,
   snapshotDeleteAction,
+  snapshotDiscardAction,
   startAction,
   rebootAction,
   tcpCheckAction,

@@ -1,6 +1,7 @@
 /**
  * Snapshots by name: create (idempotent: a name that exists is not made
- * again), exists, revert, delete.
+ * again), exists, revert, delete, and discard (disk-only snapshots of a VM
+ * that is off: back to the disks it had, see ../external-snapshot.ts).
  *
  * - mode internal: QEMU's savevm into the qcow2 images, with the memory of a
  *   running VM, so a revert brings the VM back running exactly where it was.
@@ -24,7 +25,7 @@ import { blockingDisks, classifyDisk } from "../disk-classify.js";
 import { StepError } from "../errors.js";
 import type { StepHandler } from "../types.js";
 import { lookupVm } from "../vm.js";
-import { createDiskOnlyQuiesce, deleteExternal, revertExternal, snapshotIsExternal } from "../external-snapshot.js";
+import { createDiskOnlyQuiesce, deleteExternal, discardExternal, revertExternal, snapshotIsExternal } from "../external-snapshot.js";
 import { isExternal, parseSnapshotXml } from "../external-snapshot-xml.js";
 import { markedDescription, requireOurName, requireOurSnapshot } from "../snapshot-ownership.js";
 
@@ -162,5 +163,24 @@ export const snapshotDeleteAction: StepHandler<"snapshot-delete"> = {
     }
     await conn.domainSnapshotDelete(snap, 0);
     return { deleted: true };
+  },
+};
+
+export const snapshotDiscardAction: StepHandler<"snapshot-discard"> = {
+  kind: "snapshot-discard",
+  async run(action, ctx) {
+    requireOurName(action.vm, action.name, "discard it");
+    const conn = ctx.libvirt();
+    const dom = await lookupVm(conn, action.vm);
+    const snap = await findSnapshot(conn, dom, action.name);
+    if (!snap) return { discarded: false };
+    const xml = await requireOurSnapshot(conn, action.vm, snap, "discard it");
+    if (!isExternal(parseSnapshotXml(xml))) {
+      throw new StepError(StepErrorCodes.NOT_DISK_ONLY, `VM ${action.vm}: snapshot ${action.name} is an internal snapshot: deleting it ` +
+        `never changes the VM, and going back to it is a revert (virsh snapshot-revert ${action.vm} ${action.name}), not a discard; ` +
+        "nothing was changed: delete it without discarding");
+    }
+    await discardExternal(conn, dom, snap);
+    return { discarded: true };
   },
 };

@@ -3,7 +3,7 @@ import { describe, expect, it } from "vitest";
 import { runCli } from "./run-cli.js";
 
 describe.each([
-  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "events", "status", "runs", "snapshots", "run start",
+  { args: [], has: ["Usage: nightshift [options] [command]", "hosts", "vms", "vm resolve", "events", "status", "runs", "snapshots", "run start",
     "windows", "machines", "plan"] },
   { args: ["hosts"], has: ["Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT", "Fields (hosts --json", "enroll", "revoke"] },
   { args: ["hosts", "list"], has: ["--json", "Fields (hosts --json", "lastSeenAt"] },
@@ -21,7 +21,11 @@ describe.each([
   { args: ["run", "abort"], has: ["<id>", "aborted", "Fields (--json", "stopping"] },
   { args: ["runs"], has: ["--limit <n>", "Columns: ID NAME STATE VMS SUCCEEDED ROLLED-BACK SKIPPED NEEDS-ATTENTION ABORTED CREATED HALT REASON",
     "Fields (--json", "vmCount"] },
-  { args: ["snapshots"], has: ["--all", "Columns: VM HOST SNAPSHOT RUN CREATED EXPIRES DELETED NOTE", "Fields (--json", "expiresAt"] },
+  { args: ["snapshots"], has: ["--all", "Columns: VM HOST SNAPSHOT RUN CREATED EXPIRES DELETED NOTE", "Fields (--json", "expiresAt", "delete"] },
+  { args: ["snapshots", "delete"], has: ["<host/vm>", "<name>", "--merge", "--discard", "--reason <text>", "NS_ERR_SNAPSHOT_MODE",
+    "NS_ERR_STEP_VM_NOT_SHUT_OFF", "NS_ERR_STEP_SNAPSHOT_NOT_OURS", "Fields (--json", "result"] },
+  { args: ["vm"], has: ["resolve"] },
+  { args: ["vm", "resolve"], has: ["<host/vm>", "--reason <text>", "NS_ERR_VM_NOT_NEEDS_ATTENTION", "NS_ERR_NO_VM", "Fields (--json", "resolvedAt"] },
   { args: ["windows"], has: ["Columns: GROUP TZ WINDOWS BLACKOUTS NOTICE MACHINES NEXT WINDOW (UTC)", "Fields (--json", "nextWindowStart",
     "set", "delete"] },
   { args: ["windows", "set"], has: ["<group>", "-f, --file <file>", "--tz <zone>", "--window <spec>", "--blackout <dates>", "--notice <duration>",

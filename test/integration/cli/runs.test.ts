@@ -325,3 +325,36 @@ describe("run start on a host without a connected agent", () => {
     await apiCall(controller, "POST", `/v1/runs/${run.id}/abort`);
   });
 });
+
+describe("snapshots delete and vm resolve", () => {
+  it("deletes a run's internal snapshot (--json as the API answers), lists it as deleted; usage errors exit 2", async () => {
+    const snap = (await api(controller, "/v1/snapshots") as { vm: string; host: string; name: string }[]).find((s) => s.vm === "app1")!;
+    const both = await runAgainst(controller, ["snapshots", "delete", `sim1/app1`, snap.name, "--merge", "--discard"]);
+    expect([both.code, both.stderr]).toEqual([2, "nightshift: give --merge or --discard, not both (NS_ERR_USAGE)\n"]);
+    const bare = await runAgainst(controller, ["snapshots", "delete", "app1", snap.name]);
+    expect([bare.code, bare.stderr]).toEqual([2, "nightshift: 'app1': name the VM as HOST/VM (nightshift snapshots lists both) (NS_ERR_USAGE)\n"]);
+    const discard = await runAgainst(controller, ["snapshots", "delete", "sim1/app1", snap.name, "--discard"]);
+    expect([discard.code, discard.stderr]).toEqual([1, expect.stringMatching(/internal snapshot.*\(NS_ERR_SNAPSHOT_MODE\)\n$/)]);
+
+    const deleted = await runAgainst(controller, ["snapshots", "delete", "sim1/app1", snap.name, "--reason", "not needed", "--json"]);
+    expect(deleted.code, deleted.stderr).toBe(0);
+    const record = JSON.parse(deleted.stdout) as { result: string; deletedAt: string | null; note: string };
+    const all = await api(controller, "/v1/snapshots?all=1") as { name: string }[];
+    expect(record).toEqual({ ...all.find((s) => s.name === snap.name), result: "deleted" });
+    expect(record.note).toMatch(/^deleted by the operator \(\S+@\S+ \(API token \S+\)\): not needed$/);
+    const table = await runAgainst(controller, ["snapshots", "--all"]);
+    expect(table.stdout).toMatch(new RegExp(`^app1\\s+sim1\\s+${snap.name}\\s+\\S+\\s+\\S+Z\\s+\\S+Z\\s+\\S+Z\\s+deleted by the operator`, "m"));
+    const again = await runAgainst(controller, ["snapshots", "delete", "sim1/app1", snap.name]);
+    expect([again.code, again.stderr]).toEqual([1, expect.stringMatching(/was deleted at .*\(NS_ERR_SNAPSHOT_DELETED\)\n$/)]);
+  });
+
+  it("vm resolve refuses a VM that does not need attention, and an unknown one", async () => {
+    const fine = await runAgainst(controller, ["vm", "resolve", "sim1/app1", "--reason", "x"]);
+    expect([fine.code, fine.stderr]).toEqual([1, "nightshift: sim1/app1 does not need attention: no run left it so since a later run on it " +
+      "ended well or it was last resolved (see nightshift runs) (NS_ERR_VM_NOT_NEEDS_ATTENTION)\n"]);
+    const unknown = await runAgainst(controller, ["vm", "resolve", "nosuchvm", "--reason", "x"]);
+    expect([unknown.code, unknown.stderr]).toEqual([1, expect.stringContaining("(NS_ERR_NO_VM)")]);
+    const noReason = await runAgainst(controller, ["vm", "resolve", "sim1/app1"]);
+    expect([noReason.code, noReason.stderr]).toEqual([2, expect.stringContaining("required option '--reason <text>' not specified")]);
+  });
+});

@@ -526,6 +526,32 @@ describe("executing a plan (the clock jumps to each wave)", () => {
     expect(states(done)).toEqual({ x: "failed", y: "done" });
   });
 
+  it("a VM that needs attention pauses the plan; the operator's resolve (no new run) lets resume go on", async () => {
+    const hv = await hypervisor("hv1", ["x", "y"], {
+      override: (action) => (action.kind === "snapshot-revert" && action.vm === "x"
+        ? { ok: false, code: "NS_ERR_STEP_LIBVIRT", message: "revert failed (simulated)" } : undefined),
+    });
+    hv.vms.get("x")!.breaksOnPatch = true;
+    await ok("PUT", "/v1/windows/g", ALWAYS_UTC);
+    await machine("x", { group: "g", roles: ["first"], estimatedMinutes: 2 });
+    await machine("y", { group: "g", roles: ["second"], estimatedMinutes: 2 });
+    const m0 = nextMinute();
+    const spec = { name: "na-resolve", waves: waves(m0, [{ name: "first", role: "first", failureBudget: 5 }, { name: "second", role: "second" }]) };
+    const plan = await ok<PlanRecord>("POST", "/v1/plans", { spec, run: RUN }, 201);
+    clock.set(m0 + 1_000);
+    const paused = await waitPlan(plan.id, (p) => p.state === "paused" && slotOf(p, "x").state === "failed", "pause for x");
+    expect(paused.pausedReason).toMatch(/^hv1\/x .* needs attention: .*nightshift vm resolve hv1\/x/);
+    expect(errorOf(await api("POST", "/v1/plans/current/resume"))).toEqual([409, "NS_ERR_PLAN_BLOCKED"]);
+
+    await ok("POST", `/v1/vms/${encodeURIComponent("hv1/x")}/resolve`, { reason: "reverted by hand" });
+    expect((await ok<PlanRecord>("POST", "/v1/plans/current/resume")).state).toBe("running");
+    clock.set(m0 + 10 * MINUTE + 1_000);
+    const done = await waitPlan(plan.id, (p) => p.state === "finished", "plan finished");
+    expect(states(done)).toEqual({ x: "failed", y: "done" });
+    // Only y's run: resolving started nothing on x.
+    expect(hv.executed.filter((a) => a.kind === "guest-exec" && a.vm === "x" && a.command.startsWith("apt-get")).length).toBe(1);
+  });
+
   it("goes on after a controller restart, announces once, and reminds before a slot, by webhook and by mail", async () => {
     const hv = await hypervisor("hv1", ["a", "b"]);
     await ok("PUT", "/v1/windows/g", ALWAYS_UTC);

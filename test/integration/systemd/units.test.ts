@@ -30,9 +30,9 @@ interface Result {
   output: string;
 }
 
-function systemdAnalyze(args: string[]): Promise<Result> {
+function systemdAnalyze(args: string[], env: NodeJS.ProcessEnv = {}): Promise<Result> {
   return new Promise((resolve, reject) => {
-    execFile("systemd-analyze", args, { timeout: 30_000, env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_PAGER: "" } },
+    execFile("systemd-analyze", args, { timeout: 30_000, env: { ...process.env, SYSTEMD_LOG_COLOR: "0", SYSTEMD_PAGER: "", ...env } },
       (err, stdout, stderr) => {
         if (err && (err as NodeJS.ErrnoException).code === "ENOENT") {
           reject(new Error("systemd-analyze not found: install the Debian package systemd (scripts/setup.sh)"));
@@ -109,6 +109,26 @@ describe("the agent unit's settings that the agent relies on", () => {
 
   it("keeps CAP_SYS_ADMIN, which systemd-notify needs to send its parent's PID", () => {
     expect(settings().get("CapabilityBoundingSet")).toBe("CAP_SYS_ADMIN");
+  });
+
+  it("lets the agent write libvirt's default image directory (disk-only overlays are removed and merged by the agent), if there is one", () => {
+    expect(settings().get("ProtectSystem")).toBe("strict");
+    expect(settings().get("ReadWritePaths")).toBe("-/var/lib/libvirt/images");
+  });
+
+  it("takes the documented drop-in for images elsewhere (ReadWritePaths=/srv/vmstore) without a warning", async () => {
+    const dir = path.join(tmp, "drop-in");
+    const file = unitCopy("nightshift-agent.service", (t) => t, dir);
+    fs.mkdirSync(`${file}.d`, { recursive: true });
+    fs.writeFileSync(path.join(`${file}.d`, "override.conf"), "[Service]\nReadWritePaths=/srv/vmstore\n");
+    // Drop-ins are looked up in the unit path: the copy's directory first.
+    const result = await systemdAnalyze(["verify", file], { SYSTEMD_UNIT_PATH: `${dir}:` });
+    expect(result.output).toBe("");
+    expect(result.code).toBe(0);
+    // The drop-in is read: a typo in it is reported.
+    fs.writeFileSync(path.join(`${file}.d`, "override.conf"), "[Service]\nReadWritePath=/srv/vmstore\n");
+    const typo = await systemdAnalyze(["verify", file], { SYSTEMD_UNIT_PATH: `${dir}:` });
+    expect(typo.output).toContain("Unknown key 'ReadWritePath' in section [Service]");
   });
 });
 

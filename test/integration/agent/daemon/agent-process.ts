@@ -23,6 +23,8 @@ export interface AgentProcessOptions {
   /** Extra NIGHTSHIFT_AGENT_* (or other) variables; small intervals for tests. */
   env?: Record<string, string>;
   args?: string[];
+  /** A command line to run the agent under (e.g. a sandbox: test/helpers/unit-sandbox.ts); its pid is the agent's once it execs. */
+  wrap?: string[];
 }
 
 /** Test defaults: fast heartbeats and reconnects. */
@@ -47,7 +49,8 @@ export class AgentProcess {
     const env = { ...process.env, ...FAST_ENV, ...options.env };
     delete env.NOTIFY_SOCKET;
     if (options.env?.NOTIFY_SOCKET) env.NOTIFY_SOCKET = options.env.NOTIFY_SOCKET;
-    this.child = spawn(process.execPath, args, { stdio: ["ignore", "pipe", "pipe"], env });
+    const [command, ...argv] = [...(options.wrap ?? []), process.execPath, ...args];
+    this.child = spawn(command!, argv, { stdio: ["ignore", "pipe", "pipe"], env });
     let buffer = "";
     this.child.stderr!.setEncoding("utf8").on("data", (chunk: string) => {
       buffer += chunk;

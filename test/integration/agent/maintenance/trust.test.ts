@@ -5,9 +5,10 @@
  *
  * - Snapshots: an operator's snapshot (`operator-keep`), one the operator
  *   named like nightshift's but that lacks the agent's marker, and one that
- *   carries the marker under another name all survive delete and revert
- *   steps, internal and disk-only (where delete would merge the overlay into
- *   the disk); snapshots the agent took itself are reverted and deleted.
+ *   carries the marker under another name all survive delete, discard and
+ *   revert steps, internal and disk-only (where delete would merge the overlay
+ *   into the disk); snapshots the agent took itself are reverted and deleted,
+ *   and a discard of one is refused while it is internal or the VM runs.
  * - Hooks: a VM name that is an option, a run id that is a shell expansion, a
  *   VM that is not defined here: refused, and the hook (which appends a line
  *   to a file whenever it runs) never ran.
@@ -94,10 +95,10 @@ function overlays(): string[] {
   return fs.readdirSync(GUEST_IMAGES_DIR).filter((f) => f.startsWith(`${base}.`) && f.endsWith(".qcow2"));
 }
 
-/** Delete and revert of `snapshot` both refused as not nightshift's, and nothing about the snapshot changed. */
+/** Delete, discard and revert of `snapshot` all refused as not nightshift's, and nothing about the snapshot changed. */
 async function expectUntouchable(snapshot: string): Promise<void> {
   const before = await conn.domainSnapshotGetXMLDesc(await conn.domainSnapshotLookupByName(dom, snapshot));
-  for (const kind of ["snapshot-delete", "snapshot-revert"] as const) {
+  for (const kind of ["snapshot-delete", "snapshot-discard", "snapshot-revert"] as const) {
     const err = await fails({ kind, vm: name, name: snapshot });
     expect(err.code, `${kind} ${snapshot}: ${err.message}`).toBe(StepErrorCodes.SNAPSHOT_NOT_OURS);
     expect(err.message).toMatch(new RegExp(`^VM ${name}: snapshot "?${snapshot}"? `));
@@ -169,6 +170,9 @@ describe("the agent touches only nightshift's own snapshots", { timeout: 180_000
     expect(await ok<"snapshot-revert">({ kind: "snapshot-revert", vm: name, name: ours })).toMatchObject({ state: "running" });
     await ok<"wait-guest-agent">({ kind: "wait-guest-agent", vm: name, timeoutMs: 30_000 });
     expect(await version()).toBe("v2");
+    // Ours, but internal: a discard (which would be a revert) is refused; delete is the way.
+    const discard = await fails({ kind: "snapshot-discard", vm: name, name: ours });
+    expect([discard.code, discard.message]).toEqual([StepErrorCodes.NOT_DISK_ONLY, expect.stringMatching(/is an internal snapshot/)]);
     expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: ours })).toEqual({ deleted: true });
     expect(await snapshots()).toEqual(["operator-keep", "operator-marked", lookalike].sort());
 
@@ -199,6 +203,11 @@ describe("the agent touches only nightshift's own snapshots", { timeout: 180_000
     expect(created).toMatchObject({ created: true, withMemory: false });
     expect(await description(ours)).toBe(`${MARKER} d`);
     await writeVersion("v4");
+    // Ours, but the VM runs on the overlay: a discard is refused before anything changes.
+    const discard = await fails({ kind: "snapshot-discard", vm: name, name: ours });
+    expect([discard.code, discard.message]).toEqual([StepErrorCodes.VM_NOT_SHUT_OFF, expect.stringMatching(/is running.*nothing was changed/)]);
+    expect(await liveSource()).not.toBe(diskPath);
+    expect(overlays()).toHaveLength(1);
     expect(await ok<"snapshot-delete">({ kind: "snapshot-delete", vm: name, name: ours })).toEqual({ deleted: true });
     expect(overlays()).toEqual([]);
     expect(await liveSource()).toBe(diskPath);
