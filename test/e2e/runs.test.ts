@@ -273,7 +273,7 @@ describe("maintenance runs on real guests", { timeout: 180_000 }, () => {
     const run = await startRun({ vms: [A], patch: { exec: "rm -rf /data" }, verify: { exec: VERIFY, output: "ok" } });
     const done = await finished(run.id);
     expect(outcomes(done)).toEqual({ [A]: "skipped" });
-    expect(done.vms[0]!.reason).toMatch(/does not allow guest command "rm -rf \/data".*maintenance.guestCommands/);
+    expect(done.vms[0]!.reason).toMatch(/guest command `rm -rf \/data` is not allowed by this agent.s config.*maintenance.guestCommands/);
     expect(await guestSh(A, "ls /data")).toContain("version");
   });
 
