@@ -3,7 +3,7 @@
  * fleets (test/helpers/fleet.ts: hosts ~ VMs / 5, ~17 VMs per group, eight
  * zones, six window styles, blackouts, notice, HA pairs). Each size runs in its
  * own process so its peak RSS is that of planning that fleet and nothing else;
- * the time is buildPlan (wave selection + slot assignment), median of the runs.
+ * the time is buildWavePlan (wave selection + slot assignment), median of the runs.
  * The global limit grows with the fleet (VMs / 20, at least the spec's), as an
  * operator's would.
  *
@@ -18,7 +18,7 @@ import { promisify } from "node:util";
 import { parse } from "yaml";
 import { parseWaveSpec } from "../shared/windows.js";
 import { formatTable } from "../shared/table.js";
-import { buildPlan, crossCheck } from "../controller/planning/waves.js";
+import { buildWavePlan, crossCheck } from "../controller/planning/waves.js";
 import { generateFleet } from "../test/helpers/fleet.js";
 
 const here = path.dirname(fileURLToPath(import.meta.url));
@@ -53,11 +53,11 @@ function child(vms: number, runs: number): Result {
   const maxParallel = Math.max(spec.maxParallel, Math.round(vms / 20));
   const rssBefore = process.memoryUsage().rss;
   const timings: number[] = [];
-  let plan: ReturnType<typeof buildPlan> | undefined;
+  let plan: ReturnType<typeof buildWavePlan> | undefined;
   let heapUsed = 0;
   for (let i = 0; i < runs; i++) {
     const t0 = performance.now();
-    plan = buildPlan(spec, fleet.machines, { preferences: fleet.preferences, now: NOW, start: START, maxParallel });
+    plan = buildWavePlan(spec, fleet.machines, { preferences: fleet.preferences, now: NOW, start: START, maxParallel });
     timings.push(performance.now() - t0);
     heapUsed = Math.max(heapUsed, process.memoryUsage().heapUsed);
   }

@@ -6,8 +6,9 @@
  */
 import { describeConnectFailure } from "../shared/connect-errors.js";
 import { NightshiftError } from "../shared/errors.js";
-import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
-import type { DomainDisk } from "../shared/protocol/messages.js";
+import type {
+  EnrolledHostRecord, EventRecord, ExpectedStopRecord, FindingRecord, HostRecord, RevokedHostRecord, StatusRecord, VmRecord,
+} from "../shared/api.js";
 import type {
   EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotDeleteBody, SnapshotDeleteRecord, SnapshotRecord, StartRunRequest,
   VmResolutionRecord, VmResolveBody,
@@ -57,63 +58,12 @@ export interface ApiClientOptions {
 
 export type Query = Record<string, string | number | undefined>;
 
-/** Host listing entry of GET /v1/hosts. */
-export interface HostInfo {
-  name: string;
-  status: "enrolled" | "up" | "missing" | "revoked";
-  connected: boolean;
-  lastSeenAt: string | null;
-  hostname: string | null;
-  agentVersion: string | null;
-  libvirtVersion: string | null;
-  vms: number;
-  enrolledAt: string | null;
-}
-
-export interface EnrolledHost {
-  name: string;
-  token: string;
-  enrolledAt: string;
-}
-
-export interface RevokedHost {
-  name: string;
-  status: "revoked";
-  revokedAt: string;
-}
-
-
-
-
-/** The API's record shapes, shared with the controller (shared/api.ts). */
-export type VmDisk = DomainDisk;
-export type VmInfo = VmRecord;
-export type EventInfo = EventRecord;
-export type FindingInfo = FindingRecord;
-
-export interface ControllerStatus {
-  version: string;
-  uptimeSeconds: number;
-  hosts: { total: number; up: number; missing: number; enrolled: number; revoked: number };
-  agentsConnected: number;
-  vms: { total: number; byState: Record<string, number> };
-  eventsStored: number;
-}
-
-
 export interface FindingsQuery {
   host?: string | undefined;
   severity?: string | undefined;
   resolved?: boolean | undefined;
 }
 
-export interface ExpectedStop {
-  host: string;
-  vm: string;
-  reason: string;
-  until: string;
-  resolvedFinding: boolean;
-}
 
 export interface EventsQuery {
   host?: string | undefined;
@@ -143,37 +93,37 @@ export class ApiClient {
     this.timeoutMs = options.timeoutMs ?? DEFAULT_TIMEOUT_MS;
   }
 
-  listHosts(): Promise<HostInfo[]> {
+  listHosts(): Promise<HostRecord[]> {
     return this.request("GET", "/v1/hosts");
   }
 
-  enrollHost(name: string): Promise<EnrolledHost> {
+  enrollHost(name: string): Promise<EnrolledHostRecord> {
     return this.request("POST", "/v1/hosts", { body: { name } });
   }
 
-  revokeHost(name: string): Promise<RevokedHost> {
+  revokeHost(name: string): Promise<RevokedHostRecord> {
     return this.request("POST", `/v1/hosts/${encodeURIComponent(name)}/revoke`);
   }
 
-  listVms(host?: string): Promise<VmInfo[]> {
+  listVms(host?: string): Promise<VmRecord[]> {
     return this.request("GET", "/v1/vms", { query: { host } });
   }
 
-  listEvents(query: EventsQuery = {}): Promise<EventInfo[]> {
+  listEvents(query: EventsQuery = {}): Promise<EventRecord[]> {
     return this.request("GET", "/v1/events", { query: { ...query } });
   }
 
-  listFindings(query: FindingsQuery = {}): Promise<FindingInfo[]> {
+  listFindings(query: FindingsQuery = {}): Promise<FindingRecord[]> {
     return this.request("GET", "/v1/findings", {
       query: { host: query.host, severity: query.severity, resolved: query.resolved ? "true" : undefined },
     });
   }
 
-  expectStop(vm: string, body: { host: string; reason: string; forSeconds?: number }): Promise<ExpectedStop> {
+  expectStop(vm: string, body: { host: string; reason: string; forSeconds?: number }): Promise<ExpectedStopRecord> {
     return this.request("POST", `/v1/vms/${encodeURIComponent(vm)}/expect-stop`, { body });
   }
 
-  status(): Promise<ControllerStatus> {
+  status(): Promise<StatusRecord> {
     return this.request("GET", "/v1/status");
   }
 

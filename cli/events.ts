@@ -2,7 +2,7 @@
 import { Command, InvalidArgumentError } from "commander";
 import { formatTable } from "../shared/table.js";
 import { parseSince, SINCE_FORMS } from "../shared/duration.js";
-import type { EventInfo } from "./api-client.js";
+import type { EventRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
 import { formatData, orDash, printJson } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
@@ -14,12 +14,12 @@ import { SETTINGS_HELP } from "./settings.js";
 export const AGENT_TIME_SHOWN_AFTER_MS = 60_000;
 
 /** The agent's time when it differs noticeably from when the controller received the event, else "-". */
-export function agentTime(e: Pick<EventInfo, "time" | "receivedAt">): string {
+export function agentTime(e: Pick<EventRecord, "time" | "receivedAt">): string {
   const skew = Math.abs(Date.parse(e.time) - Date.parse(e.receivedAt));
   return skew > AGENT_TIME_SHOWN_AFTER_MS ? e.time : "-";
 }
 
-export function eventsTable(events: readonly EventInfo[]): string {
+export function eventsTable(events: readonly EventRecord[]): string {
   return formatTable(
     ["TIME", "AGENT-TIME", "HOST", "KIND", "VM", "EVENT", "DETAIL"],
     events.map((e) => [e.receivedAt, agentTime(e), e.host, e.kind, orDash(e.vm), orDash(e.event),

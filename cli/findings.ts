@@ -1,13 +1,13 @@
 /** `nightshift findings`: what the hosts' probes (and the controller) found wrong, worst first. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { formatTable } from "../shared/table.js";
-import type { FindingInfo } from "./api-client.js";
+import type { FindingRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
 import { printJson, relativeTime } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 import { SEVERITIES } from "../shared/protocol/findings.js";
 
-export function findingsTable(findings: readonly FindingInfo[], now = Date.now()): string {
+export function findingsTable(findings: readonly FindingRecord[], now = Date.now()): string {
   if (findings.length === 0) return formatTable(["SEVERITY", "HOST", "CODE", "SUBJECT", "SINCE", "MESSAGE"], []);
   const table = formatTable(
     ["SEVERITY", "HOST", "CODE", "SUBJECT", "SINCE", "MESSAGE"],

@@ -1,14 +1,14 @@
 /** `nightshift hosts`, `nightshift hosts enroll NAME`, `nightshift hosts revoke NAME`. */
 import { Command } from "commander";
 import { formatTable } from "../shared/table.js";
-import type { EnrolledHost, HostInfo, RevokedHost } from "./api-client.js";
+import type { EnrolledHostRecord, HostRecord, RevokedHostRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
 import { orDash, printJson, relativeTime, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 
 export const DEFAULT_AGENT_TOKEN_FILE = "/etc/nightshift/agent.token";
 
-export function hostsTable(hosts: readonly HostInfo[], now: number = Date.now()): string {
+export function hostsTable(hosts: readonly HostRecord[], now: number = Date.now()): string {
   return formatTable(
     ["NAME", "STATUS", "CONNECTED", "LAST-SEEN", "VMS", "AGENT", "LIBVIRT"],
     hosts.map((h) => [
@@ -19,13 +19,13 @@ export function hostsTable(hosts: readonly HostInfo[], now: number = Date.now())
 }
 
 /** What `enroll` tells the operator on stderr; stdout carries the token alone. */
-export function enrollGuidance(host: EnrolledHost): string {
+export function enrollGuidance(host: EnrolledHostRecord): string {
   return `Host '${host.name}' enrolled. The token on standard output is shown only this once (the controller keeps a hash).\n` +
     `Put it in the agent's token file on ${host.name}: ${DEFAULT_AGENT_TOKEN_FILE} (tokenFile in agent.yaml), ` +
     "owned by root, mode 0600.\n";
 }
 
-export function revokedText(host: RevokedHost): string {
+export function revokedText(host: RevokedHostRecord): string {
   return `Host '${host.name}' revoked at ${host.revokedAt}: its token no longer works and its agent was disconnected.\n`;
 }
 

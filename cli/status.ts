@@ -1,11 +1,11 @@
 /** `nightshift status`: the controller's summary of the fleet. */
 import { Command } from "commander";
-import type { ControllerStatus } from "./api-client.js";
+import type { StatusRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
 import { formatKeyValues, formatUptime, printJson } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 
-export function statusText(status: ControllerStatus, url: string): string {
+export function statusText(status: StatusRecord, url: string): string {
   const h = status.hosts;
   const states = Object.entries(status.vms.byState).sort(([a], [b]) => a.localeCompare(b)).map(([state, n]) => `${n} ${state}`);
   return formatKeyValues([

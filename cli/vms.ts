@@ -1,19 +1,20 @@
 /** `nightshift vms [--host H]`: every VM the agents reported, across the fleet. */
 import { Command } from "commander";
 import { formatKiB, formatTable } from "../shared/table.js";
-import type { VmDisk, VmInfo } from "./api-client.js";
+import type { VmRecord } from "../shared/api.js";
+import type { DomainDisk } from "../shared/protocol/messages.js";
 import { clientFor } from "./connect.js";
 import { printJson, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 
 /** `truncated`: disks the agent left out of the inventory entry (beyond 256). */
-export function formatDisks(disks: readonly VmDisk[], truncated = 0): string {
+export function formatDisks(disks: readonly DomainDisk[], truncated = 0): string {
   const listed = disks.map((d) => `${d.target}=${d.source ?? "-"}${d.driverType ? ` (${d.driverType})` : ""}`);
   if (truncated > 0) listed.push(`+${truncated} more not listed`);
   return listed.join(", ") || "-";
 }
 
-export function vmsTable(vms: readonly VmInfo[]): string {
+export function vmsTable(vms: readonly VmRecord[]): string {
   return formatTable(
     ["HOST", "NAME", "STATE", "AUTOSTART", "VCPUS", "MEMORY", "DISKS"],
     vms.map((v) => [v.host, v.name, v.state, yesNo(v.autostart), String(v.vcpus), formatKiB(v.memoryKiB),

@@ -34,3 +34,49 @@ export interface FindingRecord extends Finding {
   lastSeenAt: string;
   resolvedAt: string | null;
 }
+
+/** GET /v1/hosts: an enrolled hypervisor. */
+export interface HostRecord {
+  name: string;
+  status: "enrolled" | "up" | "missing" | "revoked";
+  connected: boolean;
+  lastSeenAt: string | null;
+  hostname: string | null;
+  agentVersion: string | null;
+  libvirtVersion: string | null;
+  vms: number;
+  enrolledAt: string | null;
+}
+
+/** POST /v1/hosts: the host's token, shown this once. */
+export interface EnrolledHostRecord {
+  name: string;
+  token: string;
+  enrolledAt: string;
+}
+
+/** POST /v1/hosts/:name/revoke */
+export interface RevokedHostRecord {
+  name: string;
+  status: "revoked";
+  revokedAt: string;
+}
+
+/** GET /v1/status */
+export interface StatusRecord {
+  version: string;
+  uptimeSeconds: number;
+  hosts: { total: number; up: number; missing: number; enrolled: number; revoked: number };
+  agentsConnected: number;
+  vms: { total: number; byState: Record<string, number> };
+  eventsStored: number;
+}
+
+/** POST /v1/vms/:name/expect-stop */
+export interface ExpectedStopRecord {
+  host: string;
+  vm: string;
+  reason: string;
+  until: string;
+  resolvedFinding: boolean;
+}

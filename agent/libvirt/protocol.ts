@@ -335,10 +335,6 @@ export const DomainXmlFlags = {
   MIGRATABLE: 1 << 3,
 } as const;
 
-export const DomainDefineFlags = {
-  VALIDATE: 1 << 0,
-} as const;
-
 export const DomainUndefineFlags = {
   MANAGED_SAVE: 1 << 0,
   SNAPSHOTS_METADATA: 1 << 1,

@@ -2,6 +2,7 @@
  * The JSON API under /v1 that the `nightshift` CLI uses. Response shapes are
  * part of the CLI's documented `--json` output: add fields, never rename.
  */
+import type { EnrolledHostRecord, ExpectedStopRecord, HostRecord, RevokedHostRecord, StatusRecord } from "../../shared/api.js";
 import { z } from "zod";
 import { Created, HttpError, RawResponse, type Router } from "./router.js";
 import type { Store } from "../store/index.js";
@@ -51,7 +52,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
 
   router.add("GET", "/v1/hosts", () => {
     const vmCounts = store.domains.countByHost();
-    return store.hosts.list().map((h) => ({
+    return store.hosts.list().map((h): HostRecord => ({
       name: h.name,
       status: h.status,
       connected: hub.isConnected(h.id),
@@ -78,7 +79,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
       throw new HttpError(409, "NS_ERR_HOST_EXISTS",
         `host '${parsed.data.name}' is already enrolled; revoke it first to issue a new token`);
     }
-    return new Created({ name: host.name, token, enrolledAt: iso(now) });
+    return new Created({ name: host.name, token, enrolledAt: new Date(now).toISOString() } satisfies EnrolledHostRecord);
   });
 
   router.add("POST", "/v1/hosts/:name/revoke", ({ params }) => {
@@ -91,7 +92,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
       recordHostEvent(store, host.id, "revoked", now);
     });
     hub.disconnect(host.id, 4401, "host token revoked");
-    return { name: host.name, status: "revoked", revokedAt: iso(now) };
+    return { name: host.name, status: "revoked", revokedAt: new Date(now).toISOString() } satisfies RevokedHostRecord;
   });
 
   router.add("GET", "/v1/vms", ({ url }) => {
@@ -144,7 +145,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
       // Recorded after the fact: the stop it explains is no longer unexpected.
       return store.health.resolveFinding(host.id, UNEXPECTED_STOP, params.name!, now);
     });
-    return new Created({ host: host.name, vm: params.name, reason: parsed.data.reason, until: iso(until), resolvedFinding: resolved });
+    return new Created({ host: host.name, vm: params.name!, reason: parsed.data.reason, until: new Date(until).toISOString(), resolvedFinding: resolved } satisfies ExpectedStopRecord);
   });
 
   router.add("GET", "/v1/status", () => {
@@ -159,6 +160,6 @@ export function registerApi(router: Router, deps: ApiDeps): void {
       agentsConnected: hub.connectedAgents(),
       vms: { total: vmTotal, byState: vmStates },
       eventsStored: store.events.count(),
-    };
+    } satisfies StatusRecord;
   });
 }

@@ -1,7 +1,7 @@
 /**
  * Plans over the API: `plan week` builds a plan from a wave spec over every
  * machine in scope (machines.ts: set over the API, or reported from domain
- * metadata and agent config; buildPlan, waves.ts) and stores it as the current
+ * metadata and agent config; buildWavePlan, waves.ts) and stores it as the current
  * plan, replacing a current plan that has not started; the records and the
  * cross-check read the store.
  */
@@ -15,7 +15,7 @@ import { NOT_IN_INVENTORY, resolveMemberships } from "./machines.js";
 import { PlanError } from "./plan-errors.js";
 import { planRecord, storedPlan } from "./plan-records.js";
 import { startOfLocalDay } from "./time-windows.js";
-import { buildPlan, crossCheck, type Plan } from "./waves.js";
+import { buildWavePlan, crossCheck, type Plan } from "./waves.js";
 
 export interface PlanServiceOptions {
   store: Store;
@@ -57,7 +57,7 @@ export class PlanService {
     const machines = resolved.flatMap((r) => (r.resolution.machine ? [r.resolution.machine] : []));
     let plan: Plan;
     try {
-      plan = buildPlan(spec, machines, { preferences: store.plans.preferences(), now, start });
+      plan = buildWavePlan(spec, machines, { preferences: store.plans.preferences(), now, start });
     } catch (err) {
       if (err instanceof WaveSpecError || err instanceof RangeError) throw new PlanError(400, "NS_ERR_WAVE_SPEC", err.message);
       throw err;

@@ -241,8 +241,3 @@ export function windowOccurrences(pref: Pick<MaintenancePreference, "timezone" |
 export function availableWindows(pref: MaintenancePreference, assignedAt: number, until: number): WindowOccurrence[] {
   return windowOccurrences(pref, assignedAt + noticeMs(pref), until);
 }
-
-/** "tue,thu 02:00-05:00" */
-export function describeWindow(win: WeeklyWindow): string {
-  return `${win.days.join(",")} ${win.start}-${win.end}`;
-}

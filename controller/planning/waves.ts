@@ -169,7 +169,7 @@ function cmp(a: string, b: string): number {
 }
 
 /** Builds the plan: waves, their slots, and every machine without a slot with its reason. */
-export function buildPlan(spec: WaveSpec, machines: readonly PlanMachine[], options: PlanOptions): Plan {
+export function buildWavePlan(spec: WaveSpec, machines: readonly PlanMachine[], options: PlanOptions): Plan {
   const ids = new Set<string>();
   for (const m of machines) {
     if (ids.has(m.id)) throw new WaveSpecError(`machine ${m.id} is listed twice`);

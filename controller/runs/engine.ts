@@ -21,7 +21,7 @@ import type { Store } from "../store/index.js";
 import type { RunVmRow } from "../store/runs.js";
 import type { AgentCalls } from "../hub/agent-calls.js";
 import { VmProcedure } from "./vm-procedure.js";
-import { buildPlan, defaultRunName, resolveTargets, RunRequestError } from "./plan.js";
+import { buildRunPlan, defaultRunName, resolveTargets, RunRequestError } from "./plan.js";
 import { runDetail, runRecord } from "./records.js";
 import type { RunTimeouts } from "./timeouts.js";
 import type { RunNotifier } from "./notifier.js";
@@ -64,7 +64,7 @@ export class RunEngine {
     const { store, log, notifier } = this.options;
     const targets = resolveTargets(store, spec);
     const name = defaultRunName(spec);
-    if (dryRun) return { plan: buildPlan(name, spec, targets) };
+    if (dryRun) return { plan: buildRunPlan(name, spec, targets) };
     const disconnected = [...new Set(targets.filter((t) => !this.options.isConnected(t.hostId)).map((t) => t.host))];
     if (disconnected.length > 0 && !startOptions.waitForAgent) {
       // Every step would wait runs.agentLostTimeoutSeconds for the agent and then leave the VM as it was: say so now.
@@ -75,7 +75,7 @@ export class RunEngine {
 
     const id = newRunId();
     const now = Date.now();
-    const plan = buildPlan(name, spec, targets);
+    const plan = buildRunPlan(name, spec, targets);
     store.transaction(() => {
       store.runs.createRun(id, name, spec, targets.map((t) => ({ position: t.position, hostId: t.hostId, vm: t.vm, canary: t.canary })), now);
       this.runNote(id, "start", "INFO", `${targets.length} VM(s): ${targets.map((t) => `${t.host}/${t.vm}`).join(", ")}\n` +

@@ -59,7 +59,7 @@ export function resolveTargets(store: Store, spec: RunSpec): RunTarget[] {
   return targets;
 }
 
-export function buildPlan(name: string, spec: RunSpec, targets: RunTarget[]): RunPlan {
+export function buildRunPlan(name: string, spec: RunSpec, targets: RunTarget[]): RunPlan {
   // What each phase of the VM procedure says of itself for this spec: the phases a VM would enter, in order.
   const steps = procedureSteps(VM_PROCEDURE, spec);
   const budget = failureBudget(spec.maxFailures, targets.length);

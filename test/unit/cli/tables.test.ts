@@ -6,7 +6,7 @@ import { enrollGuidance, hostsTable } from "../../../cli/hosts.js";
 import { formatDisks, vmsTable } from "../../../cli/vms.js";
 import { eventsTable } from "../../../cli/events.js";
 import { statusText } from "../../../cli/status.js";
-import type { EventInfo, HostInfo, VmInfo } from "../../../cli/api-client.js";
+import type { EventRecord, HostRecord, VmRecord } from "../../../shared/api.js";
 
 const NOW = Date.parse("2026-11-23T12:00:00.000Z");
 const ago = (ms: number) => new Date(NOW - ms).toISOString();
@@ -44,7 +44,7 @@ describe("small formatters", () => {
   });
 });
 
-const host = (over: Partial<HostInfo>): HostInfo => ({
+const host = (over: Partial<HostRecord>): HostRecord => ({
   name: "web1", status: "up", connected: true, lastSeenAt: ago(12_000), hostname: "web1.example",
   agentVersion: "0.1.0", libvirtVersion: "9.0.0", vms: 3, enrolledAt: ago(86_400_000), ...over,
 });
@@ -74,7 +74,7 @@ describe("hosts", () => {
   });
 });
 
-const vm = (over: Partial<VmInfo>): VmInfo => ({
+const vm = (over: Partial<VmRecord>): VmRecord => ({
   host: "web1", name: "db1", uuid: "3d0c3d0c-0000-4000-8000-000000000001", state: "running", stateReason: "booted",
   autostart: true, persistent: true, vcpus: 2, memoryKiB: 2 * 1024 * 1024, maxMemoryKiB: 2 * 1024 * 1024,
   disks: [{ target: "vda", bus: "virtio", device: "disk", type: "file", source: "/var/lib/libvirt/images/db1.qcow2",
@@ -109,7 +109,7 @@ describe("vms", () => {
   });
 });
 
-const event = (over: Partial<EventInfo>): EventInfo => ({
+const event = (over: Partial<EventRecord>): EventRecord => ({
   seq: 1, id: "e1", time: "2026-11-23T11:59:00.000Z", receivedAt: "2026-11-23T11:59:00.010Z", host: "web1",
   kind: "lifecycle", vm: "db1", uuid: "3d0c", event: "stopped", detail: "destroyed", data: null, ...over,
 });

@@ -8,7 +8,7 @@
 import { readPlanExample } from "../../../helpers/plan-example.js";
 import { beforeAll, describe, expect, it } from "vitest";
 import { noticeMs, parseWaveSpec, type PlanMachine, type WaveSpec } from "../../../../shared/windows.js";
-import { buildPlan, crossCheck, type Plan, type PlanSlot } from "../../../../controller/planning/waves.js";
+import { buildWavePlan, crossCheck, type Plan, type PlanSlot } from "../../../../controller/planning/waves.js";
 import { windowOccurrences } from "../../../../controller/planning/time-windows.js";
 import { generateFleet, type Fleet } from "../../../helpers/fleet.js";
 
@@ -35,7 +35,7 @@ const overlap = (a: { start: number; end: number }, b: { start: number; end: num
 beforeAll(() => {
   fleet = generateFleet({ vms: 200, hosts: 40, groups: 12, seed: 7 });
   spec = parseWaveSpec(readPlanExample().spec);
-  plan = buildPlan(spec, fleet.machines, { preferences: fleet.preferences, now: NOW, start: START });
+  plan = buildWavePlan(spec, fleet.machines, { preferences: fleet.preferences, now: NOW, start: START });
   slots = plan.waves.flatMap((w) => w.slots);
   byMachine = new Map();
   for (const s of slots) byMachine.set(s.machineId, [...(byMachine.get(s.machineId) ?? []), s]);
@@ -177,14 +177,14 @@ describe("the cross-check catches machines left out", () => {
 
   it("a machine in scope that was never given to the planner", () => {
     const missing = fleet.machines[57]!;
-    const partial = buildPlan(spec, fleet.machines.filter((m) => m !== missing), { preferences: fleet.preferences, now: NOW, start: START });
+    const partial = buildWavePlan(spec, fleet.machines.filter((m) => m !== missing), { preferences: fleet.preferences, now: NOW, start: START });
     expect(crossCheck(partial, fleet.machines).map((e) => [e.machineId, e.reason])).toEqual([[missing.id, null]]);
   });
 
   it("a group without any window: its machines, and the hypervisors waiting for them", () => {
     const group = fleet.preferences.find((p) => p.group !== "ops" && fleet.machines.some((m) => m.group === p.group && m.kind === "vm"))!.group;
     const preferences = fleet.preferences.map((p) => (p.group === group ? { ...p, windows: [] } : p));
-    const broken = buildPlan(spec, fleet.machines, { preferences, now: NOW, start: START });
+    const broken = buildWavePlan(spec, fleet.machines, { preferences, now: NOW, start: START });
     const report = crossCheck(broken, fleet.machines);
     const members = fleet.machines.filter((m) => m.group === group);
     const hosts = new Set(members.map((m) => m.host));

@@ -7,7 +7,7 @@ import { readPlanExample } from "../../../helpers/plan-example.js";
 import { describe, expect, it } from "vitest";
 import { MaintenancePreferenceSchema, PlanMachineSchema, WaveSpecError, WaveSpecSchema, parseWaveSpec,
   type PlanMachine, type PlanMachineInput, type WaveSpecInput } from "../../../../shared/windows.js";
-import { buildPlan, crossCheck, resolveWaveRanges, selectWaves, weekStartOf } from "../../../../controller/planning/waves.js";
+import { buildWavePlan, crossCheck, resolveWaveRanges, selectWaves, weekStartOf } from "../../../../controller/planning/waves.js";
 
 const iso = (ms: number) => new Date(ms).toISOString();
 const t = (text: string) => Date.parse(text);
@@ -106,36 +106,36 @@ describe("plans", () => {
       { name: "all", start: "mon 00:00", select: [{ role: "production" }, { role: "hypervisor" }] },
       { name: "later", start: "wed 00:00", end: "thu 00:00", select: [{ role: "late" }] },
     ] });
-    const plan = buildPlan(s, machines, { preferences: [everyNight], now });
+    const plan = buildWavePlan(s, machines, { preferences: [everyNight], now });
     const slots = new Map(plan.waves.flatMap((w) => w.slots).map((x) => [x.machineId, x]));
     expect(iso(slots.get("a")!.start)).toBe("2025-06-09T01:00:00.000Z");
     expect(iso(slots.get("b")!.start)).toBe("2025-06-09T01:45:00.000Z");
     expect(iso(slots.get("hv1")!.start)).toBe("2025-06-09T02:30:00.000Z");
     expect(plan.unplaced).toMatchObject([{ machineId: "hv2", reason: "waits-for", wave: "all" }]);
     expect(plan.unplaced[0]!.detail).toContain("late (later)");
-    const relaxed = buildPlan({ ...s, hostsAfterVms: false }, machines, { preferences: [everyNight], now });
+    const relaxed = buildWavePlan({ ...s, hostsAfterVms: false }, machines, { preferences: [everyNight], now });
     expect(relaxed.unplaced).toEqual([]);
   });
 
   it("carries each wave's failure budget and limit, and applies the limit", () => {
     const machines = ["a", "b", "c"].map((id) => machine(id, { host: id, roles: ["x"] }));
     const s = spec({ waves: [{ name: "w", start: "mon 00:00", end: "tue 00:00", failureBudget: "10%", maxParallel: 1, select: [{ role: "x" }] }] });
-    const plan = buildPlan(s, machines, { preferences: [everyNight], now });
+    const plan = buildWavePlan(s, machines, { preferences: [everyNight], now });
     expect(plan.waves[0]).toMatchObject({ failureBudget: "10%", maxParallel: 1, machineIds: ["a", "b", "c"] });
     expect(plan.waves[0]!.slots.map((x) => iso(x.start))).toEqual(["2025-06-09T01:00:00.000Z", "2025-06-09T01:30:00.000Z", "2025-06-09T02:00:00.000Z"]);
   });
 
   it("refuses a machine listed twice and a plan that is over before it is made", () => {
     const s = spec({ waves: [{ name: "w", start: "mon 00:00", end: "tue 00:00", select: [{}] }] });
-    expect(() => buildPlan(s, [machine("a"), machine("a")], { preferences: [everyNight], now })).toThrow(WaveSpecError);
-    expect(() => buildPlan(s, [machine("a")], { preferences: [everyNight], now: t("2025-06-10T12:00:00Z"), start: now }))
+    expect(() => buildWavePlan(s, [machine("a"), machine("a")], { preferences: [everyNight], now })).toThrow(WaveSpecError);
+    expect(() => buildWavePlan(s, [machine("a")], { preferences: [everyNight], now: t("2025-06-10T12:00:00Z"), start: now }))
       .toThrow(/before its assignment time/);
   });
 
   it("the cross-check lists in-scope machines with no slot or several, with the plan's reason when it has one", () => {
     const machines = [machine("a", { roles: ["x"] }), machine("b", { roles: ["x"], group: "nowhere" }), machine("c", { roles: ["y"] })];
     const s = spec({ waves: [{ name: "w", start: "mon 00:00", end: "tue 00:00", select: [{ role: "x" }] }] });
-    const plan = buildPlan(s, machines, { preferences: [everyNight], now });
+    const plan = buildWavePlan(s, machines, { preferences: [everyNight], now });
     const outsider = machine("d");
     expect(crossCheck(plan, [...machines, outsider]).map((e) => [e.machineId, e.problem, e.reason])).toEqual([
       ["b", "no-slot", "no-preference"], ["c", "no-slot", "not-selected"], ["d", "no-slot", null],
