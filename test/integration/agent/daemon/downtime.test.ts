@@ -4,6 +4,7 @@
  * say so when the agent starts again ("down from A to B"), whether it was
  * killed or stopped, and say it once, across reconnects.
  */
+import { pollFor } from "../../../helpers/poll.js";
 import fs from "node:fs";
 import { afterEach, describe, expect, it } from "vitest";
 import { startController, type TestController } from "../../../helpers/controller.js";
@@ -38,15 +39,6 @@ async function setup(host: string) {
   return { start, downtimes, welcomed };
 }
 
-async function waitFor<T>(fn: () => Promise<T | null>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== null) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 100));
-  }
-}
 
 describe("agent downtime in the history", () => {
   it("an agent SIGKILLed and started again records the gap once, from its last sign of life to its start", async () => {
@@ -61,7 +53,7 @@ describe("agent downtime in the history", () => {
     const restartedAt = Date.now();
     const second = start();
     await welcomed(second);
-    const [gap] = await waitFor(async () => { const d = await downtimes(); return d.length > 0 ? d : null; }, "agent-down recorded");
+    const [gap] = await pollFor(async () => { const d = await downtimes(); return d.length > 0 ? d : null; }, "agent-down recorded");
     const data = gap!.data as { downAt: string; upAt: string; clean: boolean; eventsUnknown: boolean };
     expect(data.clean).toBe(false);
     expect(data.eventsUnknown).toBe(true);
@@ -75,7 +67,7 @@ describe("agent downtime in the history", () => {
     await second.stop();
     const third = start();
     await welcomed(third);
-    const all = await waitFor(async () => { const d = await downtimes(); return d.length >= 2 ? d : null; }, "second gap recorded");
+    const all = await pollFor(async () => { const d = await downtimes(); return d.length >= 2 ? d : null; }, "second gap recorded");
     await new Promise((r) => setTimeout(r, 500));
     expect((await downtimes()).length).toBe(2);
     const clean = all[1]!.data as { clean: boolean; downAt: string };

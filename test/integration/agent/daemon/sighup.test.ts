@@ -5,13 +5,9 @@
  * settings and logs what changed; the controller logs that it reloads nothing.
  */
 import fs from "node:fs";
-import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify as toYaml } from "yaml";
-import { startController, type TestController } from "../../../helpers/controller.js";
-import { controllerApi } from "../../../helpers/controller-api.js";
-import type { RunDetail } from "../../../../shared/runs.js";
-import { AgentProcess, tempAgentDir } from "./agent-process.js";
+import { startController } from "../../../helpers/controller.js";
+import { agentOnController } from "../../../helpers/agent-on-controller.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -24,35 +20,11 @@ const VM = "test";
 
 describe("SIGHUP", () => {
   it("the agent keeps running and applies a changed guest-command allowlist; a broken file keeps the old config", async () => {
-    const controller: TestController = await startController({ config: { agents: { heartbeatSeconds: 1 } } });
-    cleanups.push(() => controller.stop());
-    const { ok } = controllerApi(() => controller);
-    const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: HOST }, 201);
-    const dirs = tempAgentDir(token);
-    cleanups.push(() => dirs.cleanup());
-    const configFile = path.join(dirs.dir, "agent.yaml");
-    const writeConfig = (guestCommands: string[]) =>
-      fs.writeFileSync(configFile, toYaml({ host: HOST, maintenance: { guestCommands } }));
-    writeConfig(["true"]);
-    const agent = new AgentProcess({ controller: controller.agentUrl, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir,
-      args: ["--config", configFile] });
-    cleanups.push(() => { void agent.stop(); });
-    await agent.waitForLog((l) => l.msg === "connected to the controller", "welcome", 15_000);
-    for (let i = 0; i < 100 && (await ok<{ name: string }[]>("GET", "/v1/vms")).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-
-    const skipReason = async (): Promise<string> => {
-      const { run } = await ok<{ run: RunDetail }>("POST", "/v1/runs",
-        { spec: { vms: [`${HOST}/${VM}`], patch: { exec: "apt-get -y upgrade" }, verify: { exec: "true" } } }, 201);
-      for (let i = 0; i < 200; i++) {
-        const detail = await ok<RunDetail>("GET", `/v1/runs/${run.id}`);
-        if (detail.state === "finished") return detail.vms[0]!.reason ?? "";
-        await new Promise((r) => setTimeout(r, 50));
-      }
-      throw new Error("run did not finish");
-    };
+    const { agent, writeConfig, configFile, runReason } = await agentOnController(HOST, { maintenance: { guestCommands: ["true"] } }, cleanups);
+    const skipReason = () => runReason({ vms: [`${HOST}/${VM}`], patch: { exec: "apt-get -y upgrade" }, verify: { exec: "true" } });
     expect(await skipReason()).toMatch(/guest command `apt-get -y upgrade` is not allowed by this agent's config/);
 
-    writeConfig(["true", "apt-get -y upgrade"]);
+    writeConfig({ maintenance: { guestCommands: ["true", "apt-get -y upgrade"] } });
     agent.kill("SIGHUP");
     const reloaded = await agent.waitForLog((l) => l.msg.startsWith("configuration reloaded"), "reload");
     expect(reloaded.changed).toEqual(["maintenance.guestCommands"]);

@@ -4,6 +4,7 @@
  * history holds the undefine. Real libvirt (test:///default through the
  * daemon), a real agent process, a real controller.
  */
+import { pollFor } from "../../../helpers/poll.js";
 import fs from "node:fs";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
@@ -26,15 +27,6 @@ interface EventInfo { kind: string; vm: string | null; event: string | null }
 
 const api = controllerApi(() => controller);
 
-async function waitFor<T>(fn: () => Promise<T | undefined>, what: string, timeoutMs = 10_000): Promise<T> {
-  const deadline = Date.now() + timeoutMs;
-  for (;;) {
-    const value = await fn();
-    if (value !== undefined) return value;
-    if (Date.now() > deadline) throw new Error(`${what} within ${timeoutMs} ms`);
-    await new Promise((r) => setTimeout(r, 50));
-  }
-}
 
 const stopFinding = async (vm: string, resolved: boolean) =>
   (await api.ok<Finding[]>("GET", `/v1/findings?host=${HOST}&resolved=true`))
@@ -68,11 +60,11 @@ describe("unexpected stops of VMs that are then undefined", () => {
     const dom = await conn.domainDefineXML(testDriverDomainXml(name));
     await conn.domainCreate(dom);
     await conn.domainDestroy(dom);
-    const open = await waitFor(() => stopFinding(name, false), "the unexpected-stop finding");
+    const open = await pollFor(() => stopFinding(name, false), "the unexpected-stop finding");
     expect(open.remedy).toContain(`virsh start ${name}`);
 
     await conn.domainUndefine(dom);
-    const resolved = await waitFor(() => stopFinding(name, true), "the finding resolved by the undefine");
+    const resolved = await pollFor(() => stopFinding(name, true), "the finding resolved by the undefine");
     expect(resolved.resolvedAt).not.toBeNull();
     expect(await stopFinding(name, false)).toBeUndefined();
     const history = await api.ok<EventInfo[]>("GET", `/v1/events?host=${HOST}&vm=${name}`);
@@ -84,12 +76,12 @@ describe("unexpected stops of VMs that are then undefined", () => {
     const dom = await conn.domainDefineXML(testDriverDomainXml(name));
     await conn.domainCreate(dom);
     await conn.domainDestroy(dom);
-    await waitFor(() => stopFinding(name, false), "the unexpected-stop finding");
+    await pollFor(() => stopFinding(name, false), "the unexpected-stop finding");
     await agent.stop();
     await conn.domainUndefine(dom);
     agent = startAgent();
     await agent.waitForLog((l) => l.msg === "connected to the controller", "welcome", 15_000);
-    await waitFor(() => stopFinding(name, true), "the finding resolved by the inventory");
+    await pollFor(() => stopFinding(name, true), "the finding resolved by the inventory");
     expect(await stopFinding(name, false)).toBeUndefined();
   });
 });

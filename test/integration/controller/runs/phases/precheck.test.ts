@@ -7,11 +7,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
-import { stringify as toYaml } from "yaml";
-import { startController } from "../../../../helpers/controller.js";
-import { controllerApi } from "../../../../helpers/controller-api.js";
-import type { RunDetail } from "../../../../../shared/runs.js";
-import { AgentProcess, tempAgentDir } from "../../../agent/daemon/agent-process.js";
+import { agentOnController } from "../../../../helpers/agent-on-controller.js";
 
 const cleanups: (() => Promise<void> | void)[] = [];
 afterEach(async () => {
@@ -20,26 +16,9 @@ afterEach(async () => {
 
 const HOST = "precheck-host";
 
-async function skipReasonFor(patch: Record<string, string>, maintenance: Record<string, unknown>): Promise<string> {
-  const controller = await startController({ config: { agents: { heartbeatSeconds: 1 } } });
-  cleanups.push(() => controller.stop());
-  const { ok } = controllerApi(() => controller);
-  const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: HOST }, 201);
-  const dirs = tempAgentDir(token);
-  cleanups.push(() => dirs.cleanup());
-  const configFile = path.join(dirs.dir, "agent.yaml");
-  fs.writeFileSync(configFile, toYaml({ host: HOST, maintenance }));
-  const agent = new AgentProcess({ controller: controller.agentUrl, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir, args: ["--config", configFile] });
-  cleanups.push(async () => { await agent.stop(); });
-  await agent.waitForLog((l) => l.msg === "connected to the controller", "welcome", 15_000);
-  for (let i = 0; i < 100 && (await ok<unknown[]>("GET", "/v1/vms")).length === 0; i++) await new Promise((r) => setTimeout(r, 50));
-  const { run } = await ok<{ run: RunDetail }>("POST", "/v1/runs", { spec: { vms: [`${HOST}/test`], patch, verify: { exec: "true" } } }, 201);
-  for (let i = 0; i < 200; i++) {
-    const detail = await ok<RunDetail>("GET", `/v1/runs/${run.id}`);
-    if (detail.state === "finished") return detail.vms[0]!.reason ?? "";
-    await new Promise((r) => setTimeout(r, 50));
-  }
-  throw new Error("run did not finish");
+async function skipReasonFor(patch: { hook: string } | { exec: string }, maintenance: Record<string, unknown>): Promise<string> {
+  const { runReason } = await agentOnController(HOST, { maintenance }, cleanups);
+  return runReason({ vms: [`${HOST}/test`], patch, verify: { exec: "true" } });
 }
 
 describe("pre-check refusals carry the agent's reason", () => {
