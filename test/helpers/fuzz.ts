@@ -43,9 +43,11 @@ export const DOCUMENTED_CLOSE_CODES: ReadonlySet<number> = new Set([1009, 1007, 
 
 let codes: Set<string> | null = null;
 
-/** The NS_ERR codes README.md names (in `backticks`, wildcards like NS_ERR_STEP_* left out). */
+/** The NS_ERR codes README.md and docs/ name (in `backticks`, wildcards like NS_ERR_STEP_* left out). */
 export function documentedErrorCodes(): ReadonlySet<string> {
-  codes ??= new Set([...fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8").matchAll(/`(NS_ERR_[A-Z0-9_]+)`/g)].map((m) => m[1]!));
+  const docs = ["README.md", ...fs.readdirSync(path.join(REPO_ROOT, "docs")).filter((f) => f.endsWith(".md")).map((f) => `docs/${f}`)];
+  const text = docs.map((f) => fs.readFileSync(path.join(REPO_ROOT, f), "utf8")).join("\n");
+  codes ??= new Set([...text.matchAll(/`(NS_ERR_[A-Z0-9_]+)`/g)].map((m) => m[1]!));
   return codes;
 }
 
