@@ -24,7 +24,7 @@ const VM = "test";
 
 describe("SIGHUP", () => {
   it("the agent keeps running and applies a changed guest-command allowlist; a broken file keeps the old config", async () => {
-    const controller: TestController = await startController({ config: { agents: { heartbeatSeconds: 1 } } });
+    const controller: TestController = await startController({ config: { agents: { heartbeat: "1s" } } });
     cleanups.push(() => controller.stop());
     const { ok } = controllerApi(() => controller);
     const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: HOST }, 201);
