@@ -188,6 +188,8 @@ interface Gathered {
   file: YamlMapping | null;
   fromFlag: Map<string, string>;
   fromEnv: Map<string, string>;
+  /** Every key's variable, by dotted path (named for a key that is missing). */
+  envKeys: Map<string, string>;
   problems: SpecProblem[];
 }
 
@@ -196,9 +198,11 @@ function gather(schema: z.ZodType | null, o: ConfigInput): Gathered {
   const input: Record<string, unknown> = structuredClone(file?.data ?? {});
   const problems: SpecProblem[] = [];
   const fromEnv = new Map<string, string>();
+  const envKeys = new Map<string, string>();
   if (o.envPrefix && schema) {
     const env = o.env ?? process.env;
     const keys = configKeys(schema, o.envPrefix);
+    for (const key of keys) envKeys.set(key.path.join("."), key.env);
     const known = new Set(keys.map((k) => k.env));
     for (const key of keys) {
       const text = env[key.env];
@@ -223,7 +227,7 @@ function gather(schema: z.ZodType | null, o: ConfigInput): Gathered {
     }
   }
   const fromFlag = applyOverrides(input, o.overrides ?? []);
-  return { input, file, fromFlag, fromEnv, problems };
+  return { input, file, fromFlag, fromEnv, envKeys, problems };
 }
 
 /**
@@ -299,6 +303,7 @@ function locate(problem: SpecProblem, g: Gathered, o: ConfigInput): { where: str
     if (line !== null) return { where: `${g.file.source}:${line}${name ? `: ${name}` : ""}`, line };
   }
   const flags = (o.flagNames ?? []).filter((f) => f.path.join(".") === keys.join(".")).map((f) => f.flag);
+  if (g.envKeys.has(keys.join("."))) flags.push(g.envKeys.get(keys.join("."))!);
   if (flags.length > 0) return { where: `${name || o.topName || "configuration"} (${flags.join(" or ")})`, line: -1 };
   if (g.file) return { where: name ? `${g.file.source}: ${name}` : g.file.source, line: -1 };
   return { where: name || o.topName || "configuration", line: -1 };

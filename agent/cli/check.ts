@@ -63,11 +63,12 @@ export function loadProbeSettings(file: string | undefined): ProbeSettings {
   const yaml = readYamlMapping(file, SETTINGS_FILE);
   const title = () => `invalid settings in ${file}`;
   if (yaml.data.probes === undefined) {
-    return loadConfig({ schema: ProbeSettingsSchema, file: yaml, renamed: PROBE_SETTINGS_RENAMED, title });
+    return loadConfig({ schema: ProbeSettingsSchema, file: yaml, renamed: PROBE_SETTINGS_RENAMED, title, context: { customShowsValue: true } });
   }
   // The agent's probes: section, checked with its schema; the rest of agent.yaml is left alone.
   const agentYaml = { ...yaml, data: { probes: yaml.data.probes } };
-  return loadConfig({ schema: z.strictObject({ probes: AgentProbesSchema }), file: agentYaml, renamed: AGENT_RENAMED, title }).probes;
+  return loadConfig({ schema: z.strictObject({ probes: AgentProbesSchema }), file: agentYaml, renamed: AGENT_RENAMED, title,
+    context: { customShowsValue: true } }).probes;
 }
 
 function chooseProbes(names: string[] | undefined, settings: ProbeSettings): Probe[] {

@@ -34,7 +34,8 @@ function configOptions(cmd: Command): Command {
 export function loadAgentConfig(flags: RunFlags) {
   return loadConfig({
     schema: AgentConfigSchema, envPrefix: AGENT_ENV_PREFIX, file: flags.config, renamed: AGENT_RENAMED,
-    overrides: agentFlagOverrides(flags), footer: CONFIG_FOOTER,
+    overrides: agentFlagOverrides(flags), flagNames: AGENT_FLAGS.map((f) => ({ path: f.path, flag: f.flags.split(" ")[0]! })),
+    context: { customShowsValue: true }, footer: CONFIG_FOOTER,
   });
 }
 

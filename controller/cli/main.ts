@@ -29,7 +29,8 @@ function configOptions(cmd: Command): Command {
 function load(flags: Flags) {
   return loadConfig({
     schema: ControllerConfigSchema, envPrefix: CONTROLLER_ENV_PREFIX, file: flags.config, renamed: CONTROLLER_RENAMED,
-    overrides: controllerFlagOverrides(flags), footer: CONFIG_FOOTER,
+    overrides: controllerFlagOverrides(flags), flagNames: CONTROLLER_FLAGS.map((f) => ({ path: f.path, flag: f.flags.split(" ")[0]! })),
+    context: { customShowsValue: true }, footer: CONFIG_FOOTER,
   });
 }
 

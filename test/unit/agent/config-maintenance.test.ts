@@ -22,8 +22,8 @@ describe("agent config: the host's maintenance membership", () => {
   });
 
   it("refuses roles or a slot length without a group, names with white space, slots that are not positive or have no unit", () => {
-    expect(() => load({ NIGHTSHIFT_AGENT_MAINTENANCE_ROLES: "hypervisor" })).toThrow(/maintenance\.group: needed when maintenance\.roles is set/);
-    expect(() => load({ NIGHTSHIFT_AGENT_MAINTENANCE_SLOT_LENGTH: "30m" })).toThrow(/maintenance\.group: needed when maintenance\.slotLength is set/);
+    expect(() => load({ NIGHTSHIFT_AGENT_MAINTENANCE_ROLES: "hypervisor" })).toThrow(/maintenance\.group \(NIGHTSHIFT_AGENT_MAINTENANCE_GROUP\): needed when maintenance\.roles is set/);
+    expect(() => load({ NIGHTSHIFT_AGENT_MAINTENANCE_SLOT_LENGTH: "30m" })).toThrow(/maintenance\.group \(NIGHTSHIFT_AGENT_MAINTENANCE_GROUP\): needed when maintenance\.slotLength is set/);
     expect(() => load({ NIGHTSHIFT_AGENT_MAINTENANCE_GROUP: "two words" })).toThrow(/maintenance\.group: must be a name without white space/);
     expect(() => load({ NIGHTSHIFT_AGENT_MAINTENANCE_GROUP: "ops", NIGHTSHIFT_AGENT_MAINTENANCE_SLOT_LENGTH: "0m" }))
       .toThrow(/NIGHTSHIFT_AGENT_MAINTENANCE_SLOT_LENGTH: maintenance\.slotLength: must be more than 0s/);

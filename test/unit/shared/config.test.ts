@@ -93,7 +93,7 @@ describe("configuration", () => {
     expect(() => controller(yamlFile("listen: [unclosed"))).toThrow(/config\.yaml:1:\d+: .* \(the configuration file is YAML\)$/);
     expect(() => controller("/nonexistent/controller.yaml")).toThrow("cannot read configuration file /nonexistent/controller.yaml: no such file");
     expect(() => controller(yamlFile("- listen\n"))).toThrow(/config\.yaml: expected a mapping of configuration keys/);
-    expect(() => loadConfig({ schema: AgentConfigSchema, envPrefix: AGENT_ENV_PREFIX, env: {} })).toThrow(/\n {2}controller: missing/);
+    expect(() => loadConfig({ schema: AgentConfigSchema, envPrefix: AGENT_ENV_PREFIX, env: {} })).toThrow(/\n {2}controller \(NIGHTSHIFT_AGENT_CONTROLLER\): missing/);
     // An empty file is every default.
     expect(controller(yamlFile("")).listen).toBe("127.0.0.1:8650");
   });
