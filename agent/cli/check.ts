@@ -53,6 +53,9 @@ const SETTINGS_FILE: YamlFileKind = {
   allowEmpty: true,
 };
 
+/** agent.yaml as far as `check --settings` reads it. */
+const AGENT_PROBES_SECTION = z.strictObject({ probes: AgentProbesSchema });
+
 /**
  * Probe settings from a YAML file: the settings at top level, or the `probes:`
  * section of the agent's own agent.yaml (its other keys are the daemon's, not
@@ -67,8 +70,7 @@ export function loadProbeSettings(file: string | undefined): ProbeSettings {
   }
   // The agent's probes: section, checked with its schema; the rest of agent.yaml is left alone.
   const agentYaml = { ...yaml, data: { probes: yaml.data.probes } };
-  return loadConfig({ schema: z.strictObject({ probes: AgentProbesSchema }), file: agentYaml, renamed: AGENT_RENAMED, title,
-    context: { customShowsValue: true } }).probes;
+  return loadConfig({ schema: AGENT_PROBES_SECTION, file: agentYaml, renamed: AGENT_RENAMED, title, context: { customShowsValue: true } }).probes;
 }
 
 function chooseProbes(names: string[] | undefined, settings: ProbeSettings): Probe[] {
