@@ -81,7 +81,14 @@ Example:
   nightshift-controller check-config --config /etc/nightshift/controller.yaml
 `)
   .action((flags: Flags) => {
-    process.stdout.write(formatEffectiveConfig("nightshift-controller", ControllerConfigSchema, load(flags)));
+    // `nightshift-controller --config FILE check-config` means the same as `check-config --config FILE`.
+    const root = program.opts<Flags>();
+    const merged: Flags = {
+      ...(flags.config ?? root.config ? { config: flags.config ?? root.config } : {}),
+      ...(flags.listen ?? root.listen ? { listen: flags.listen ?? root.listen } : {}),
+      ...(flags.dataDir ?? root.dataDir ? { dataDir: flags.dataDir ?? root.dataDir } : {}),
+    };
+    process.stdout.write(formatEffectiveConfig("nightshift-controller", ControllerConfigSchema, load(merged)));
   })));
 
 try {
