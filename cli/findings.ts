@@ -6,6 +6,7 @@ import { clientFor } from "./connect.js";
 import { printJson, relativeTime } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 import { SEVERITIES } from "../shared/protocol/findings.js";
+import { durationProblem, parseDuration } from "../shared/duration.js";
 
 export function findingsTable(findings: readonly FindingRecord[], now = Date.now()): string {
   if (findings.length === 0) return formatTable(["SEVERITY", "HOST", "CODE", "SUBJECT", "SINCE", "MESSAGE"], []);
@@ -45,10 +46,13 @@ ${SETTINGS_HELP}
     });
 }
 
+/** --for 2h: whole seconds (the API's forSeconds). */
 function parseFor(text: string): number {
-  const match = /^(\d+)([smhd])$/.exec(text);
-  if (!match) throw new InvalidArgumentError("expected a duration such as 30m, 2h or 1d");
-  return Number(match[1]) * { s: 1, m: 60, h: 3_600, d: 86_400 }[match[2] as "s" | "m" | "h" | "d"];
+  const problem = durationProblem(text, "30m, 2h, 1d");
+  if (problem) throw new InvalidArgumentError(problem);
+  const seconds = Math.round(parseDuration(text)! / 1000);
+  if (seconds < 1) throw new InvalidArgumentError("expected at least 1s");
+  return seconds;
 }
 
 export function expectStopCommand(): Command {
@@ -57,7 +61,7 @@ export function expectStopCommand(): Command {
     .argument("<vm>", "the VM's name")
     .requiredOption("--host <name>", "the host the VM runs on")
     .requiredOption("--reason <text>", "why it stops; kept in the event history")
-    .option("--for <duration>", "how long from now a stop counts as expected (30m, 2h, 1d)", parseFor, 7_200)
+    .option("--for <duration>", "how long from now a stop counts as expected (30m, 2h, 1d; default 2h)", parseFor, parseFor("2h"))
     .option("--json", "print the API's JSON answer")
     .addHelpText("after", `
 A stop of the VM within the window is then not reported as NS_VM_UNEXPECTED_STOP; an

@@ -1,12 +1,14 @@
 /** `nightshift machines`, `machines set NAME`, `machines delete NAME`: what the planner knows about each VM and hypervisor. */
-import { Command, InvalidArgumentError } from "commander";
+import { Command, InvalidArgumentError, Option } from "commander";
 import { MachineBodySchema, type MachineBody, type MachineRecord } from "../shared/plans.js";
 import { formatTable } from "../shared/table.js";
 import { clientFor } from "./connect.js";
 import { UsageError } from "./errors.js";
 import { printJson, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
-import { describeIssues, pathName, type SpecProblem } from "./spec-check.js";
+import { schemaDefault } from "../shared/config.js";
+import { describeIssues, pathName, SchemaIndex, type SpecProblem } from "../shared/config-issues.js";
+import { durationProblem, formatDuration, parseDuration } from "../shared/duration.js";
 
 export const MACHINES_COLUMNS = ["NAME", "KIND", "HOST", "GROUP", "ROLES", "TESTED", "HA-GROUPS", "MINUTES", "SOURCE"] as const;
 
@@ -32,12 +34,13 @@ export interface MachineFlags {
   role?: string[] | undefined;
   tested?: boolean | undefined;
   haGroup?: string[] | undefined;
-  minutes?: number | undefined;
+  /** --slot-length, in ms. */
+  slotLength?: number | undefined;
   host?: boolean | undefined;
 }
 
 const FLAG_OF: Record<string, string> = {
-  kind: "--host", group: "--group", roles: "--role", tested: "--tested", haGroups: "--ha-group", estimatedMinutes: "--minutes",
+  kind: "--host", group: "--group", roles: "--role", tested: "--tested", haGroups: "--ha-group", estimatedMinutes: "--slot-length",
 };
 
 /** The PUT /v1/machines/NAME body; throws NS_ERR_MACHINE_SPEC naming each bad flag. */
@@ -48,9 +51,10 @@ export function buildMachineBody(flags: MachineFlags): MachineBody {
     roles: flags.role ?? [],
     tested: flags.tested === true,
     haGroups: flags.haGroup ?? [],
-    ...(flags.minutes !== undefined ? { estimatedMinutes: flags.minutes } : {}),
+    ...(flags.slotLength !== undefined ? { estimatedMinutes: flags.slotLength / 60_000 } : {}),
   };
   const problems: SpecProblem[] = body.group === undefined ? [{ path: ["group"], message: "missing: give --group GROUP" }] : [];
+  const tooLong = flags.slotLength !== undefined && flags.slotLength > MAX_SLOT_MS;
   const seen = (list: string[], key: string) => list.forEach((v, i) => {
     if (list.indexOf(v) !== i) problems.push({ path: [key, i], message: `${JSON.stringify(v)} is given twice` });
   });
@@ -58,18 +62,34 @@ export function buildMachineBody(flags: MachineFlags): MachineBody {
   seen(body.haGroups, "haGroups");
   const result = MachineBodySchema.safeParse(body);
   if (!result.success) {
-    problems.push(...describeIssues(result.error.issues, body, { knownKeys: {} }).filter((p) => !(p.path[0] === "group" && body.group === undefined)));
+    problems.push(...describeIssues(result.error.issues, body, { schema: SchemaIndex.of(MachineBodySchema) })
+      .filter((p) => !(p.path[0] === "group" && body.group === undefined) && !(p.path[0] === "estimatedMinutes" && tooLong)));
   }
+  if (tooLong) problems.push({ path: ["estimatedMinutes"], message: `must be at most ${formatDuration(MAX_SLOT_MS)}, got ${formatDuration(flags.slotLength!)}` });
   if (problems.length === 0) return body as MachineBody;
   const lines = problems.map((p) => `  ${FLAG_OF[String(p.path[0])] ?? pathName(p.path)}${p.path.length > 1 ? ` (${pathName(p.path)})` : ""}: ${p.message}`);
   throw new UsageError("NS_ERR_MACHINE_SPEC", `invalid machine options, nothing was changed:\n${lines.join("\n")}\nOptions: nightshift machines set --help`);
 }
 
-function parseMinutes(text: string): number {
-  const n = Number(text);
-  if (!/^\d+(\.\d+)?$/.test(text) || !(n > 0)) throw new InvalidArgumentError("expected a number of minutes above 0, e.g. 30");
-  return n;
+/** The API's bound on a slot, 7 days. */
+const MAX_SLOT_MS = 7 * 86_400_000;
+
+/** --slot-length 45m: milliseconds. */
+function parseSlotLength(text: string): number {
+  const problem = durationProblem(text, "45m, 90m, 2h");
+  if (problem) throw new InvalidArgumentError(problem);
+  const ms = parseDuration(text)!;
+  if (ms < 60_000) throw new InvalidArgumentError("a slot is at least 1m");
+  return ms;
 }
+
+/** The flag of earlier versions, refused with what replaced it. */
+function oldMinutesFlag(text: string): never {
+  throw new InvalidArgumentError(`--minutes was replaced by --slot-length DURATION: give --slot-length ${/^\d+(\.\d+)?$/.test(text) ? `${text}m` : "45m"}`);
+}
+
+/** The API's default slot length (minutes there) as a duration. */
+const DEFAULT_SLOT = formatDuration(Number(schemaDefault(MachineBodySchema, ["estimatedMinutes"])) * 60_000);
 
 const collect = (text: string, previous: string[] | undefined): string[] => [...(previous ?? []), text];
 
@@ -83,7 +103,7 @@ Columns: NAME KIND HOST GROUP ROLES TESTED HA-GROUPS MINUTES SOURCE
   TESTED     yes: the machine has verify checks, so a bad patch is found and
              rolled back by the software
   HA-GROUPS  machines sharing one are never in maintenance at once
-  MINUTES    the length of its slot
+  MINUTES    the length of its slot, in minutes
   SOURCE     cli (nightshift machines set; wins over the others), metadata
              (a <maintenance> element in the VM's domain <metadata>), or
              agent-config (maintenance.group in the hypervisor's agent config)
@@ -100,7 +120,7 @@ export function machinesCommand(): Command {
 Examples:
   nightshift machines
   nightshift machines set web1 --group acme --role production --tested --ha-group acme-web
-  nightshift machines set hv1 --host --group ops --role hypervisor --minutes 45
+  nightshift machines set hv1 --host --group ops --role hypervisor --slot-length 45m
   nightshift machines delete web1
   nightshift machines --json | jq -r '.[] | select(.tested | not) | .name'
 ${SETTINGS_HELP}
@@ -133,7 +153,8 @@ ${SETTINGS_HELP}
     .option("--role <role>", "a role waves select by, e.g. production (repeatable)", collect)
     .option("--tested", "the machine has verify checks (default: untested)")
     .option("--ha-group <name>", "an HA group: two machines sharing one are never in maintenance at once (repeatable)", collect)
-    .option("--minutes <n>", "the length of its slot in minutes (default 30)", parseMinutes)
+    .option("--slot-length <duration>", `the length of its maintenance slot, e.g. 45m or 2h (default ${DEFAULT_SLOT})`, parseSlotLength)
+    .addOption(new Option("--minutes <n>").hideHelp().argParser(oldMinutesFlag))
     .option("--host", "NAME is a hypervisor (an enrolled host), not a VM")
     .option("--json", "print the API's JSON object (fields below)")
     .addHelpText("after", `
@@ -150,8 +171,8 @@ Fields (--json, the answer of PUT /v1/machines/NAME): as nightshift machines --j
 
 Examples:
   nightshift machines set web1 --group acme --role production --tested --ha-group acme-web
-  nightshift machines set hv2/db1 --group acme --role storage --minutes 60
-  nightshift machines set hv1 --host --group ops --role hypervisor --minutes 45
+  nightshift machines set hv2/db1 --group acme --role storage --slot-length 1h
+  nightshift machines set hv1 --host --group ops --role hypervisor --slot-length 45m
 ${SETTINGS_HELP}
 `)
     .action(async (name: string, flags: MachineFlags & { json?: boolean }, cmd: Command) => {

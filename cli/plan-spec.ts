@@ -5,18 +5,18 @@
  * problem is named with FILE:LINE, the key's path and what is expected.
  */
 import type { PlanRequest } from "../shared/plans.js";
-import { WaveSchema, WaveSelectSchema, WaveSpecSchema } from "../shared/windows.js";
+import { WaveSpecSchema } from "../shared/windows.js";
+import { checkConfigInput, schemaProblems } from "../shared/config.js";
+import { describeValue, isPlainObject, type IssueContext, type SpecProblem } from "../shared/config-issues.js";
+import { readYamlMapping, type YamlFileKind, type YamlMapping } from "../shared/yaml-file.js";
 import { UsageError } from "./errors.js";
 import { planRunProblems } from "./runbook.js";
-import {
-  describeIssues, describeValue, isPlainObject, locateInFile, pathName, readYamlMapping,
-  type IssueContext, type SpecProblem, type YamlFileKind, type YamlMapping,
-} from "./spec-check.js";
 
 export const PLAN_FILE: YamlFileKind = {
   code: "NS_ERR_PLAN_FILE",
   what: "plan spec",
   expected: "a mapping with the wave spec's keys (name, timezone, waves, ...) and run: (see nightshift plan week --help)",
+  error: (code, message) => new UsageError(code, message),
 };
 
 export function readPlanFile(file: string, readStdin?: () => string): YamlMapping {
@@ -25,11 +25,8 @@ export function readPlanFile(file: string, readStdin?: () => string): YamlMappin
 
 const WAVE_CONTEXT: IssueContext = {
   customShowsValue: true,
-  knownKeys: {
-    "": [...Object.keys(WaveSpecSchema.shape), "run"],
-    waves: Object.keys(WaveSchema.shape),
-    "waves.select": Object.keys(WaveSelectSchema.shape),
-  },
+  // The spec is checked without run:, which is a key of the file all the same.
+  knownKeys: { "": [...Object.keys(WaveSpecSchema.shape), "run"] },
   missingHints: {
     waves: "give waves: a list of {name, start, select: [...]} (see nightshift plan week --help)",
     "waves.name": "each wave needs a name",
@@ -44,8 +41,7 @@ const RUN_HINT = "the run options every VM slot executes (a runbook's keys witho
 /** The problems of a plan file's data: the wave spec's, and its run options' under "run". */
 export function planSpecProblems(data: Record<string, unknown>): SpecProblem[] {
   const { run, ...spec } = data;
-  const result = WaveSpecSchema.safeParse(spec);
-  const problems = result.success ? [] : describeIssues(result.error.issues, spec, WAVE_CONTEXT);
+  const problems = schemaProblems(WaveSpecSchema, spec, WAVE_CONTEXT);
   if (run === undefined || run === null) problems.push({ path: ["run"], message: `missing: ${RUN_HINT}` });
   else if (!isPlainObject(run)) problems.push({ path: ["run"], message: `expected a mapping of run options, got ${describeValue(run)}: ${RUN_HINT}` });
   else problems.push(...planRunProblems(run).map((p) => ({ path: ["run", ...p.path], message: p.message })));
@@ -67,24 +63,19 @@ export function startProblem(start: string): string | null {
 
 /** The POST /v1/plans body from the file and the flags; throws NS_ERR_WAVE_SPEC listing every problem. */
 export function buildPlanRequest(file: YamlMapping, flags: { start?: string | undefined; dryRun?: boolean | undefined }): PlanRequest {
-  const problems = planSpecProblems(file.data);
   const flagProblem = flags.start === undefined ? null : startProblem(flags.start);
-  if (problems.length === 0 && flagProblem === null) {
-    const { run, ...spec } = file.data;
-    return {
-      spec: spec as PlanRequest["spec"],
-      run: run as PlanRequest["run"],
-      ...(flags.start !== undefined ? { start: flags.start } : {}),
-      dryRun: flags.dryRun === true,
-    };
-  }
-  const located = problems.map((p, i) => {
-    const inFile = locateInFile(p, file);
-    return { where: inFile?.where ?? `${file.source}: ${pathName(p.path)}`, line: inFile?.line ?? 0, message: p.message, i };
+  const data = checkConfigInput({
+    file,
+    problems: (input) => [...(flagProblem ? [{ path: [], where: "--start", message: flagProblem }] : []), ...planSpecProblems(input)],
+    title: (s) => `invalid plan spec ${s.file}, nothing was planned`,
+    footer: "The spec format: nightshift plan week --help",
+    error: (message) => new UsageError("NS_ERR_WAVE_SPEC", message),
   });
-  located.sort((a, b) => a.line - b.line || a.i - b.i);
-  const lines = [...(flagProblem ? [`  --start: ${flagProblem}`] : []), ...located.map((p) => `  ${p.where}: ${p.message}`)];
-  throw new UsageError("NS_ERR_WAVE_SPEC",
-    `invalid plan spec ${file.source}, nothing was planned:\n${lines.join("\n")}\n` +
-    "The spec format: nightshift plan week --help");
+  const { run, ...spec } = data;
+  return {
+    spec: spec as PlanRequest["spec"],
+    run: run as PlanRequest["run"],
+    ...(flags.start !== undefined ? { start: flags.start } : {}),
+    dryRun: flags.dryRun === true,
+  };
 }

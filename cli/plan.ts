@@ -8,6 +8,11 @@ import { printJson } from "./format.js";
 import { checkSummary, checkText, planActionText, planText } from "./plan-format.js";
 import { buildPlanRequest, readPlanFile } from "./plan-spec.js";
 import { SETTINGS_HELP } from "./settings.js";
+import { schemaDefault } from "../shared/config.js";
+import { WaveSpecSchema } from "../shared/windows.js";
+
+/** A wave spec key's default from WaveSpecSchema, as the help writes it. */
+const specDefault = (key: string): string => schemaDefault(WaveSpecSchema, [key]) ?? "unset";
 
 /** An example plan spec, also in the README; it passes the local checks (tested). */
 export const EXAMPLE_PLAN_SPEC = `name: openssl, one/few/many
@@ -139,11 +144,11 @@ FILE:LINE (exit status 2, NS_ERR_WAVE_SPEC; NS_ERR_PLAN_FILE for a file that
 cannot be read or is not YAML).
 
 Spec keys (the default):
-  name                 a label; plan
-  timezone             the zone of wave times; UTC
-  maxParallel          machines in maintenance at once; 10
-  maxParallelPerHost   VMs in maintenance at once on one hypervisor; 2
-  hostsAfterVms        a hypervisor's slot only after all of its VMs'; true
+  name                 a label; ${specDefault("name")}
+  timezone             the zone of wave times; ${specDefault("timezone")}
+  maxParallel          machines in maintenance at once; ${specDefault("maxParallel")}
+  maxParallelPerHost   VMs in maintenance at once on one hypervisor; ${specDefault("maxParallelPerHost")}
+  hostsAfterVms        a hypervisor's slot only after all of its VMs'; ${specDefault("hostsAfterVms")}
   waves                the waves in order, each:
     name               unique
     start, end         "mon 00:00" (the plan's first week, Monday to Sunday,

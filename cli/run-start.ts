@@ -7,6 +7,14 @@ import { planText, startedText } from "./run-format.js";
 import { allSucceeded, notSucceededError, stopWaitingOnInterrupt, summaryText, waitForRun } from "./run-wait.js";
 import { buildRunSpec, readRunbook, type RunSpecFlags } from "./runbook.js";
 import { SETTINGS_HELP } from "./settings.js";
+import { schemaDefault } from "../shared/config.js";
+import { RunSpecSchema } from "../shared/runs.js";
+
+/** A run option's default from RunSpecSchema, as the help writes it. */
+function dflt(...path: string[]): string {
+  const value = schemaDefault(RunSpecSchema, path);
+  return value === undefined ? "unset" : value === "[]" ? "none" : value;
+}
 
 export function parseCount(text: string): number {
   const n = Number(text);
@@ -61,27 +69,28 @@ Runbook keys (the flag; the default):
   vms                  --vm (list of NAME or HOST/VM); required
   patch                {exec: CMD} (--patch-exec) or {hook: /PATH} (--patch-hook);
                        required
-  patchTimeout         --patch-timeout; 30m
-  reboot               --reboot: never, always, if-required; never
+  patchTimeout         --patch-timeout; ${dflt("patchTimeout")}
+  reboot               --reboot: never, always, if-required; ${dflt("reboot")}
   rebootIfOlderThan    --reboot-if-older-than; unset
   verify               a mapping of the checks after the patch (and reboot):
     exec               --verify-exec; unset
     output             --verify-output; unset ({vm}: the VM's name)
     outputPattern      --verify-pattern; unset ({vm}: the VM's name)
-    tcp                --verify-tcp (list of ports); none
-    http               --verify-http (list of URLs, {vm}: the VM's name); none
+    tcp                --verify-tcp (list of ports); ${dflt("verify", "tcp")}
+    http               --verify-http (list of URLs, {vm}: the VM's name); ${dflt("verify", "http")}
     httpStatus         --verify-http-status; any 2xx
-  maxParallel          --max-parallel; 4
-  maxParallelPerHost   --max-parallel-per-host; 2
-  canary               --canary; 1
-  maxFailures          --max-failures (a count, or a share like "10%"); 1
-  keepSnapshots        --keep-snapshots; 3d
-  loggedInUsers        --logged-in-users: warn, skip; warn
-  snapshotMode         --snapshot-mode: internal, disk-only-quiesce; internal
-  snapshotHeadroom     --snapshot-headroom; 0.1
-  allowNoRollback      --allow-no-rollback; false
+  maxParallel          --max-parallel; ${dflt("maxParallel")}
+  maxParallelPerHost   --max-parallel-per-host; ${dflt("maxParallelPerHost")}
+  canary               --canary; ${dflt("canary")}
+  maxFailures          --max-failures (a count, or a share like "10%"); ${dflt("maxFailures")}
+  keepSnapshots        --keep-snapshots; ${dflt("keepSnapshots")}
+  loggedInUsers        --logged-in-users: warn, skip; ${dflt("loggedInUsers")}
+  snapshotMode         --snapshot-mode: internal, disk-only-quiesce; ${dflt("snapshotMode")}
+  snapshotHeadroom     --snapshot-headroom; ${dflt("snapshotHeadroom")}
+  allowNoRollback      --allow-no-rollback; ${dflt("allowNoRollback")}
 
-Durations: 90s, 15m, 1h, 3d, 1w. The controller and the agents' own config
+Durations are written with their unit: 90s, 15m, 1h, 3d, 1w (a bare number such
+as 30 is refused: seconds or minutes?). The controller and the agents' own config
 (maintenance.guestCommands, maintenance.hooks) decide what may run.
 
 Example runbook:
@@ -130,28 +139,28 @@ export function runStartCommand(): Command {
     .option("--vm <name>", "a VM to patch, NAME or HOST/VM (repeat for more)", collect(String))
     .addOption(new Option("--patch-exec <command>", "the patch: a shell command run in the guest").conflicts("patchHook"))
     .option("--patch-hook <path>", "the patch: a script on the hypervisor, called with the VM's name")
-    .option("--patch-timeout <duration>", "how long the patch may take (default 30m)")
-    .addOption(new Option("--reboot <when>", "reboot after the patch (default never)").choices(["never", "always", "if-required"]))
+    .option("--patch-timeout <duration>", `how long the patch may take (default ${dflt("patchTimeout")})`)
+    .addOption(new Option("--reboot <when>", `reboot after the patch (default ${dflt("reboot")})`).choices(["never", "always", "if-required"]))
     .option("--verify-exec <command>", "a command in the guest that must exit 0 after the patch")
     .option("--verify-output <text>", "the whole output of --verify-exec must equal TEXT ({vm}: the VM's name)")
     .option("--verify-pattern <regex>", "a line of --verify-exec's output must match REGEX in full")
     .option("--verify-tcp <port>", "a TCP port that must accept connections (repeatable)", collect(parseCount))
     .option("--verify-http <url>", "a URL that must answer 2xx ({vm}: the VM's name; repeatable)", collect(String))
     .option("--verify-http-status <code>", "the status --verify-http must answer instead of 2xx", parseCount)
-    .option("--max-parallel <n>", "VMs in flight at once (default 4)", parseCount)
-    .option("--max-parallel-per-host <n>", "VMs in flight at once on one host (default 2)", parseCount)
-    .option("--canary <n>", "the first N VMs go one at a time; a canary failure halts the run (default 1)", parseCount)
-    .option("--max-failures <n|p%>", "no new VM starts after this many failures, or this share of the VMs (default 1)", parseBudget)
-    .option("--keep-snapshots <duration>", "how long the pre-patch snapshots are kept (default 3d)")
+    .option("--max-parallel <n>", `VMs in flight at once (default ${dflt("maxParallel")})`, parseCount)
+    .option("--max-parallel-per-host <n>", `VMs in flight at once on one host (default ${dflt("maxParallelPerHost")})`, parseCount)
+    .option("--canary <n>", `the first N VMs go one at a time; a canary failure halts the run (default ${dflt("canary")})`, parseCount)
+    .option("--max-failures <n|p%>", `no new VM starts after this many failures, or this share of the VMs (default ${dflt("maxFailures")})`, parseBudget)
+    .option("--keep-snapshots <duration>", `how long the pre-patch snapshots are kept (default ${dflt("keepSnapshots")})`)
     .option("--reboot-if-older-than <duration>", "first reboot (and verify) a VM up longer than this")
-    .addOption(new Option("--logged-in-users <what>", "users logged in to the guest: note them, or skip the VM (default warn)").choices(["warn", "skip"]))
-    .addOption(new Option("--snapshot-mode <mode>", "how the snapshot is taken (default internal)").choices(["internal", "disk-only-quiesce"]))
-    .option("--snapshot-headroom <fraction>", "free space needed besides guest memory, as a share of the disks' size (default 0.1)", parseFraction)
+    .addOption(new Option("--logged-in-users <what>", `users logged in to the guest: note them, or skip the VM (default ${dflt("loggedInUsers")})`).choices(["warn", "skip"]))
+    .addOption(new Option("--snapshot-mode <mode>", `how the snapshot is taken (default ${dflt("snapshotMode")})`).choices(["internal", "disk-only-quiesce"]))
+    .option("--snapshot-headroom <fraction>", `free space needed besides guest memory, as a share of the disks' size (default ${dflt("snapshotHeadroom")})`, parseFraction)
     .option("--allow-no-rollback", "also patch VMs whose disks cannot be snapshotted (a failure then needs attention)")
     .option("--name <text>", "a label for listings (default: the patch)")
     .option("--dry-run", "print the plan, start nothing")
     .option("--wait", "follow the run until it is finished; exit 0 only if every VM succeeded")
-    .option("--wait-for-agent", "start even when a VM's host has no connected agent: its steps wait for the agent (runs.agentLostTimeoutSeconds)")
+    .option("--wait-for-agent", "start even when a VM's host has no connected agent: its steps wait for the agent (the controller's runs.agentLostTimeout)")
     .option("--json", "print the API's JSON (see Output)")
     .addHelpText("after", RUN_START_HELP)
     .action(async (flags: StartFlags, cmd: Command) => {

@@ -9,9 +9,10 @@
 import fs from "node:fs";
 import { exposedMode, exposedTokenFileWarning } from "../shared/file-mode.js";
 import path from "node:path";
-import { parse as parseYaml } from "yaml";
 import { z } from "zod";
 import { NightshiftError } from "../shared/errors.js";
+import { loadConfig } from "../shared/config.js";
+import { readYamlMapping, type YamlFileKind } from "../shared/yaml-file.js";
 
 export class SettingsError extends NightshiftError {
   constructor(message: string) {
@@ -44,12 +45,21 @@ export interface Settings {
   tokenSource: string;
 }
 
-const CliConfigSchema = z.strictObject({
-  url: z.string().min(1).optional(),
-  token: z.string().min(1).optional(),
-  /** Relative paths are relative to the config file's directory. */
-  tokenFile: z.string().min(1).optional(),
+export const CliConfigSchema = z.strictObject({
+  url: z.string().min(1).optional().meta({ env: URL_ENV, flag: "--url" })
+    .describe("The controller's URL, e.g. https://controller.example:8650 (the agents' port, with http:// or https://)."),
+  token: z.string().min(1).optional().meta({ env: TOKEN_ENV, flag: "--token" }).describe("An API token."),
+  tokenFile: z.string().min(1).optional()
+    .describe("A file holding the API token, instead of token; a relative path is relative to the config file's directory."),
 }).refine((c) => !(c.token && c.tokenFile), "set either token or tokenFile, not both");
+
+const CLI_CONFIG_FILE: YamlFileKind = {
+  code: "NS_ERR_CLI_SETTINGS",
+  what: "config file",
+  expected: "a mapping with url and token or tokenFile",
+  allowEmpty: true,
+  error: (_code, message) => new SettingsError(message),
+};
 
 type CliConfig = z.infer<typeof CliConfigSchema>;
 
@@ -67,26 +77,13 @@ interface LoadedConfig {
 function loadConfigFile(flags: SettingsFlags, env: NodeJS.ProcessEnv, homeDir: string): LoadedConfig {
   const explicit = flags.config !== undefined;
   const file = explicit ? path.resolve(flags.config!) : defaultConfigPath(env, homeDir);
-  let text: string;
-  try {
-    text = fs.readFileSync(file, "utf8");
-  } catch (err) {
-    const code = (err as NodeJS.ErrnoException).code;
-    if (!explicit && code === "ENOENT") return { file, config: null };
-    throw new SettingsError(`cannot read config file ${file}: ${code === "ENOENT" ? "no such file" : (err as Error).message}`);
-  }
-  let raw: unknown;
-  try {
-    raw = parseYaml(text) ?? {};
-  } catch (err) {
-    throw new SettingsError(`config file ${file} is not valid YAML: ${(err as Error).message}`);
-  }
-  const parsed = CliConfigSchema.safeParse(raw);
-  if (!parsed.success) {
-    throw new SettingsError(`config file ${file}: ` + parsed.error.issues.map((i) =>
-      (i.path.length ? `${i.path.join(".")}: ` : "") + i.message).join("; ") + " (allowed keys: url, token, tokenFile)");
-  }
-  return { file, config: parsed.data };
+  if (!explicit && !fs.existsSync(file)) return { file, config: null };
+  const config = loadConfig({
+    schema: CliConfigSchema, file: readYamlMapping(file, CLI_CONFIG_FILE),
+    title: () => `invalid config file ${file}`,
+    error: (message) => new SettingsError(message),
+  });
+  return { file, config };
 }
 
 function fromFlagOrEnv(flag: string | undefined, flagName: string, env: NodeJS.ProcessEnv, envName: string):

@@ -9,10 +9,10 @@
 import { InvalidArgumentError } from "commander";
 import { WindowsBodySchema, type WindowsBody } from "../shared/plans.js";
 import { MaintenancePreferenceSchema, WEEKDAYS, type Blackout, type WeeklyWindow, type Weekday } from "../shared/windows.js";
+import { checkConfigInput, schemaProblems } from "../shared/config.js";
+import type { SpecProblem } from "../shared/config-issues.js";
+import { readYamlMapping, type YamlFileKind, type YamlMapping } from "../shared/yaml-file.js";
 import { UsageError } from "./errors.js";
-import {
-  describeIssues, locateInFile, pathName, readYamlMapping, type SpecProblem, type YamlFileKind, type YamlMapping,
-} from "./spec-check.js";
 
 const DAY_NAMES: Record<string, Weekday> = Object.fromEntries(WEEKDAYS.flatMap((day, i) => [
   [day, day], [["monday", "tuesday", "wednesday", "thursday", "friday", "saturday", "sunday"][i]!, day],
@@ -117,17 +117,15 @@ export const WINDOWS_FILE: YamlFileKind = {
   code: "NS_ERR_WINDOWS_FILE",
   what: "windows file",
   expected: "a mapping with timezone, windows, blackouts and notice (see nightshift windows set --help)",
+  error: (code, message) => new UsageError(code, message),
 };
 
 export function readWindowsFile(file: string, readStdin?: () => string): YamlMapping {
   return readYamlMapping(file, WINDOWS_FILE, readStdin);
 }
 
-const KNOWN_KEYS = {
-  "": Object.keys(MaintenancePreferenceSchema.shape),
-  windows: ["days", "start", "end"],
-  blackouts: ["from", "to"],
-};
+// The body is checked without group:, which is a key of the file all the same.
+const KNOWN_KEYS = { "": Object.keys(MaintenancePreferenceSchema.shape) };
 
 const MISSING_HINTS = {
   timezone: "give --tz ZONE (an IANA name like Europe/Berlin) or timezone: ZONE in the file",
@@ -141,37 +139,23 @@ const MISSING_HINTS = {
  * the file must name GROUP. Throws NS_ERR_WINDOWS_SPEC listing every problem.
  */
 export function buildWindowsBody(group: string, flags: WindowsFlags, file: YamlMapping | null): WindowsBody {
-  const body: Record<string, unknown> = structuredClone(file?.data ?? {});
-  const problems: SpecProblem[] = [];
-  if ("group" in body) {
-    if (body.group !== group) {
-      problems.push({ path: ["group"], message: `names ${JSON.stringify(body.group)}, not the group given (${group}); remove it or make them the same` });
+  const problems = (input: Record<string, unknown>): SpecProblem[] => {
+    const { group: named, ...body } = input;
+    const found: SpecProblem[] = [];
+    if ("group" in input && named !== group) {
+      found.push({ path: ["group"], message: `names ${JSON.stringify(named)}, not the group given (${group}); remove it or make them the same` });
     }
-    delete body.group;
-  }
-  const fromFlag = new Map<string, string>();
-  for (const { flag, option, key } of FLAGS) {
-    if (flags[flag] === undefined) continue;
-    body[key] = flags[flag];
-    fromFlag.set(key, option);
-  }
-  const result = WindowsBodySchema.safeParse(body);
-  if (!result.success) problems.push(...describeIssues(result.error.issues, body, {
-    knownKeys: KNOWN_KEYS, missingHints: MISSING_HINTS, durationKeys: new Set(["notice"]), customShowsValue: true,
-  }));
-  if (problems.length === 0) return body as WindowsBody;
-
-  const located = problems.map((p, i) => {
-    const flag = fromFlag.get(String(p.path[0]));
-    if (flag) return { where: `${flag}${p.path.length > 1 ? ` (${pathName(p.path)})` : ""}`, line: -1, message: p.message, i };
-    const inFile = file ? locateInFile(p, file) : null;
-    if (inFile) return { ...inFile, message: p.message, i };
-    const option = FLAGS.find((f) => f.key === p.path[0])?.option;
-    return { where: `${pathName(p.path) || "windows"}${option ? ` (${option})` : ""}`, line: -1, message: p.message, i };
+    return [...found, ...schemaProblems(WindowsBodySchema, body, { knownKeys: KNOWN_KEYS, missingHints: MISSING_HINTS, customShowsValue: true })];
+  };
+  const { group: _named, ...body } = checkConfigInput({
+    file,
+    overrides: FLAGS.map(({ flag, option, key }) => ({ path: [key], value: flags[flag], flag: option })),
+    flagNames: FLAGS.map(({ option, key }) => ({ path: [key], flag: option })),
+    problems,
+    topName: "windows",
+    title: (s) => `invalid windows for group ${group}${s.file ? ` (file ${s.file}${s.flags ? " and flags" : ""})` : ""}, nothing was changed`,
+    footer: "Flags and file keys: nightshift windows set --help",
+    error: (message) => new UsageError("NS_ERR_WINDOWS_SPEC", message),
   });
-  located.sort((a, b) => a.line - b.line || a.i - b.i);
-  const source = file ? ` (file ${file.source}${fromFlag.size > 0 ? " and flags" : ""})` : "";
-  throw new UsageError("NS_ERR_WINDOWS_SPEC",
-    `invalid windows for group ${group}${source}, nothing was changed:\n${located.map((p) => `  ${p.where}: ${p.message}`).join("\n")}\n` +
-    "Flags and file keys: nightshift windows set --help");
+  return body as WindowsBody;
 }

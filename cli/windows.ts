@@ -1,11 +1,14 @@
 /** `nightshift windows`, `windows set GROUP`, `windows delete GROUP`: each group's maintenance windows. */
 import { Command } from "commander";
-import type { WindowsRecord } from "../shared/plans.js";
+import { WindowsBodySchema, type WindowsRecord } from "../shared/plans.js";
 import { formatTable } from "../shared/table.js";
 import { clientFor } from "./connect.js";
 import { printJson } from "./format.js";
 import { utcRange } from "./plan-format.js";
 import { SETTINGS_HELP } from "./settings.js";
+import { schemaDefault } from "../shared/config.js";
+
+const NOTICE_DEFAULT = schemaDefault(WindowsBodySchema, ["notice"]);
 import { buildWindowsBody, formatBlackout, formatWindow, parseBlackout, parseWindow, readWindowsFile, type WindowsFlags } from "./windows-spec.js";
 
 /** Blackouts shown in the table; the rest are counted ("+2 more"), all of them are in --json. */
@@ -82,7 +85,8 @@ Flags and file keys:
                                 inclusive, dates in the zone); every minute of a
                                 blacked-out day is closed
   --notice D        notice      a slot starts at least this long after it is
-                                assigned: 90s, 15m, 48h, 3d; default 0s
+                                assigned: 90s, 15m, 48h, 3d (with its unit);
+                                default ${NOTICE_DEFAULT}
 
 Example file (nightshift windows set acme -f acme.yaml):
   timezone: Europe/Berlin
@@ -137,7 +141,7 @@ ${SETTINGS_HELP}
     .option("--tz <zone>", "the group's time zone, e.g. Europe/Berlin")
     .option("--window <spec>", 'a weekly window, e.g. "tue,thu 02:00-05:00" (repeatable)', collect(parseWindow))
     .option("--blackout <dates>", "a date or FROM..TO with no maintenance, e.g. 2026-12-24 (repeatable)", collect(parseBlackout))
-    .option("--notice <duration>", "how long before a slot it must be assigned, e.g. 48h (default 0s)")
+    .option("--notice <duration>", `how long before a slot it must be assigned, e.g. 48h (default ${NOTICE_DEFAULT})`)
     .option("--json", "print the API's JSON object (fields below)")
     .addHelpText("after", `${SET_HELP}
 

@@ -1,6 +1,6 @@
 /**
  * Liveness: persists last-seen times and marks a host `missing` once its
- * agent has been silent for `missingAfterSeconds`. The history records when it
+ * agent has been silent for `liveness.missingAfter`. The history records when it
  * went missing; the session records when it came back (see agent-session.ts).
  */
 import type { Store } from "./store/index.js";

@@ -80,15 +80,15 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     connectedAgents: (): number => hub.connectedAgents(),
     lastSeen: (id: number): number | undefined => hub.lastSeen(id),
   });
-  const calls = new AgentCalls({ agentLostTimeoutMs: config.runs.agentLostTimeoutSeconds * 1000, log: log.child({ part: "steps" }) });
+  const calls = new AgentCalls({ agentLostTimeoutMs: config.runs.agentLostTimeout, log: log.child({ part: "steps" }) });
   const hub: AgentHub = new AgentHub({
-    store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeatSeconds,
-    inventoryIntervalSeconds: config.agents.inventoryIntervalSeconds, maxMessageBytes: config.agents.maxMessageBytes,
-    rejectedEventIntervalSeconds: config.agents.rejectedEventIntervalSeconds, calls,
+    store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeat / 1000,
+    inventoryIntervalSeconds: config.agents.inventoryInterval / 1000, maxMessageBytes: config.agents.maxMessageBytes,
+    rejectedEventIntervalSeconds: config.agents.rejectedEventInterval / 1000, calls,
   });
   const timeouts = runTimeouts(config.runs);
   const notifier = new RunNotifier({
-    webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeoutSeconds * 1000,
+    webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeout,
     log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc(),
   });
   const engine = new RunEngine({ store, calls, notifier, timeouts, log: log.child({ part: "runs" }), isConnected: (id) => hub.isConnected(id) });
@@ -99,17 +99,17 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   });
   const clock = options.clock ?? Date.now;
   const planNotifier = new PlanNotifier({
-    webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeoutSeconds * 1000,
+    webhooks: config.notifications.webhooks, timeoutMs: config.notifications.timeout,
     sendmail: config.plans.sendmail, emails: config.plans.emails,
     log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc(),
   });
   const planService: PlanService = new PlanService({ store, clock, onChange: () => plans.kick() });
   const plans = new PlanExecutor({
-    store, engine, notifier: planNotifier, service: planService, clock, tickMs: config.plans.tickSeconds * 1000,
-    reminderMs: config.plans.reminderMinutes * 60_000, log: log.child({ part: "plans" }),
+    store, engine, notifier: planNotifier, service: planService, clock, tickMs: config.plans.tick,
+    reminderMs: config.plans.reminder, log: log.child({ part: "plans" }),
   });
   const liveness = new LivenessMonitor(store, hub, log.child({ part: "liveness" }),
-    config.liveness.missingAfterSeconds * 1000, config.liveness.checkIntervalSeconds * 1000);
+    config.liveness.missingAfter, config.liveness.checkInterval);
 
   const router = new Router();
   registerApi(router, { store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
@@ -169,7 +169,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     throw err;
   }
   liveness.start();
-  // Unfinished runs continue: their steps wait for the agents to reconnect (runs.agentLostTimeoutSeconds).
+  // Unfinished runs continue: their steps wait for the agents to reconnect (runs.agentLostTimeout).
   engine.resume();
   // The current plan goes on from its state in the store: slots whose time came while the controller was down start now, or are missed.
   plans.start();

@@ -4,10 +4,10 @@
  * evidence and snapshots. One definition for the controller and the CLI.
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { durationText } from "./duration.js";
 
-const duration = (what: string) =>
-  z.string().refine((text) => parseDuration(text) !== null, { message: `${what}: expected a duration like 90s, 15m, 1h, 3d` });
+/** Durations with their unit ("30m", "3d"), kept as written; a bare number is refused. */
+const duration = (what: string) => durationText(what);
 
 /** A failure budget: a count ("2") or a percentage of the run's VMs ("10%"). */
 export const FailureBudgetSchema = z.union([

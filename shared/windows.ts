@@ -9,7 +9,7 @@
  * daylight-saving changes is documented in controller/planning/time-windows.ts.
  */
 import { z } from "zod";
-import { parseDuration } from "./duration.js";
+import { durationText, parseDuration } from "./duration.js";
 import { NightshiftError } from "./errors.js";
 import { FailureBudgetSchema } from "./runs.js";
 
@@ -50,8 +50,8 @@ function isCalendarDate(text: string): boolean {
 /** A calendar date "YYYY-MM-DD" (in the zone of whatever it belongs to). */
 export const CalendarDateSchema = z.string().refine(isCalendarDate, { message: "expected a date YYYY-MM-DD" });
 
-const duration = (what: string) =>
-  z.string().refine((text) => parseDuration(text) !== null, { message: `${what}: expected a duration like 90s, 15m, 48h, 3d` });
+/** Durations with their unit ("48h"), kept as written; a bare number is refused. */
+const duration = (what: string) => durationText(what, "90s, 15m, 48h, 3d");
 
 /**
  * A weekly window. `days` are the days on which the window *opens*; an `end`

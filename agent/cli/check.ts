@@ -13,7 +13,7 @@
 import fs from "node:fs";
 import path from "node:path";
 import { Command } from "commander";
-import { parse as parseYaml } from "yaml";
+import { z } from "zod";
 import { NightshiftError, errorMessage } from "../../shared/errors.js";
 import { createLogger } from "../../shared/logging.js";
 import { formatTable } from "../../shared/table.js";
@@ -23,7 +23,10 @@ import { DEFAULT_URI } from "../libvirt/uri.js";
 import { HostRoot } from "../probes/host-root.js";
 import { PROBES } from "../probes/index.js";
 import { runProbes, selectProbes } from "../probes/runner.js";
-import { ProbeSettingsSchema, type ProbeSettings } from "../probes/settings.js";
+import { PROBE_SETTINGS_RENAMED, ProbeSettingsSchema, type ProbeSettings } from "../probes/settings.js";
+import { AGENT_RENAMED, AgentProbesSchema } from "../config.js";
+import { loadConfig } from "../../shared/config.js";
+import { readYamlMapping, type YamlFileKind } from "../../shared/yaml-file.js";
 import type { Probe } from "../probes/types.js";
 
 export const EXIT_MAX_CRITICAL = 100;
@@ -42,24 +45,32 @@ interface CheckFlags {
   json?: boolean;
 }
 
-/** Probe settings from a YAML file: the settings at top level, or the `probes:` section of the agent's own agent.yaml. */
+/** `check --settings FILE`: a file of probe settings, or an agent.yaml. */
+const SETTINGS_FILE: YamlFileKind = {
+  code: "NS_ERR_CONFIG",
+  what: "settings file",
+  expected: "a mapping of probe settings, or an agent.yaml with a probes: section",
+  allowEmpty: true,
+};
+
+/** agent.yaml as far as `check --settings` reads it. */
+const AGENT_PROBES_SECTION = z.strictObject({ probes: AgentProbesSchema });
+
+/**
+ * Probe settings from a YAML file: the settings at top level, or the `probes:`
+ * section of the agent's own agent.yaml (its other keys are the daemon's, not
+ * checked here). Either is held to its schema exactly: an unknown key is an error.
+ */
 export function loadProbeSettings(file: string | undefined): ProbeSettings {
   if (!file) return ProbeSettingsSchema.parse({});
-  let doc: unknown;
-  try {
-    doc = parseYaml(fs.readFileSync(file, "utf8")) ?? {};
-  } catch (err) {
-    throw new NightshiftError("NS_ERR_CONFIG", `cannot read settings file ${file}: ${errorMessage(err)}`);
+  const yaml = readYamlMapping(file, SETTINGS_FILE);
+  const title = () => `invalid settings in ${file}`;
+  if (yaml.data.probes === undefined) {
+    return loadConfig({ schema: ProbeSettingsSchema, file: yaml, renamed: PROBE_SETTINGS_RENAMED, title, context: { customShowsValue: true } });
   }
-  if (typeof doc !== "object" || doc === null || Array.isArray(doc)) throw new NightshiftError("NS_ERR_CONFIG", `settings file ${file} must hold a YAML mapping`);
-  const section = (doc as Record<string, unknown>).probes;
-  // agent.yaml has other keys beside `probes`, and the agent's own keys inside it; a settings file of its own is held to the schema exactly.
-  const result = section !== undefined ? ProbeSettingsSchema.safeParse(section) : ProbeSettingsSchema.strict().safeParse(doc);
-  if (!result.success) {
-    throw new NightshiftError("NS_ERR_CONFIG", `invalid settings in ${file}: ` +
-      result.error.issues.map((i) => `${[...(section !== undefined ? ["probes"] : []), ...i.path.map(String)].join(".") || "(top)"}: ${i.message}`).join("; "));
-  }
-  return result.data;
+  // The agent's probes: section, checked with its schema; the rest of agent.yaml is left alone.
+  const agentYaml = { ...yaml, data: { probes: yaml.data.probes } };
+  return loadConfig({ schema: AGENT_PROBES_SECTION, file: agentYaml, renamed: AGENT_RENAMED, title, context: { customShowsValue: true } }).probes;
 }
 
 function chooseProbes(names: string[] | undefined, settings: ProbeSettings): Probe[] {

@@ -2,7 +2,7 @@
 /** The agent binary: `nightshift-agent <command>`. */
 import { Command } from "commander";
 import { virtCommand } from "./virt.js";
-import { runCommand } from "./run.js";
+import { checkConfigCommand, runCommand } from "./run.js";
 import { checkCommand } from "./check.js";
 import { NightshiftError } from "../../shared/errors.js";
 import { AGENT_VERSION } from "../version.js";
@@ -14,6 +14,7 @@ const program = new Command("nightshift-agent")
   .addCommand(virtCommand());
 program.addCommand(runCommand());
 program.addCommand(checkCommand());
+program.addCommand(checkConfigCommand());
 
 try {
   await program.parseAsync(process.argv);

@@ -9,7 +9,7 @@
  */
 import type { AgentConfig } from "../config.js";
 
-const RELOADABLE = [/^maintenance\.(guestCommands|hooks|allowAnyGuestCommand)$/, /^probes\.(?!intervalSeconds$)/];
+const RELOADABLE = [/^maintenance\.(guestCommands|hooks|allowAnyGuestCommand)$/, /^probes\.(?!interval$)/];
 
 export interface ReloadResult {
   /** Leaf keys whose new values now apply. */
@@ -32,7 +32,7 @@ export function applyReload(current: AgentConfig, fresh: AgentConfig): ReloadRes
   maintenance.hooks = fresh.maintenance.hooks;
   maintenance.allowAnyGuestCommand = fresh.maintenance.allowAnyGuestCommand;
   // The probe interval stays: the health reporter's timer was set with it.
-  current.probes = { ...fresh.probes, intervalSeconds: current.probes.intervalSeconds };
+  current.probes = { ...fresh.probes, interval: current.probes.interval };
   return { changed, needRestart };
 }
 

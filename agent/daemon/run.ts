@@ -44,6 +44,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   if (exposed !== null) logger.warn({ code: "NS_ERR_FILE_MODE", file: config.tokenFile }, exposedTokenFileWarning(config.tokenFile, exposed));
   const host = config.host ?? os.hostname();
   const maintenance = hostMaintenance(config);
+  const reconnect = { initialDelayMs: config.reconnect.initialDelay, maxDelayMs: config.reconnect.maxDelay };
   const spool = Spool.open({ dir: config.stateDir, maxEvents: config.spool.maxEvents, logger });
   recordDowntime(spool, config.stateDir, logger);
   const alive = new AliveMarker(config.stateDir, logger);
@@ -70,7 +71,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   const libvirt: LibvirtSession = new LibvirtSession({
     uri: config.libvirt.uri,
     socketPath: config.libvirt.socket,
-    backoff: config.reconnect,
+    backoff: reconnect,
     logger,
     handlers: {
       onEvent: (event) => reporter.libvirtEvent(event),
@@ -85,7 +86,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   });
 
   const health = new HealthReporter({
-    intervalSeconds: config.probes.intervalSeconds,
+    intervalSeconds: config.probes.interval / 1000,
     logger,
     run: () => runProbes(selectProbes(PROBES, config.probes), {
       root: new HostRoot("/", config.probes.fstab), settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
@@ -104,8 +105,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   const link = new ControllerLink({
     url: config.controller,
     tokenFile: config.tokenFile,
-    heartbeatSeconds: config.heartbeatSeconds,
-    reconnect: config.reconnect,
+    heartbeatSeconds: config.heartbeat / 1000,
+    reconnect,
     caFile: config.tls.caFile,
     logger,
     hello: () => ({

@@ -313,7 +313,7 @@ function serversUnchecked(set: FindingSet, unlooked: string[], total: number, bu
     `${unlooked.length} of ${total} server names were not looked up within the probe's time (${Math.round(budgetMs)} ms for lookups, ` +
     `${LOOKUP_CONCURRENCY} at a time): ${listed}. Their lines are still reported as needing DNS at boot; only the address they resolve to now, ` +
     "for the corrected line, is missing",
-    "list the servers in /etc/hosts or name them by address (then nothing needs looking up), or raise probes.probeTimeoutMs");
+    "list the servers in /etc/hosts or name them by address (then nothing needs looking up), or raise probes.probeTimeout");
 }
 
 /** A file cut short by the read bound: the part not checked is itself the finding. */
@@ -343,7 +343,7 @@ export const fstabProbe: Probe = {
     // Each name once, a few at a time, until the lookups' share of the time is used up.
     const names = [...new Set(networkEntries.flatMap((e) => serversByName(e, hostsFile)))];
     const lookupsFrom = performance.now();
-    const lookupsBy = shareOf(ctx.deadline, ctx.settings.probeTimeoutMs, LOOKUPS_SHARE);
+    const lookupsBy = shareOf(ctx.deadline, ctx.settings.probeTimeout, LOOKUPS_SHARE);
     const lookups = await lookUpServers(ctx.root, names, { signal: ctx.signal, deadline: lookupsBy });
     const unlooked = names.filter((name) => lookups.get(name)?.state === "unchecked");
     if (unlooked.length) serversUnchecked(set, unlooked, names.length, Math.max(0, lookupsBy - lookupsFrom));
@@ -369,7 +369,7 @@ export const fstabProbe: Probe = {
         // Paths on network mounts are not looked at: a stat there can hang, and LOCAL_ON_NETWORK covers them.
         const checkable = local.filter((e) => !networkEntries.some((net) => isBelow(e.source, net.mountPoint)));
         // A child per path at most (test -e, blkid), a few at a time, until the devices' share of the time is used up.
-        const stage = stageSignal(ctx.signal, shareOf(ctx.deadline, ctx.settings.probeTimeoutMs, DEVICES_SHARE), "the device checks' share of the probe's time is used up");
+        const stage = stageSignal(ctx.signal, shareOf(ctx.deadline, ctx.settings.probeTimeout, DEVICES_SHARE), "the device checks' share of the probe's time is used up");
         const resolutions = await mapBounded(checkable, LOOKUP_CONCURRENCY, stage.signal, (e) => resolver.resolve(e.source, stage.signal));
         stage.done();
         // Not started, or cut short by the deadline (a check that failed on its own is a path that did not answer).
@@ -383,7 +383,7 @@ export const fstabProbe: Probe = {
           set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices",
             `${notChecked} of ${checkable.length} local entries were not checked for missing devices or wrong filesystem types (the cause of ` +
             `emergency mode): the probe's time ran out (${LOOKUP_CONCURRENCY} checks at a time)`,
-            "raise probes.probeTimeoutMs, or run `nightshift-agent check --probe fstab` with a larger one in --settings");
+            "raise probes.probeTimeout, or run `nightshift-agent check --probe fstab` with a larger one in --settings");
         }
         devices = `${resolver.devices.length} block devices from ${resolver.origin}${notChecked ? `, ${notChecked} entries not checked in time` : ""}`;
       } else {

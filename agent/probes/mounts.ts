@@ -5,7 +5,7 @@
  *
  *   NS_MOUNT_NOT_MOUNTED     fstab says it is mounted at boot (no noauto) but nothing is
  *                            mounted there; or a neverEmptyMounts path with nothing mounted
- *   NS_MOUNT_HUNG            statfs/readdir did not answer within settings.mountTimeoutMs,
+ *   NS_MOUNT_HUNG            statfs/readdir did not answer within settings.mountTimeout,
  *                            or an earlier probe of it is still blocked in the kernel
  *   NS_MOUNT_ERROR           it answered with an error (dead FUSE daemon, stale NFS handle, EIO)
  *   NS_MOUNT_EMPTY           mounted but empty, and listed in settings.neverEmptyMounts
@@ -367,7 +367,7 @@ export function createMountsProbe(checker: MountChecker = defaultMountChecker): 
       if (targets.length === 0) {
         return { status: "not-applicable", detail: "no network mounts and no fstab mount points", findings: [], mounts: [] };
       }
-      const timeoutMs = ctx.settings.mountTimeoutMs;
+      const timeoutMs = ctx.settings.mountTimeout;
       const answers = ctx.root.isLive
         ? await checker.check(toCheck.map((t) => ({ mountPoint: t.mountPoint, wantEmpty: t.neverEmpty })), { timeoutMs, signal: ctx.signal }, ctx.log)
         : await recordedAnswers(ctx, toCheck);

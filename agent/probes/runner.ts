@@ -29,7 +29,7 @@ export async function runProbes(probes: readonly Probe[], base: ProbeContextBase
 }
 
 async function runOne(probe: Probe, base: ProbeContextBase): Promise<{ probe: Probe; run: ProbeRun; output: ProbeOutput | null }> {
-  const timeoutMs = probe.timeoutMs ?? base.settings.probeTimeoutMs;
+  const timeoutMs = probe.timeoutMs ?? base.settings.probeTimeout;
   const controller = new AbortController();
   const started = performance.now();
   let timer: NodeJS.Timeout | undefined;

@@ -21,7 +21,7 @@ export interface ProbeContext {
   /**
    * When that happens, on the performance.now() clock (set by the runner): a
    * probe with stages can end one in time to report what it has, rather
-   * than lose everything to the timeout. Absent: settings.probeTimeoutMs from now.
+   * than lose everything to the timeout. Absent: settings.probeTimeout from now.
    */
   deadline?: number;
   log: Logger;
@@ -45,7 +45,7 @@ export interface Probe {
   name: string;
   description: string;
   defaultEnabled: boolean;
-  /** Overrides settings.probeTimeoutMs for this probe. */
+  /** Overrides settings.probeTimeout (ms) for this probe. */
   timeoutMs?: number;
   collect(ctx: ProbeContext): Promise<ProbeOutput>;
 }

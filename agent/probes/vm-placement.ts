@@ -12,7 +12,7 @@
  * - Two VMs of one HA group with disks on the same filesystem (same device in
  *   mountinfo), the same storage server, or the very same disk. Block devices are not
  *   traced to their physical volumes (two LVs of one VG are not seen as shared).
- * - A running VM whose QEMU process is older than settings.maxVmUptimeDays: the
+ * - A running VM whose QEMU process is older than settings.maxVmUptime: the
  *   process start is the VM's last cold boot as the host sees it (a reboot inside the
  *   guest keeps the process). /run/libvirt/qemu/<name>.pid -> /proc/<pid>/stat field 22
  *   (clock ticks after boot; CLK_TCK from `getconf CLK_TCK`, fixture commands/getconf-CLK_TCK,
@@ -34,6 +34,7 @@ import { networkServers } from "./fstab-parse.js";
 import { parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
 import { runTool } from "./run-tool.js";
 import type { ProbeSettings } from "./settings.js";
+import { formatDuration } from "../../shared/duration.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
 
 // --- mounts (pure) -------------------------------------------------------------------
@@ -132,7 +133,7 @@ export interface PlacementDomain {
 const DAY_MS = 86_400_000;
 
 export function assessPlacement(domains: readonly PlacementDomain[], mounts: readonly MountInfoEntry[],
-  settings: Pick<ProbeSettings, "maxVmUptimeDays">, now: Date): ProbeFinding[] {
+  settings: Pick<ProbeSettings, "maxVmUptime">, now: Date): ProbeFinding[] {
   const findings: ProbeFinding[] = [];
   const placements = new Map<string, { disk: DomainDisk; place: DiskPlacement }[]>();
 
@@ -167,10 +168,10 @@ export function assessPlacement(domains: readonly PlacementDomain[], mounts: rea
 
     if (dom.startedAt) {
       const days = (now.getTime() - dom.startedAt.getTime()) / DAY_MS;
-      if (days > settings.maxVmUptimeDays) {
+      if (now.getTime() - dom.startedAt.getTime() > settings.maxVmUptime) {
         findings.push({
           code: "NS_VM_UPTIME_EXCEEDED", severity: "warning", subject: dom.name,
-          message: `VM ${dom.name} has run ${Math.floor(days)} days without a cold restart (QEMU process started ${dom.startedAt.toISOString()}; limit maxVmUptimeDays ${settings.maxVmUptimeDays}).`,
+          message: `VM ${dom.name} has run ${Math.floor(days)} days without a cold restart (QEMU process started ${dom.startedAt.toISOString()}; limit maxVmUptime ${formatDuration(settings.maxVmUptime)}).`,
           remedy: `Restart it as a precaution before any change (\`virsh shutdown ${dom.name}\`, then \`virsh start ${dom.name}\`; a reboot inside the guest keeps the same QEMU process), so a VM that no longer boots is found now, not in the middle of maintenance.`,
         });
       }

@@ -1,5 +1,5 @@
 /**
- * Executes the current plan. Every `plans.tickSeconds` (and right after a
+ * Executes the current plan. Every `plans.tick` (and right after a
  * plan changes) one tick, all from the store, so a restarted controller goes
  * on where the last one stopped:
  *
@@ -7,7 +7,7 @@
  *    (succeeded -> done; rolled-back, needs-attention, aborted -> failed;
  *    skipped -> skipped); a host slot is done when its time is over.
  * 2. Notifications: slots not announced yet are announced per group
- *    (`slots-assigned`); `plans.reminderMinutes` before a slot its group gets a
+ *    (`slots-assigned`); `plans.reminder` before a slot its group gets a
  *    `slot-reminder`, unless the announcement itself came that late.
  * 3. Unless the plan is paused: the pause rules, then the waves in order. A
  *    wave starts (running) when its first slot's time comes and every earlier

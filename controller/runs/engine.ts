@@ -37,7 +37,7 @@ export interface RunEngineOptions {
 }
 
 export interface StartOptions {
-  /** Start even when a target's host has no connected agent: its steps wait for it (runs.agentLostTimeoutSeconds). */
+  /** Start even when a target's host has no connected agent: its steps wait for it (runs.agentLostTimeout). */
   waitForAgent?: boolean;
 }
 
@@ -67,7 +67,7 @@ export class RunEngine {
     if (dryRun) return { plan: buildRunPlan(name, spec, targets) };
     const disconnected = [...new Set(targets.filter((t) => !this.options.isConnected(t.hostId)).map((t) => t.host))];
     if (disconnected.length > 0 && !startOptions.waitForAgent) {
-      // Every step would wait runs.agentLostTimeoutSeconds for the agent and then leave the VM as it was: say so now.
+      // Every step would wait runs.agentLostTimeout for the agent and then leave the VM as it was: say so now.
       throw new RunRequestError(409, "NS_ERR_HOST_DISCONNECTED", `no agent is connected for host${disconnected.length > 1 ? "s" : ""} ` +
         `${disconnected.join(", ")} (see nightshift hosts): bring the agent back, or start anyway with --wait-for-agent ` +
         `(API: "waitForAgent": true) and its steps wait up to ${this.options.timeouts.agentLostMs / 1000} s for it`);

@@ -13,25 +13,25 @@ export interface RunTimeouts {
   guestAgentMs: number;
   rebootMs: number;
   hookMs: number;
-  /** How long a step waits for its disconnected agent (runs.agentLostTimeoutSeconds). */
+  /** How long a step waits for its disconnected agent (runs.agentLostTimeout). */
   agentLostMs: number;
   /** Added to a step's own time limit for the controller's wait, so the agent's timeout answers first. */
   marginMs: number;
 }
 
 export function runTimeouts(config: ControllerConfig["runs"]): RunTimeouts {
-  const s = (seconds: number) => seconds * 1000;
+  // The config's durations are milliseconds already.
   return {
-    quickMs: s(config.quickStepTimeoutSeconds),
-    verifyExecMs: s(config.verifyTimeoutSeconds),
-    tcpMs: s(10),
-    httpMs: s(config.verifyTimeoutSeconds),
-    snapshotMs: s(config.snapshotTimeoutSeconds),
-    revertMs: s(config.snapshotTimeoutSeconds),
-    guestAgentMs: s(config.guestAgentTimeoutSeconds),
-    rebootMs: s(config.guestAgentTimeoutSeconds),
-    hookMs: s(config.verifyTimeoutSeconds),
-    agentLostMs: s(config.agentLostTimeoutSeconds),
-    marginMs: s(15),
+    quickMs: config.quickStepTimeout,
+    verifyExecMs: config.verifyTimeout,
+    tcpMs: 10_000,
+    httpMs: config.verifyTimeout,
+    snapshotMs: config.snapshotTimeout,
+    revertMs: config.snapshotTimeout,
+    guestAgentMs: config.guestAgentTimeout,
+    rebootMs: config.guestAgentTimeout,
+    hookMs: config.verifyTimeout,
+    agentLostMs: config.agentLostTimeout,
+    marginMs: 15_000,
   };
 }

@@ -377,6 +377,28 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE INDEX vm_resolutions_vm ON vm_resolutions (host_id, vm, resolved_at);
     `,
   },
+  {
+    version: 11,
+    name: "durations stored as a bare number of seconds get their unit",
+    sql: `
+      -- Durations in stored run specs and preferences written as a bare number of seconds ("30"),
+      -- which earlier versions took: written with their unit now that a bare number is refused.
+      UPDATE runs SET spec = json_set(spec, '$.patchTimeout', trim(json_extract(spec, '$.patchTimeout')) || 's')
+        WHERE json_type(spec, '$.patchTimeout') = 'text' AND trim(json_extract(spec, '$.patchTimeout')) <> '' AND trim(json_extract(spec, '$.patchTimeout')) NOT GLOB '*[^0-9.]*';
+      UPDATE runs SET spec = json_set(spec, '$.keepSnapshots', trim(json_extract(spec, '$.keepSnapshots')) || 's')
+        WHERE json_type(spec, '$.keepSnapshots') = 'text' AND trim(json_extract(spec, '$.keepSnapshots')) <> '' AND trim(json_extract(spec, '$.keepSnapshots')) NOT GLOB '*[^0-9.]*';
+      UPDATE runs SET spec = json_set(spec, '$.rebootIfOlderThan', trim(json_extract(spec, '$.rebootIfOlderThan')) || 's')
+        WHERE json_type(spec, '$.rebootIfOlderThan') = 'text' AND trim(json_extract(spec, '$.rebootIfOlderThan')) <> '' AND trim(json_extract(spec, '$.rebootIfOlderThan')) NOT GLOB '*[^0-9.]*';
+      UPDATE plans SET run_template = json_set(run_template, '$.patchTimeout', trim(json_extract(run_template, '$.patchTimeout')) || 's')
+        WHERE json_type(run_template, '$.patchTimeout') = 'text' AND trim(json_extract(run_template, '$.patchTimeout')) <> '' AND trim(json_extract(run_template, '$.patchTimeout')) NOT GLOB '*[^0-9.]*';
+      UPDATE plans SET run_template = json_set(run_template, '$.keepSnapshots', trim(json_extract(run_template, '$.keepSnapshots')) || 's')
+        WHERE json_type(run_template, '$.keepSnapshots') = 'text' AND trim(json_extract(run_template, '$.keepSnapshots')) <> '' AND trim(json_extract(run_template, '$.keepSnapshots')) NOT GLOB '*[^0-9.]*';
+      UPDATE plans SET run_template = json_set(run_template, '$.rebootIfOlderThan', trim(json_extract(run_template, '$.rebootIfOlderThan')) || 's')
+        WHERE json_type(run_template, '$.rebootIfOlderThan') = 'text' AND trim(json_extract(run_template, '$.rebootIfOlderThan')) <> '' AND trim(json_extract(run_template, '$.rebootIfOlderThan')) NOT GLOB '*[^0-9.]*';
+      UPDATE plan_preferences SET preference = json_set(preference, '$.notice', trim(json_extract(preference, '$.notice')) || 's')
+        WHERE json_type(preference, '$.notice') = 'text' AND trim(json_extract(preference, '$.notice')) <> '' AND trim(json_extract(preference, '$.notice')) NOT GLOB '*[^0-9.]*';
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -25,7 +25,7 @@ let agent: AgentProcess;
 let agentDir: ReturnType<typeof tempAgentDir>;
 const guests: Record<string, DomainRef> = {};
 let dataDir: string;
-const CONTROLLER_CONFIG = { liveness: { missingAfterSeconds: 2, checkIntervalSeconds: 0.5 }, agents: { heartbeatSeconds: 1 } };
+const CONTROLLER_CONFIG = { liveness: { missingAfter: "2s", checkInterval: "500ms" }, agents: { heartbeat: "1s" } };
 
 interface VmJson { name: string; uuid: string; state: string; stateReason: string; autostart: boolean; persistent: boolean;
   vcpus: number; memoryKiB: number; maxMemoryKiB: number; disks: { target: string }[] }

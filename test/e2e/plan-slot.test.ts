@@ -71,7 +71,7 @@ beforeAll(async () => {
 
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "nstest-plan-controller-"));
   controller = await startController({ dataDir, config: {
-    agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 10 }, plans: { tickSeconds: 1 },
+    agents: { heartbeat: "1s" }, runs: { agentLostTimeout: "10s" }, plans: { tick: "1s" },
   } });
   const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: hostName }, 201);
   agentDir = tempAgentDir(token);

@@ -44,9 +44,9 @@ const VERIFY = "cat /data/health";
 /** At most this many kills; fewer if the run finishes first. */
 const MAX_KILLS = 14;
 const CONTROLLER_CONFIG = {
-  agents: { heartbeatSeconds: 1 },
+  agents: { heartbeat: "1s" },
   // Long enough that no restart makes a step give up on the agent: that is another test's subject.
-  runs: { agentLostTimeoutSeconds: 60 },
+  runs: { agentLostTimeout: "60s" },
   retention: { schedule: "0 0 1 1 *" },
 };
 

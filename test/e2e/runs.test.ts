@@ -36,8 +36,8 @@ const PATCH = "echo v2 > /data/version && if [ -e /data/fragile ]; then echo bro
 const SLOW_PATCH = "sleep 4 && echo v3 > /data/version && sync";
 const VERIFY = "cat /data/health";
 const CONTROLLER_CONFIG = {
-  liveness: { missingAfterSeconds: 5, checkIntervalSeconds: 0.5 }, agents: { heartbeatSeconds: 1 },
-  runs: { agentLostTimeoutSeconds: 4 }, retention: { schedule: "* * * * * *" },
+  liveness: { missingAfter: "5s", checkInterval: "500ms" }, agents: { heartbeat: "1s" },
+  runs: { agentLostTimeout: "4s" }, retention: { schedule: "* * * * * *" },
 };
 
 let conn: LibvirtConnection;

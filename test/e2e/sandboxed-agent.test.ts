@@ -48,7 +48,7 @@ const VERIFY = "cat /data/health";
 const SLOW_PATCH = "sleep 4 && echo v3 > /data/version && sync";
 const SLOW_PATCH_2 = "sleep 4 && echo v5 > /data/version && sync";
 const QUICK_PATCH = "echo v4 > /data/version && sync";
-const CONTROLLER_CONFIG = { agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 4 }, retention: { schedule: "0 0 1 1 *" } };
+const CONTROLLER_CONFIG = { agents: { heartbeat: "1s" }, runs: { agentLostTimeout: "4s" }, retention: { schedule: "0 0 1 1 *" } };
 
 let conn: LibvirtConnection;
 let dom: DomainRef;

@@ -25,7 +25,7 @@ export interface AgentOnController {
 }
 
 export async function agentOnController(host: string, agentConfig: Record<string, unknown>,
-  cleanups: (() => Promise<void> | void)[], controllerOptions: StartControllerOptions = { config: { agents: { heartbeatSeconds: 1 } } }): Promise<AgentOnController> {
+  cleanups: (() => Promise<void> | void)[], controllerOptions: StartControllerOptions = { config: { agents: { heartbeat: "1s" } } }): Promise<AgentOnController> {
   const controller = await startController(controllerOptions);
   cleanups.push(() => controller.stop());
   const api = controllerApi(() => controller);

@@ -144,6 +144,10 @@ describe("usage errors exit 2", () => {
     [["events", "--since", "yesterday"], "argument 'yesterday' is invalid. expected a duration"],
     [["events", "--since", "foo 1"], "argument 'foo 1' is invalid. expected a duration"],
     [["events", "--since", "2026-02-30"], "argument '2026-02-30' is invalid. expected a duration"],
+    [["events", "--since", "120"], "argument '120' is invalid. expected a duration back from now (90s, 15m, 1h, 2d, 1w; with its unit)"],
+    [["expect-stop", "web1", "--host", "hv1", "--reason", "x", "--for", "30"], "a bare number is not a duration: give its unit, like 30s or 30m"],
+    [["run", "start", "--vm", "web1", "--patch-exec", "x", "--patch-timeout", "30"],
+      "--patch-timeout: a bare number is not a duration: give its unit, like 30s or 30m"],
     [["vms", "--bogus"], "nightshift: unknown option '--bogus' (NS_ERR_USAGE)"],
     [[], "Usage: nightshift"],
   ])("nightshift %j", async (args, message) => {

@@ -32,7 +32,7 @@ describe.each([
     '"tue,thu 02:00-05:00"', "2026-12-27..2027-01-02", "Example file", "NS_ERR_WINDOWS_SPEC", "Fields (--json"] },
   { args: ["windows", "delete"], has: ["<group>", "NS_ERR_NO_WINDOWS"] },
   { args: ["machines"], has: ["Columns: NAME KIND HOST GROUP ROLES TESTED HA-GROUPS MINUTES", "Fields (--json", "estimatedMinutes", "set", "delete"] },
-  { args: ["machines", "set"], has: ["<name>", "--group <group>", "--role <role>", "--tested", "--ha-group <name>", "--minutes <n>", "--host",
+  { args: ["machines", "set"], has: ["<name>", "--group <group>", "--role <role>", "--tested", "--ha-group <name>", "--slot-length <duration>", "--host",
     "HOST/VM", "NS_ERR_VM_AMBIGUOUS", "NS_ERR_MACHINE_SPEC", "Fields (--json"] },
   { args: ["machines", "delete"], has: ["<name>", "--host", "--vm", "NS_ERR_MACHINE_AMBIGUOUS"] },
   { args: ["plan"], has: ["week", "show", "check", "pause", "resume", "cancel", "export"] },

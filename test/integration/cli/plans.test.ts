@@ -187,12 +187,12 @@ describe("machines", () => {
     const web1 = await set("web1", "--group", "acme", "--role", "production", "--role", "web", "--tested", "--ha-group", "acme-web");
     expect(web1.stdout).toBe("Machine web1 (VM on hv1, id hv1/web1) set: group acme; roles production, web; tested (has verify checks); " +
       "HA groups acme-web; 30 min slots.\n");
-    await set("web2", "--group", "acme", "--role", "production", "--ha-group", "acme-web", "--minutes", "20");
+    await set("web2", "--group", "acme", "--role", "production", "--ha-group", "acme-web", "--slot-length", "20m");
     await set("mon1", "--group", "ops", "--role", "infrastructure");
     await set("test1", "--group", "acme", "--role", "test", "--tested");
     await set("test2", "--group", "acme", "--role", "test");
-    await set("hv2/db1", "--group", "acme", "--role", "production", "--minutes", "60");
-    const host = await set("hv2", "--host", "--group", "ops", "--role", "hypervisor", "--minutes", "45");
+    await set("hv2/db1", "--group", "acme", "--role", "production", "--slot-length", "1h");
+    const host = await set("hv2", "--host", "--group", "ops", "--role", "hypervisor", "--slot-length", "45m");
     expect(host.stdout).toBe("Machine hv2 (hypervisor, id hv2) set: group ops; roles hypervisor; untested; HA groups none; 45 min slots.\n");
     const json = await set("hv1", "--host", "--group", "ops", "--role", "hypervisor", "--json");
     expect(JSON.parse(json.stdout)).toEqual({
@@ -231,15 +231,21 @@ describe("machines", () => {
     expect(host.stderr).toMatch(/\(NS_ERR_NO_HOST\)\n$/);
   });
 
-  it("usage errors (exit 2), nothing sent: no group, a repeated role, minutes that are not a number", async () => {
+  it("usage errors (exit 2), nothing sent: no group, a repeated role, a slot length that is not a duration, the old --minutes", async () => {
     const before = await api(controller, "/v1/machines");
     const noGroup = await nightshift("machines", "set", "web3", "--role", "web", "--role", "web");
     expect(noGroup.code).toBe(2);
     expect(noGroup.stderr).toBe("nightshift: invalid machine options, nothing was changed:\n  --group: missing: give --group GROUP\n" +
       '  --role (roles[1]): "web" is given twice\nOptions: nightshift machines set --help (NS_ERR_MACHINE_SPEC)\n');
-    const minutes = await nightshift("machines", "set", "web3", "--group", "acme", "--minutes", "half an hour");
+    const notDuration = await nightshift("machines", "set", "web3", "--group", "acme", "--slot-length", "half an hour");
+    expect(notDuration.code).toBe(2);
+    expect(notDuration.stderr).toContain("argument 'half an hour' is invalid. expected a duration like 45m, 90m, 2h");
+    const bare = await nightshift("machines", "set", "web3", "--group", "acme", "--slot-length", "30");
+    expect(bare.code).toBe(2);
+    expect(bare.stderr).toContain("a bare number is not a duration: give its unit, like 30s or 30m");
+    const minutes = await nightshift("machines", "set", "web3", "--group", "acme", "--minutes", "30");
     expect(minutes.code).toBe(2);
-    expect(minutes.stderr).toContain("expected a number of minutes above 0");
+    expect(minutes.stderr).toContain("--minutes was replaced by --slot-length DURATION: give --slot-length 30m");
     expect(await api(controller, "/v1/machines")).toEqual(before);
   });
 

@@ -2,7 +2,7 @@
  * A loop of duplicate agents for one host against a controller on port 0
  * (real HTTP server, real SQLite file): every one is refused with 409 and
  * counted in /metrics, but the append-only history gets at most one
- * `rejected` row per host per agents.rejectedEventIntervalSeconds, each
+ * `rejected` row per host per agents.rejectedEventInterval, each
  * saying how many refusals it stands for.
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
@@ -28,7 +28,7 @@ const { ok } = controllerApi(() => ({ url: controller.url, adminToken }));
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-duplicates-"));
-  const config = ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir, agents: { rejectedEventIntervalSeconds: INTERVAL_SECONDS } });
+  const config = ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir, agents: { rejectedEventInterval: `${INTERVAL_SECONDS}s` } });
   controller = await startController(config, pino({ level: "silent" }));
   adminToken = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
   hostToken = (await ok<{ token: string }>("POST", "/v1/hosts", { name: "hv-twice" }, 201)).token;

@@ -39,7 +39,7 @@ async function refusedUpgrade(token: string): Promise<{ status: number; body: { 
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-hub-"));
-  const config = ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir, agents: { maxMessageBytes: 64 * 1024, heartbeatSeconds: 1 } });
+  const config = ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir, agents: { maxMessageBytes: 64 * 1024, heartbeat: "1s" } });
   controller = await startController(config, pino({ level: "silent" }));
   adminToken = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
   for (const name of ["hv-good", "hv-bad", "hv-dup"]) {

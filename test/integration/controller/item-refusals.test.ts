@@ -59,7 +59,7 @@ function inventory(domains: unknown[]) {
 
 beforeAll(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-items-"));
-  const config = ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 5 } });
+  const config = ControllerConfigSchema.parse({ listen: "127.0.0.1:0", dataDir, agents: { heartbeat: "5s" } });
   controller = await startController(config, pino({ level: "silent" }));
   admin = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
 });

@@ -41,9 +41,9 @@ let mailDir: string;
 const hypervisors: SimulatedHypervisor[] = [];
 
 const config = () => ControllerConfigSchema.parse({
-  listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 },
-  retention: { schedule: "0 0 1 1 *" }, notifications: { webhooks: [hooks.url], timeoutSeconds: 2 },
-  plans: { tickSeconds: 0.1, reminderMinutes: 5, sendmail: path.join(mailDir, "sendmail"), emails: { g: "noc@g.example" } },
+  listen: "127.0.0.1:0", dataDir, agents: { heartbeat: "1s" }, runs: { agentLostTimeout: "2s" },
+  retention: { schedule: "0 0 1 1 *" }, notifications: { webhooks: [hooks.url], timeout: "2s" },
+  plans: { tick: "100ms", reminder: "5m", sendmail: path.join(mailDir, "sendmail"), emails: { g: "noc@g.example" } },
 });
 const start = () => startController(config(), pino({ level: "silent" }), { clock: clock.now });
 

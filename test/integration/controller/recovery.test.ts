@@ -71,7 +71,7 @@ const metricLines = async () => (await (await fetch(`${controller.url}/metrics`)
 beforeEach(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-recovery-"));
   controller = await startController(ControllerConfigSchema.parse({
-    listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 }, retention: { schedule: "0 0 1 1 *" },
+    listen: "127.0.0.1:0", dataDir, agents: { heartbeat: "1s" }, runs: { agentLostTimeout: "2s" }, retention: { schedule: "0 0 1 1 *" },
   }), pino({ level: "silent" }));
   adminToken = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
 });

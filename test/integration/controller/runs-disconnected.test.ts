@@ -1,6 +1,6 @@
 /**
  * A run on a host whose agent is not connected would have every step wait
- * runs.agentLostTimeoutSeconds and then change nothing: it is refused at
+ * runs.agentLostTimeout and then change nothing: it is refused at
  * start (409 NS_ERR_HOST_DISCONNECTED) unless the operator says to wait for
  * the agent, and then the run says so in its evidence.
  */
@@ -26,7 +26,7 @@ const spec = (vms: string[]): RunSpecInput => ({ vms, patch: { exec: "apt-get -y
 beforeEach(async () => {
   dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-runs-disc-"));
   controller = await startController(ControllerConfigSchema.parse({
-    listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 }, retention: { schedule: "0 0 1 1 *" },
+    listen: "127.0.0.1:0", dataDir, agents: { heartbeat: "1s" }, runs: { agentLostTimeout: "2s" }, retention: { schedule: "0 0 1 1 *" },
   }), pino({ level: "silent" }));
   adminToken = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
 });

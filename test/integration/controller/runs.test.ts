@@ -26,7 +26,7 @@ let adminToken: string;
 const hypervisors: SimulatedHypervisor[] = [];
 
 const baseConfig = (extra: Record<string, unknown> = {}) => ControllerConfigSchema.parse({
-  listen: "127.0.0.1:0", dataDir, agents: { heartbeatSeconds: 1 }, runs: { agentLostTimeoutSeconds: 2 },
+  listen: "127.0.0.1:0", dataDir, agents: { heartbeat: "1s" }, runs: { agentLostTimeout: "2s" },
   retention: { schedule: "0 0 1 1 *" }, ...extra,
 });
 

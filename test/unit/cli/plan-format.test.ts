@@ -207,7 +207,7 @@ describe("windows and machines tables", () => {
 
 describe("machines set options", () => {
   it("the body: --host makes a host, flags map to the API's keys", () => {
-    expect(buildMachineBody({ group: "acme", role: ["production"], tested: true, haGroup: ["acme-web"], minutes: 20 })).toEqual({
+    expect(buildMachineBody({ group: "acme", role: ["production"], tested: true, haGroup: ["acme-web"], slotLength: 20 * 60_000 })).toEqual({
       kind: "vm", group: "acme", roles: ["production"], tested: true, haGroups: ["acme-web"], estimatedMinutes: 20,
     });
     expect(buildMachineBody({ group: "ops", host: true })).toEqual({ kind: "host", group: "ops", roles: [], tested: false, haGroups: [] });
@@ -216,7 +216,7 @@ describe("machines set options", () => {
   it("problems are named by their flag", () => {
     let err: unknown;
     try {
-      buildMachineBody({ role: ["web", "", "web"], minutes: 20_000, haGroup: ["x".repeat(201)] });
+      buildMachineBody({ role: ["web", "", "web"], slotLength: 20_000 * 60_000, haGroup: ["x".repeat(201)] });
     } catch (e) {
       err = e;
     }
@@ -228,7 +228,7 @@ describe("machines set options", () => {
       '--role (roles[2]): "web" is given twice',
       "--role (roles[1]): must not be empty",
       "--ha-group (haGroups[0]): must be at most 200 characters long",
-      "--minutes: must be at most 10080, got number 20000",
+      "--slot-length: must be at most 7d, got 20000m",
     ]);
   });
 });

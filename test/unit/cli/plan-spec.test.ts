@@ -5,7 +5,7 @@ import path from "node:path";
 import { PlanRequestSchema } from "../../../shared/plans.js";
 import { buildPlanRequest, PLAN_FILE, planSpecProblems, readPlanFile, startProblem } from "../../../cli/plan-spec.js";
 import { EXAMPLE_PLAN_SPEC } from "../../../cli/plan.js";
-import { parseYamlMapping } from "../../../cli/spec-check.js";
+import { parseYamlMapping } from "../../../shared/yaml-file.js";
 import { problemLines, usageErrorOf } from "../../helpers/usage-error.js";
 import { REPO_ROOT } from "../../helpers/run.js";
 

@@ -138,6 +138,17 @@ describe("runbook files", () => {
     ]);
   });
 
+  it("a bare number is no duration, from a flag or the file, as text or as a number", () => {
+    expect(problemLines(failure({ ...MINIMAL, patchTimeout: "30" }))).toEqual(["--patch-timeout: a bare number is not a duration: give its unit, like 30s or 30m"]);
+    const text = "vms: [a]\npatch: {exec: x}\npatchTimeout: \"30\"\nkeepSnapshots: 3\nrebootIfOlderThan: \"90\"\n";
+    expect(problemLines(failure({}, text))).toEqual([
+      "web.yaml:3: patchTimeout: a bare number is not a duration: give its unit, like 30s or 30m",
+      "web.yaml:4: keepSnapshots: expected a duration like 90s, 15m, 1h, 3d (text with a unit), got number 3",
+      "web.yaml:5: rebootIfOlderThan: a bare number is not a duration: give its unit, like 90s or 90m",
+    ]);
+    expect(RunSpecSchema.safeParse({ vms: ["a"], patch: { exec: "x" }, patchTimeout: "30" }).success).toBe(false);
+  });
+
   it("a flag fixes the file's bad value (its problem is gone)", () => {
     const text = "vms: [a]\npatch: {exec: x}\nkeepSnapshots: forever\n";
     expect(problemLines(failure({}, text))).toEqual(["web.yaml:3: keepSnapshots: expected a duration like 90s, 15m, 1h, 3d"]);

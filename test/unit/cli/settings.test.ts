@@ -107,10 +107,11 @@ describe("the config file", () => {
   });
 
   it("refuses unknown keys (a typo would otherwise be ignored)", () => {
-    writeDefaultConfig("url: http://c:8650\ntokenfile: /x\n");
+    const file = writeDefaultConfig("url: http://c:8650\ntokenfile: /x\n");
     const err = errorOf(() => resolve());
-    expect(err.message).toContain("tokenfile");
-    expect(err.message).toContain("allowed keys: url, token, tokenFile");
+    expect(err.code).toBe("NS_ERR_CLI_SETTINGS");
+    expect(err.message).toBe(`invalid config file ${file}:\n` +
+      `  ${file}:2: tokenfile: unknown key "tokenfile" (did you mean tokenFile?); known keys: url, token, tokenFile`);
   });
 
   it("refuses token and tokenFile together", () => {
@@ -120,7 +121,7 @@ describe("the config file", () => {
 
   it("says which file is not YAML", () => {
     const file = writeDefaultConfig("url: [unclosed\n");
-    expect(errorOf(() => resolve()).message).toContain(`config file ${file} is not valid YAML`);
+    expect(errorOf(() => resolve()).message).toMatch(new RegExp(`^${file}:\\d+:\\d+: .* \\(the config file is YAML\\)$`));
   });
 
   it("names a token file that cannot be read, and an empty one", () => {

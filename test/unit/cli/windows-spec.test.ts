@@ -5,7 +5,7 @@ import { WEEKDAYS } from "../../../shared/windows.js";
 import {
   buildWindowsBody, formatBlackout, formatWindow, parseBlackout, parseDays, parseWindow, readWindowsFile, WINDOWS_FILE,
 } from "../../../cli/windows-spec.js";
-import { parseYamlMapping } from "../../../cli/spec-check.js";
+import { parseYamlMapping } from "../../../shared/yaml-file.js";
 import { problemLines, usageErrorOf } from "../../helpers/usage-error.js";
 
 const file = (text: string, source = "acme.yaml") => parseYamlMapping(text, source, WINDOWS_FILE);

@@ -1,11 +1,11 @@
 /** `--since` and `since=`: durations and ISO 8601 times only, never whatever Date.parse makes of a text. */
 import { describe, expect, it } from "vitest";
 import fc from "fast-check";
-import { parseDuration, parseSince } from "../../../shared/duration.js";
+import { durationProblem, formatDuration, parseDuration, parseSince } from "../../../shared/duration.js";
 import { parseIsoTime } from "../../../shared/iso-time.js";
 
 const NOW = Date.parse("2026-11-23T12:00:00Z");
-const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)?\s*$/i;
+const DURATION = /^\s*\d+(\.\d+)?\s*(ms|s|m|h|d|w)\s*$/i;
 const ISO = /^\d{4}-\d{2}-\d{2}(T\d{2}:\d{2}(:\d{2}(\.\d{1,9})?)?(Z|[+-]\d{2}:\d{2}))?$/;
 
 describe("parseSince", () => {
@@ -13,7 +13,11 @@ describe("parseSince", () => {
     expect(parseSince("90s", NOW)).toBe(NOW - 90_000);
     expect(parseSince("15m", NOW)).toBe(NOW - 900_000);
     expect(parseSince("2d", NOW)).toBe(NOW - 2 * 86_400_000);
-    expect(parseSince("120", NOW)).toBe(NOW - 120_000);
+    expect(parseSince("500ms", NOW)).toBe(NOW - 500);
+  });
+
+  it("refuses a bare number: seconds or minutes?", () => {
+    expect(parseSince("120", NOW)).toBeNull();
   });
 
   it("takes ISO 8601 dates (midnight UTC) and date-times with Z or an offset", () => {
@@ -48,5 +52,22 @@ describe("parseDuration", () => {
     expect(parseDuration("1e3")).toBeNull();
     expect(parseDuration(`${"9".repeat(400)}w`)).toBeNull();
     expect(parseDuration("1w")).toBe(604_800_000);
+  });
+
+  it("takes every unit, and refuses a number without one", () => {
+    expect([parseDuration("100ms"), parseDuration("30s"), parseDuration("15m"), parseDuration("2h"), parseDuration("3d"), parseDuration("1.5h")])
+      .toEqual([100, 30_000, 900_000, 7_200_000, 259_200_000, 5_400_000]);
+    for (const bare of ["30", "0", " 2.5 ", "90"]) expect(parseDuration(bare), bare).toBeNull();
+    expect(durationProblem("30")).toBe("a bare number is not a duration: give its unit, like 30s or 30m");
+    expect(durationProblem("soon")).toBe("expected a duration like 90s, 15m, 1h, 3d");
+    expect(durationProblem("15m")).toBeNull();
+  });
+
+  it("formatDuration writes the largest whole unit and reads back (property)", () => {
+    expect([formatDuration(90_000), formatDuration(300_000), formatDuration(86_400_000), formatDuration(2_500), formatDuration(0)])
+      .toEqual(["90s", "5m", "1d", "2500ms", "0s"]);
+    fc.assert(fc.property(fc.integer({ min: 0, max: 10 * 365 * 86_400_000 }), (ms) => {
+      expect(parseDuration(formatDuration(ms))).toBe(ms);
+    }), { seed: 20261123, numRuns: 2_000 });
   });
 });

@@ -129,13 +129,22 @@ describe("check: what must never exit 0", () => {
 
   it("settings: a file of its own is held to the schema, agent.yaml's probes: section is used", async () => {
     const own = path.join(tmp, "settings.yaml");
-    fs.writeFileSync(own, "probeTimeoutMs: 5000\nprobeTimeotMs: 1\n");
+    fs.writeFileSync(own, "probeTimeout: 5s\nprobeTimeot: 1s\nmountTimeoutMs: 3000\n");
     const bad = await check("--root", fixture("healthy"), "--settings", own);
     expect(bad.code).toBe(125);
-    expect(bad.stderr).toMatch(/invalid settings in .*settings\.yaml: \(top\): Unrecognized key: "probeTimeotMs" \(NS_ERR_CONFIG\)/);
+    expect(bad.stdout).toBe("");
+    expect(bad.stderr).toBe(`nightshift-agent check: invalid settings in ${own}:\n` +
+      `  ${own}:2: probeTimeot: unknown key "probeTimeot" (did you mean probeTimeout?); known keys: probeTimeout, mountTimeout, ` +
+      "neverEmptyMounts, maxVmUptime, criticalVms, haGroups, findingsPerCode, disabledProbes, enabledProbes\n" +
+      `  ${own}:3: mountTimeoutMs: renamed mountTimeout (a duration with its unit, like 100ms, 30s, 15m, 2h, 3d): write mountTimeout: 3s (NS_ERR_CONFIG)\n`);
+
+    const badSection = path.join(tmp, "agent-bad.yaml");
+    fs.writeFileSync(badSection, "controller: wss://controller:8650/v1/agent\nprobes:\n  interval: 300\n");
+    expect((await check("--root", fixture("healthy"), "--settings", badSection)).stderr).toContain(
+      `${badSection}:3: probes.interval: expected a duration like 90s, 15m, 1h, 3d (text with a unit), got number 300`);
 
     const agentYaml = path.join(tmp, "agent.yaml");
-    fs.writeFileSync(agentYaml, "controller: wss://controller:8650/v1/agent\nprobes:\n  intervalSeconds: 300\n  disabledProbes: [fstab]\n");
+    fs.writeFileSync(agentYaml, "controller: wss://controller:8650/v1/agent\nprobes:\n  interval: 5m\n  disabledProbes: [fstab]\n");
     const result = await check("--root", fixture("incident"), "--no-libvirt", "--settings", agentYaml, "--json");
     const report = HealthReportSchema.parse(JSON.parse(result.stdout));
     expect(report.probes.map((p) => p.name)).not.toContain("fstab");

@@ -29,9 +29,9 @@ export interface AgentProcessOptions {
 
 /** Test defaults: fast heartbeats and reconnects. */
 export const FAST_ENV: Record<string, string> = {
-  NIGHTSHIFT_AGENT_HEARTBEAT_SECONDS: "1",
-  NIGHTSHIFT_AGENT_RECONNECT_INITIAL_DELAY_MS: "100",
-  NIGHTSHIFT_AGENT_RECONNECT_MAX_DELAY_MS: "1000",
+  NIGHTSHIFT_AGENT_HEARTBEAT: "1s",
+  NIGHTSHIFT_AGENT_RECONNECT_INITIAL_DELAY: "100ms",
+  NIGHTSHIFT_AGENT_RECONNECT_MAX_DELAY: "1s",
   NIGHTSHIFT_AGENT_LOG_LEVEL: "debug",
 };
 

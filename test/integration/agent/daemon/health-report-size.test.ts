@@ -21,7 +21,7 @@ const cleanups: (() => Promise<unknown> | void)[] = [];
 const api = controllerApi(() => controller);
 
 beforeAll(async () => {
-  controller = await startController({ config: { agents: { heartbeatSeconds: 1 } } });
+  controller = await startController({ config: { agents: { heartbeat: "1s" } } });
 });
 
 afterAll(async () => {

@@ -46,7 +46,7 @@ describe("inventory limits, agent to controller", () => {
     await conn().domainDefineXML(testDriverDomainXml(long));
     expect((await conn().domainGetXMLDesc(await conn().domainLookupByName(wide))).match(/<disk /g)).toHaveLength(300);
 
-    const controller = await startController({ config: { agents: { inventoryIntervalSeconds: 1, heartbeatSeconds: 1 } } });
+    const controller = await startController({ config: { agents: { inventoryInterval: "1s", heartbeat: "1s" } } });
     cleanups.push(() => controller.stop());
     const { ok } = controllerApi(() => controller);
     const host = `${prefix}hv`;

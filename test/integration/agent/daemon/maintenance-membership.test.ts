@@ -4,7 +4,7 @@
  * A VM's <maintenance> element in nightshift's <metadata> namespace, as
  * libvirt stores and gives it back, arrives on the VM's inventory entry; the
  * settings' `probes.haGroups` for the VM join its HA groups; the agent config's
- * `maintenance.group`, `.roles` and `.estimatedMinutes` arrive
+ * `maintenance.group`, `.roles` and `.slotLength` arrive
  * in hello. Both are validated by the peer against the protocol schemas.
  */
 import { describe, expect, it } from "vitest";
@@ -57,11 +57,11 @@ describe("maintenance memberships reported by the agent", () => {
     expect(peer.hellos[0]!.message).not.toHaveProperty("maintenance");
   });
 
-  it("the config's maintenance.group, .roles and .estimatedMinutes are sent in hello", async () => {
+  it("the config's maintenance.group, .roles and .slotLength are sent in hello", async () => {
     const peer = await agentWith({
       NIGHTSHIFT_AGENT_MAINTENANCE_GROUP: "ops",
       NIGHTSHIFT_AGENT_MAINTENANCE_ROLES: "hypervisor, storage",
-      NIGHTSHIFT_AGENT_MAINTENANCE_ESTIMATED_MINUTES: "60",
+      NIGHTSHIFT_AGENT_MAINTENANCE_SLOT_LENGTH: "1h",
     });
     expect(peer.hellos[0]!.message.maintenance).toEqual({ group: "ops", roles: ["hypervisor", "storage"], estimatedMinutes: 60 });
   });

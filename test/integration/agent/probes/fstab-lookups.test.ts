@@ -28,7 +28,7 @@ async function probe(fstab: string, probeTimeoutMs: number): Promise<{ report: H
   const sampler = await sampleChildren(process.pid, "getent");
   const started = performance.now();
   const report = await runProbes([fstabProbe], {
-    root: new HostRoot("/", fstab), settings: ProbeSettingsSchema.parse({ probeTimeoutMs }), libvirt: null, log: pino({ level: "silent" }), now: () => new Date(),
+    root: new HostRoot("/", fstab), settings: ProbeSettingsSchema.parse({ probeTimeout: `${probeTimeoutMs}ms` }), libvirt: null, log: pino({ level: "silent" }), now: () => new Date(),
   });
   const ms = performance.now() - started;
   const children = await sampler.stop();

@@ -177,7 +177,7 @@ async function controllerStandIn() {
 }
 
 function settingsFor() {
-  return ProbeSettingsSchema.parse({ mountTimeoutMs: TIMEOUT_MS, probeTimeoutMs: 10_000 });
+  return ProbeSettingsSchema.parse({ mountTimeout: `${TIMEOUT_MS}ms`, probeTimeout: "10s" });
 }
 
 async function runOnce(probe: ReturnType<typeof createMountsProbe>, fstab: string): Promise<{ report: HealthReport; ms: number }> {
@@ -352,7 +352,7 @@ describe("hung FUSE mount (bindfs stopped with SIGSTOP)", () => {
     // No fstab line needed: the agent looks at every FUSE mount in its mountinfo.
     const agent = new AgentProcess({
       controller: controller.url, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir,
-      env: { NIGHTSHIFT_AGENT_PROBES_MOUNT_TIMEOUT_MS: String(TIMEOUT_MS), NIGHTSHIFT_AGENT_PROBES_INTERVAL_SECONDS: "1", NIGHTSHIFT_AGENT_LOG_LEVEL: "info" },
+      env: { NIGHTSHIFT_AGENT_PROBES_MOUNT_TIMEOUT: `${TIMEOUT_MS}ms`, NIGHTSHIFT_AGENT_PROBES_INTERVAL: "1s", NIGHTSHIFT_AGENT_LOG_LEVEL: "info" },
     });
     const waitHealth = async (state: string, after: number, what: string) => {
       await waitFor(what, () => controller.healths.some((h) => h.at > after && stateOf(h.report, mnt) === state), 15_000)

@@ -71,7 +71,7 @@ describe("vm-placement against libvirtd's test driver", () => {
   it("finds exactly the critical VM without autostart, the HA pair on one NFS mount, ha1's uptime and the metadata typo", async () => {
     const report = HealthReportSchema.parse(await runProbes([vmPlacementProbe], {
       root: new HostRoot(dir), libvirt: conn, log: pino({ level: "silent" }), now: () => new Date("2025-01-01T00:00:00Z"),
-      settings: ProbeSettingsSchema.parse({ maxVmUptimeDays: 30, criticalVms: [`${prefix}auto`] }),
+      settings: ProbeSettingsSchema.parse({ maxVmUptime: "30d", criticalVms: [`${prefix}auto`] }),
     }));
     expect(report.probes).toEqual([expect.objectContaining({ name: "vm-placement", status: "ok" })]);
     console.log(`vm-placement probe over ${report.findings.length} findings: ${report.probes[0]!.durationMs.toFixed(1)} ms`);
@@ -93,7 +93,7 @@ describe("vm-placement against libvirtd's test driver", () => {
       },
       {
         probe: "vm-placement", code: "NS_VM_UPTIME_EXCEEDED", severity: "warning", subject: `${prefix}ha1`,
-        message: `VM ${prefix}ha1 has run 413 days without a cold restart (QEMU process started 2023-11-14T22:30:00.000Z; limit maxVmUptimeDays 30).`,
+        message: `VM ${prefix}ha1 has run 413 days without a cold restart (QEMU process started 2023-11-14T22:30:00.000Z; limit maxVmUptime 30d).`,
         remedy: `Restart it as a precaution before any change (\`virsh shutdown ${prefix}ha1\`, then \`virsh start ${prefix}ha1\`; `
           + "a reboot inside the guest keeps the same QEMU process), so a VM that no longer boots is found now, not in the middle of maintenance.",
       },
@@ -120,7 +120,7 @@ describe("vm-placement against libvirtd's test driver", () => {
   it("a running test-driver domain without a pid file gets no uptime finding, whatever the limit", async () => {
     const report = await runProbes([vmPlacementProbe], {
       root: new HostRoot(dir), libvirt: conn, log: pino({ level: "silent" }), now: () => new Date("2099-01-01T00:00:00Z"),
-      settings: ProbeSettingsSchema.parse({ maxVmUptimeDays: 0.0001 }),
+      settings: ProbeSettingsSchema.parse({ maxVmUptime: "0.0001d" }),
     });
     expect(report.probes[0]!.status).toBe("ok");
     expect(await conn.domainIsActive(await conn.domainLookupByName(`${prefix}ha2`))).toBe(true);

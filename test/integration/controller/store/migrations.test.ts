@@ -114,6 +114,34 @@ describe("migrations", () => {
     db.close();
   });
 
+  it("gives durations version 9 stored as a bare number of seconds their unit, and leaves the others as they were", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    const file = path.join(dir, "nightshift.db");
+    const old = openDatabase(file, MIGRATIONS.filter((m) => m.version <= 9));
+    const run = old.prepare("INSERT INTO runs (id, name, spec, state, created_at) VALUES (?, 'r', ?, 'finished', 1000)");
+    run.run("run-a", JSON.stringify({ vms: ["a"], patchTimeout: "30", keepSnapshots: " 2.5 ", rebootIfOlderThan: "90d", reboot: "never" }));
+    run.run("run-b", JSON.stringify({ vms: ["b"], patchTimeout: "30m", keepSnapshots: "3d" }));
+    old.prepare(`INSERT INTO plans (id, name, spec, run_template, state, created_at, week_start)
+      VALUES ('plan-a', 'p', '{}', ?, 'finished', 1000, 0)`).run(JSON.stringify({ patch: { exec: "x" }, patchTimeout: "600", keepSnapshots: "3d" }));
+    const pref = old.prepare("INSERT INTO plan_preferences (grp, preference, updated_at) VALUES (?, ?, 1000)");
+    pref.run("acme", JSON.stringify({ group: "acme", timezone: "UTC", notice: "48" }));
+    pref.run("ops", JSON.stringify({ group: "ops", timezone: "UTC", notice: "48h" }));
+    old.close();
+
+    const db = openDatabase(file);
+    const json = (sql: string) => (db.prepare(sql).pluck().all() as string[]).map((t) => JSON.parse(t) as Record<string, unknown>);
+    expect(json("SELECT spec FROM runs ORDER BY id")).toEqual([
+      { vms: ["a"], patchTimeout: "30s", keepSnapshots: "2.5s", rebootIfOlderThan: "90d", reboot: "never" },
+      { vms: ["b"], patchTimeout: "30m", keepSnapshots: "3d" },
+    ]);
+    expect(json("SELECT run_template FROM plans")).toEqual([{ patch: { exec: "x" }, patchTimeout: "600s", keepSnapshots: "3d" }]);
+    expect(json("SELECT preference FROM plan_preferences ORDER BY grp")).toEqual([
+      { group: "acme", timezone: "UTC", notice: "48s" },
+      { group: "ops", timezone: "UTC", notice: "48h" },
+    ]);
+    db.close();
+  });
+
   it("refuses a database from a newer controller instead of guessing", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
     const file = path.join(dir, "nightshift.db");

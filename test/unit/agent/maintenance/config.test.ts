@@ -28,6 +28,6 @@ describe("agent config: maintenance", () => {
 
   it("refuses relative hook paths", () => {
     expect(() => loadConfig({ schema: AgentConfigSchema, envPrefix: AGENT_ENV_PREFIX, env: { ...base,
-      NIGHTSHIFT_AGENT_MAINTENANCE_HOOKS: "hooks/pre" } })).toThrow(/maintenance\.hooks\.0: must be an absolute path/);
+      NIGHTSHIFT_AGENT_MAINTENANCE_HOOKS: "hooks/pre" } })).toThrow(/NIGHTSHIFT_AGENT_MAINTENANCE_HOOKS: maintenance\.hooks\[0\]: must be an absolute path/);
   });
 });

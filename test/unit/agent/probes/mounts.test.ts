@@ -115,7 +115,7 @@ describe("mounts probe: not mounted", () => {
 
 describe("mounts probe: hung, error, empty", () => {
   it("reports hung, erroring and empty mounts from the recorded answers, also network mounts fstab does not list", async () => {
-    const out = await run("mounts-hung", { neverEmptyMounts: ["/srv/iso", "/var/lib/libvirt/images"], mountTimeoutMs: 3000 });
+    const out = await run("mounts-hung", { neverEmptyMounts: ["/srv/iso", "/var/lib/libvirt/images"], mountTimeout: "3s" });
     expect(codes(out)).toEqual([
       ["NS_MOUNT_HUNG", "/mnt/cifs", "critical"],
       ["NS_MOUNT_ERROR", "/opt/tools", "critical"],

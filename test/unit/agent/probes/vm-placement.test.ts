@@ -88,7 +88,7 @@ describe("placeDisk", () => {
 });
 
 describe("assessPlacement", () => {
-  const settings = { maxVmUptimeDays: 90 };
+  const settings = { maxVmUptime: 90 * 86_400_000 };
 
   it("produces exactly the expected findings for a mixed host", () => {
     const domains: PlacementDomain[] = [
@@ -135,7 +135,7 @@ describe("assessPlacement", () => {
     expect(by("NS_VM_DISK_ON_NETWORK_FS", "web1/vda").message).toBe(
       "Disk vda of VM web1 (/srv/vm/web1.qcow2) is on nfs4 nas01:/export/vm mounted at /srv/vm; an outage or reboot of nas01 stalls this VM's I/O.");
     expect(by("NS_VM_UPTIME_EXCEEDED", "web1").message).toBe(
-      "VM web1 has run 124 days without a cold restart (QEMU process started 2024-10-27T03:50:00.000Z; limit maxVmUptimeDays 90).");
+      "VM web1 has run 124 days without a cold restart (QEMU process started 2024-10-27T03:50:00.000Z; limit maxVmUptime 90d).");
     expect(by("NS_VM_UPTIME_EXCEEDED", "web1").remedy).toContain("virsh shutdown web1");
     expect(by("NS_VM_CRITICAL_NO_AUTOSTART", "db1")).toMatchObject({
       message: "VM db1 is marked critical (metadata) but autostart is off: after a host reboot it stays down.", remedy: "virsh autostart db1",
