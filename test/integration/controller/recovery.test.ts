@@ -15,7 +15,7 @@ import { startController, type RunningController } from "../../../controller/ser
 import { ControllerConfigSchema } from "../../../controller/config.js";
 import type { SimulatedHypervisor } from "../../helpers/simulated-hypervisor.js";
 import { controllerApi, type Answer, type EnrolledHypervisor } from "../../helpers/controller-api.js";
-import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord } from "../../../shared/runs.js";
+import type { EvidenceRecord, RunDetail, RunSpecInput, SnapshotRecord, VmResolutionRecord } from "../../../shared/runs.js";
 
 let controller: RunningController;
 let dataDir: string;
@@ -27,15 +27,7 @@ const { api, ok, hypervisor } = controllerApi(() => ({ url: controller.url, admi
 const holder = () => `API token ${controller.store.apiTokens.verify(adminToken) ?? "?"}`;
 const errorOf = (a: Answer<unknown>) => [a.status, (a.json as { error?: { code: string } }).error?.code];
 
-interface Resolution {
-  host: string;
-  vm: string;
-  runs: string[];
-  reason: string;
-  by: string;
-  resolvedAt: string;
-  snapshots: string[];
-}
+type Resolution = VmResolutionRecord;
 type Deleted = SnapshotRecord & { result: string };
 
 const spec = (vms: string[], extra: Partial<RunSpecInput> = {}): RunSpecInput => ({
