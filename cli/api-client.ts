@@ -6,6 +6,7 @@
  */
 import { describeConnectFailure } from "../shared/connect-errors.js";
 import { NightshiftError } from "../shared/errors.js";
+import { isErrorCode, type ErrorCode } from "../shared/error-codes.js";
 import type { EventRecord, FindingRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
 import type { EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotRecord, StartRunRequest } from "../shared/runs.js";
@@ -31,7 +32,7 @@ export class ControllerAuthError extends NightshiftError {
 
 /** Any other error answer; `code` is the server's (NS_ERR_HOST_EXISTS, NS_ERR_NO_HOST, ...). */
 export class ControllerApiError extends NightshiftError {
-  constructor(readonly status: number, code: string, message: string) {
+  constructor(readonly status: number, code: ErrorCode, message: string) {
     super(code, message);
   }
 }
@@ -333,7 +334,12 @@ export class ApiClient {
         ": use the admin token from the controller's data directory (DATA_DIR/admin.token, " +
         "/var/lib/nightshift/admin.token by default) via --token, NIGHTSHIFT_TOKEN or tokenFile in cli.yaml");
     }
-    if (code && message) return new ControllerApiError(res.status, code, message);
+    if (code && message && isErrorCode(code)) return new ControllerApiError(res.status, code, message);
+    if (code && message) {
+      // A controller newer than this CLI: its code is kept in the message, for its own docs/errors.md.
+      return new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ${code}, ` +
+        `a code this CLI does not know (is the controller newer?): ${message}`);
+    }
     return new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ` +
       `without a nightshift error body: is ${this.url} a nightshift controller?`);
   }

@@ -9,6 +9,7 @@ import fs from "node:fs";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import type { z } from "zod";
 import { UsageError } from "./errors.js";
+import type { ErrorCode } from "../shared/error-codes.js";
 
 /** A parsed YAML file: its data and where each key sits in it. */
 export interface YamlMapping {
@@ -23,7 +24,7 @@ export interface YamlMapping {
 
 /** What kind of file it is, for messages: the error code, "runbook", what its top level holds. */
 export interface YamlFileKind {
-  code: string;
+  code: ErrorCode;
   /** "runbook", "wave spec", ... */
   what: string;
   /** "a mapping of run options such as vms, patch and reboot (see nightshift run start --help)" */

@@ -24,6 +24,7 @@
  *   with what it asks for, not with how far it may reach.
  */
 import { z } from "zod";
+import type { ErrorCode } from "../error-codes.js";
 
 const vm = z.string().min(1).max(256);
 const timeoutMs = z.number().int().positive().max(24 * 3_600_000);
@@ -146,4 +147,4 @@ export const StepErrorCodes = {
   BAD_VM_NAME: "NS_ERR_STEP_BAD_VM_NAME",
   /** A hook step's run id is not a run id (shared/ids.ts): nothing ran. */
   BAD_RUN_ID: "NS_ERR_STEP_BAD_RUN_ID",
-} as const;
+} as const satisfies Record<string, ErrorCode>;
