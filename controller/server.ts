@@ -13,7 +13,7 @@ import { ControllerMetrics } from "./metrics.js";
 import { AgentHub, AGENT_PATH } from "./hub/agent-hub.js";
 import { LivenessMonitor } from "./liveness.js";
 import { ApiError, Router } from "./http/router.js";
-import { errorAnswer, INTERNAL_ERROR_MESSAGE } from "./http/api-error.js";
+import { errorAnswer, INTERNAL_ERROR } from "./http/api-error.js";
 import { registerApi } from "./http/api.js";
 import { parseRequestTarget } from "./http/request-target.js";
 import { refuseOnSocket } from "./http/socket-refusal.js";
@@ -147,7 +147,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
         refuseOnSocket(socket, answer.code, answer.message);
       } else {
         log.error({ err, url: req.url }, "upgrade request failed");
-        refuseOnSocket(socket, "NS_ERR_INTERNAL", INTERNAL_ERROR_MESSAGE);
+        refuseOnSocket(socket, INTERNAL_ERROR.code, INTERNAL_ERROR.message);
       }
     }
   });

@@ -31,4 +31,7 @@ export function errorAnswer(err: unknown): ErrorAnswer | null {
   return status < 500 ? { status, code: err.code, message: err.message } : null;
 }
 
-export const INTERNAL_ERROR_MESSAGE = "internal error; see the controller's log";
+/** The answer to everything errorAnswer has none for: a bug, logged by the caller. */
+export const INTERNAL_ERROR: ErrorAnswer = {
+  status: httpStatus("NS_ERR_INTERNAL"), code: "NS_ERR_INTERNAL", message: "internal error; see the controller's log",
+};

@@ -5,7 +5,7 @@
  * this is all it needs.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { ApiError, errorAnswer, INTERNAL_ERROR_MESSAGE } from "./api-error.js";
+import { ApiError, errorAnswer, INTERNAL_ERROR } from "./api-error.js";
 import { decodePathSegment, parseRequestTarget } from "./request-target.js";
 
 export { ApiError };
@@ -72,12 +72,9 @@ export class Router {
       }
     } catch (err) {
       const answer = errorAnswer(err);
-      if (answer) {
-        sendJson(res, answer.status, { error: { code: answer.code, message: answer.message } });
-      } else {
-        sendJson(res, 500, { error: { code: "NS_ERR_INTERNAL", message: INTERNAL_ERROR_MESSAGE } });
-        throw err;
-      }
+      const { status, code, message } = answer ?? INTERNAL_ERROR;
+      sendJson(res, status, { error: { code, message } });
+      if (!answer) throw err;
     }
   }
 }
