@@ -103,6 +103,12 @@ describe("the error registry", () => {
     const readme = fs.readFileSync(path.join(REPO_ROOT, "README.md"), "utf8");
     const unknown = mentions(readme).filter(({ name }) => (name.endsWith("_") ? !codes.some((c) => c.startsWith(name)) : !isErrorCode(name)));
     expect(unknown.map(({ name, line }) => `README.md:${line} ${name}`)).toEqual([]);
+    // "404 `NS_ERR_NO_PLAN`": a status README gives a code is the registry's.
+    const statuses = [...readme.matchAll(/\b([1-5]\d\d) `(NS_ERR_[A-Z0-9_]+)`/g)]
+      .filter((m) => isErrorCode(m[2]!))
+      .map((m) => ({ said: `${m[1]} ${m[2]}`, registered: `${(ERROR_CODES[m[2] as keyof typeof ERROR_CODES] as ErrorCodeInfo).status ?? "none"} ${m[2]}` }));
+    expect(statuses.length).toBeGreaterThan(0);
+    expect(statuses.filter((s) => s.said !== s.registered)).toEqual([]);
     const section = readme.slice(readme.indexOf("\n## Errors\n"), readme.indexOf("\n## ", readme.indexOf("\n## Errors\n") + 1));
     expect(section).toContain(`(${ERRORS_DOC})`);
   });
