@@ -13,6 +13,7 @@ import type {
   EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotDeleteBody, SnapshotDeleteRecord, SnapshotRecord, StartRunRequest,
   VmResolutionRecord, VmResolveBody,
 } from "../shared/runs.js";
+import { isErrorCode, type ErrorCode } from "../shared/error-codes.js";
 import type {
   MachineBody, MachineRecord, PlanCheckRecord, PlanRecord, PlanRequest, WindowsBody, WindowsRecord,
 } from "../shared/plans.js";
@@ -35,7 +36,7 @@ export class ControllerAuthError extends NightshiftError {
 
 /** Any other error answer; `code` is the server's (NS_ERR_HOST_EXISTS, NS_ERR_NO_HOST, ...). */
 export class ControllerApiError extends NightshiftError {
-  constructor(readonly status: number, code: string, message: string) {
+  constructor(readonly status: number, code: ErrorCode, message: string) {
     super(code, message);
   }
 }
@@ -297,7 +298,12 @@ export class ApiClient {
         ": use the admin token from the controller's data directory (DATA_DIR/admin.token, " +
         "/var/lib/nightshift/admin.token by default) via --token, NIGHTSHIFT_TOKEN or tokenFile in cli.yaml");
     }
-    if (code && message) return new ControllerApiError(res.status, code, message);
+    if (code && message && isErrorCode(code)) return new ControllerApiError(res.status, code, message);
+    if (code && message) {
+      // A controller newer than this CLI: its code is kept in the message, for its own docs/errors.md.
+      return new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ${code}, ` +
+        `a code this CLI does not know (is the controller newer?): ${message}`);
+    }
     return new ControllerResponseError(`${method} ${target.pathname} at ${this.url} answered HTTP ${res.status} ` +
       `without a nightshift error body: is ${this.url} a nightshift controller?`);
   }

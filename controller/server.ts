@@ -12,7 +12,8 @@ import { Store } from "./store/index.js";
 import { ControllerMetrics } from "./metrics.js";
 import { AgentHub, AGENT_PATH } from "./hub/agent-hub.js";
 import { LivenessMonitor } from "./liveness.js";
-import { HttpError, Router } from "./http/router.js";
+import { ApiError, Router } from "./http/router.js";
+import { errorAnswer, INTERNAL_ERROR } from "./http/api-error.js";
 import { registerApi } from "./http/api.js";
 import { parseRequestTarget } from "./http/request-target.js";
 import { refuseOnSocket } from "./http/socket-refusal.js";
@@ -118,7 +119,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const authorize = (req: http.IncomingMessage) => {
     const token = bearerToken(req.headers.authorization);
     if (!token || store.apiTokens.verify(token) === null) {
-      throw new HttpError(401, "NS_ERR_UNAUTHORIZED", "missing or invalid API token: pass --token, set NIGHTSHIFT_TOKEN, " +
+      throw new ApiError("NS_ERR_UNAUTHORIZED", "missing or invalid API token: pass --token, set NIGHTSHIFT_TOKEN, " +
         "or use the admin token in the controller's data directory (admin.token)");
     }
   };
@@ -139,16 +140,17 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     try {
       const { pathname } = parseRequestTarget(req.url);
       if (pathname !== AGENT_PATH) {
-        refuseOnSocket(socket, 404, "NS_ERR_NOT_FOUND", `no WebSocket endpoint at ${pathname.slice(0, 200)}: agents connect to ${AGENT_PATH}`);
+        refuseOnSocket(socket, "NS_ERR_NOT_FOUND", `no WebSocket endpoint at ${pathname.slice(0, 200)}: agents connect to ${AGENT_PATH}`);
         return;
       }
       hub.handleUpgrade(req, socket, head);
     } catch (err) {
-      if (err instanceof HttpError) {
-        refuseOnSocket(socket, err.status, err.code, err.message);
+      const answer = errorAnswer(err);
+      if (answer) {
+        refuseOnSocket(socket, answer.code, answer.message);
       } else {
         log.error({ err, url: req.url }, "upgrade request failed");
-        refuseOnSocket(socket, 500, "NS_ERR_INTERNAL", "internal error; see the controller's log");
+        refuseOnSocket(socket, INTERNAL_ERROR.code, INTERNAL_ERROR.message);
       }
     }
   });

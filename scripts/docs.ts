@@ -8,6 +8,7 @@ import { AGENT_ENV_PREFIX, AGENT_FLAGS, AGENT_RENAMED, AgentConfigSchema } from 
 import { CliConfigSchema } from "../cli/settings.js";
 import { CONTROLLER_ENV_PREFIX, CONTROLLER_FLAGS, CONTROLLER_RENAMED, ControllerConfigSchema } from "../controller/config.js";
 import { configTable, keyCount, renamedTable } from "../shared/config-docs.js";
+import { ERRORS_DOC, renderErrorsDoc } from "./docs/errors.js";
 
 export interface GeneratedDoc {
   /** Relative to the repository's root. */
@@ -87,4 +88,5 @@ ${renamedTable(AGENT_RENAMED)}`;
 
 export const DOCS: readonly GeneratedDoc[] = [
   { file: "docs/configuration.md", render: configurationDoc },
+  { file: ERRORS_DOC, render: renderErrorsDoc },
 ];

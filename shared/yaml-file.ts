@@ -6,6 +6,7 @@
 import fs from "node:fs";
 import { isMap, isScalar, LineCounter, parseDocument, type Document } from "yaml";
 import { NightshiftError } from "./errors.js";
+import type { ErrorCode } from "./error-codes.js";
 
 /** A parsed YAML file: its data and where each key sits in it. */
 export interface YamlMapping {
@@ -20,7 +21,7 @@ export interface YamlMapping {
 
 /** What kind of file it is, for messages: the error code, "runbook", what its top level holds. */
 export interface YamlFileKind {
-  code: string;
+  code: ErrorCode;
   /** "runbook", "wave spec", "configuration file", ... */
   what: string;
   /** "a mapping of run options such as vms, patch and reboot (see nightshift run start --help)" */
@@ -28,7 +29,7 @@ export interface YamlFileKind {
   /** An empty file is an empty mapping (a config whose defaults all apply) instead of an error. */
   allowEmpty?: boolean;
   /** The error to throw; a NightshiftError with `code` when not given. */
-  error?: (code: string, message: string) => Error;
+  error?: (code: ErrorCode, message: string) => Error;
 }
 
 function failure(kind: YamlFileKind, message: string): Error {

@@ -11,7 +11,7 @@ import { createLogger } from "../../shared/logging.js";
 import { AGENT_ENV_PREFIX, AGENT_FLAGS, AGENT_RENAMED, AgentConfigSchema, agentFlagOverrides } from "../config.js";
 import { runAgent } from "../daemon/run.js";
 import { applyReload } from "../daemon/config-reload.js";
-import { errorMessage, NightshiftError } from "../../shared/errors.js";
+import { errorCodeOf, errorMessage } from "../../shared/errors.js";
 
 interface RunFlags {
   config?: string;
@@ -87,7 +87,7 @@ logged and the running configuration stays.
         try {
           fresh = load();
         } catch (err) {
-          logger.error({ signal: "SIGHUP", code: err instanceof NightshiftError ? err.code : "NS_ERR_CONFIG" },
+          logger.error({ signal: "SIGHUP", code: errorCodeOf(err, "NS_ERR_CONFIG") },
             `configuration not reloaded, the running one stays: ${errorMessage(err)}`);
           return;
         }

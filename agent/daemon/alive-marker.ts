@@ -16,7 +16,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { z } from "zod";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage } from "../../shared/errors.js";
+import { errorMessage, type ErrorCode } from "../../shared/errors.js";
 
 export const ALIVE_FILE = "alive";
 export const ALIVE_INTERVAL_MS = 10_000;
@@ -92,7 +92,7 @@ export class AliveMarker {
   private failed(err: unknown): void {
     if (this.failedOnce) return;
     this.failedOnce = true;
-    this.logger.warn({ code: "NS_ERR_SPOOL_IO", file: this.file },
+    this.logger.warn({ code: "NS_ERR_SPOOL_IO" satisfies ErrorCode, file: this.file },
       `cannot write the alive marker (a later restart will report a longer downtime): ${errorMessage(err)}`);
   }
 }

@@ -19,7 +19,7 @@ import { describeConnectFailure } from "../../shared/connect-errors.js";
 import fs from "node:fs";
 import WebSocket from "ws";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage } from "../../shared/errors.js";
+import { errorMessage, type ErrorCode } from "../../shared/errors.js";
 import { parseControllerMessage, encodeMessage } from "../../shared/protocol/codec.js";
 import { MAX_MESSAGE_BYTES, type AgentMessage, type Hello, type StepRequest, type Welcome } from "../../shared/protocol/messages.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
@@ -155,7 +155,7 @@ export class ControllerLink {
       try {
         ca = fs.readFileSync(this.options.caFile);
       } catch (err) {
-        logger.error({ code: "NS_ERR_CONFIG", caFile: this.options.caFile }, `cannot read tls.caFile: ${errorMessage(err)}`);
+        logger.error({ code: "NS_ERR_CONFIG" satisfies ErrorCode, caFile: this.options.caFile }, `cannot read tls.caFile: ${errorMessage(err)}`);
       }
     }
     let ws: WebSocket;
@@ -192,7 +192,7 @@ export class ControllerLink {
       try {
         fn();
       } catch (err) {
-        logger.error({ code: "NS_ERR_STEP_FAILED", handler: what }, `step handler failed: ${errorMessage(err)}`);
+        logger.error({ code: "NS_ERR_STEP_FAILED" satisfies ErrorCode, handler: what }, `step handler failed: ${errorMessage(err)}`);
       }
     };
 
@@ -261,13 +261,13 @@ export class ControllerLink {
     ws.on("message", (data, isBinary) => {
       lastSeen = Date.now();
       if (isBinary) {
-        logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" }, "controller sent a binary frame; ignored");
+        logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" satisfies ErrorCode }, "controller sent a binary frame; ignored");
         return;
       }
       const text = data.toString();
       const parsed = parseControllerMessage(text);
       if (!parsed.ok) {
-        logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL", kind: parsed.kind }, `controller sent an unusable frame: ${parsed.detail}`);
+        logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" satisfies ErrorCode, kind: parsed.kind }, `controller sent an unusable frame: ${parsed.detail}`);
         const stepId = invalidStepId(text);
         if (stepId !== null) guard("onInvalidStep", () => handlers.onInvalidStep?.(stepId, parsed.detail));
         return;
@@ -276,7 +276,7 @@ export class ControllerLink {
       switch (message.type) {
         case "welcome": {
           if (session) {
-            logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" }, "controller sent a second welcome; ignored");
+            logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" satisfies ErrorCode }, "controller sent a second welcome; ignored");
             return;
           }
           if (welcomeTimer) clearTimeout(welcomeTimer);
@@ -285,7 +285,7 @@ export class ControllerLink {
           startHeartbeat();
           this.backoff.reset();
           if (hello && message.host !== hello.host) {
-            logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL", sent: hello.host, welcomed: message.host },
+            logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" satisfies ErrorCode, sent: hello.host, welcomed: message.host },
               "the controller welcomed us under another host name than the one in hello");
           }
           session = {
@@ -310,7 +310,7 @@ export class ControllerLink {
           guard("onStep", () => handlers.onStep?.(message));
           return;
         case "error":
-          logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL", controllerCode: message.code }, `controller reported an error: ${message.message}`);
+          logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" satisfies ErrorCode, controllerCode: message.code }, `controller reported an error: ${message.message}`);
           return;
       }
     });

@@ -2,29 +2,13 @@
  * Errors of the agent daemon. Each code is stable; the message says what the
  * operator can do. Libvirt's own errors stay in agent/libvirt/errors.ts.
  */
-import { NightshiftError } from "../../shared/errors.js";
+import { NightshiftError, type ErrorCode } from "../../shared/errors.js";
 
-export type DaemonErrorCode =
-  /** The token file is missing, unreadable or empty. */
-  | "NS_ERR_AGENT_TOKEN"
-  /** The state directory (spool) cannot be created or written. */
-  | "NS_ERR_AGENT_STATE_DIR"
-  /** The spool file could not be read, appended to or compacted. */
-  | "NS_ERR_SPOOL_IO"
-  /** The spool was full: the oldest events were dropped and are reported with `events-lost`. */
-  | "NS_ERR_SPOOL_OVERFLOW"
-  /** A spool line could not be parsed; it was skipped. */
-  | "NS_ERR_SPOOL_CORRUPT"
-  /** The controller refused the WebSocket upgrade (401 bad token, 409 another agent live, ...). */
-  | "NS_ERR_CONTROLLER_REJECTED"
-  /** The controller could not be reached, or the connection dropped. */
-  | "NS_ERR_CONTROLLER_UNREACHABLE"
-  /** The controller stopped answering pings and was cut off. */
-  | "NS_ERR_CONTROLLER_DEAD"
-  /** The controller sent a frame we cannot use, or an `error` message. */
-  | "NS_ERR_CONTROLLER_PROTOCOL"
-  /** NOTIFY_SOCKET is set but systemd-notify is missing or failed. */
-  | "NS_ERR_SYSTEMD_NOTIFY";
+/** The daemon's codes; what each means and what the operator does: shared/error-codes.ts (docs/errors.md). */
+export type DaemonErrorCode = Extract<ErrorCode,
+  | "NS_ERR_AGENT_TOKEN" | "NS_ERR_AGENT_STATE_DIR" | "NS_ERR_SPOOL_IO" | "NS_ERR_SPOOL_OVERFLOW" | "NS_ERR_SPOOL_CORRUPT"
+  | "NS_ERR_CONTROLLER_REJECTED" | "NS_ERR_CONTROLLER_UNREACHABLE" | "NS_ERR_CONTROLLER_DEAD" | "NS_ERR_CONTROLLER_PROTOCOL"
+  | "NS_ERR_SYSTEMD_NOTIFY">;
 
 export class DaemonError extends NightshiftError {
   declare readonly code: DaemonErrorCode;

@@ -9,7 +9,7 @@ import type { DomainEvent } from "../libvirt/events.js";
 import { inventoryDomains, type DomainInventory } from "../inventory/domains.js";
 import { ConnectionInterruptedError } from "../libvirt/errors.js";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage, NightshiftError } from "../../shared/errors.js";
+import { errorCodeOf, errorMessage } from "../../shared/errors.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
 
 export interface LibvirtInfo {
@@ -98,7 +98,7 @@ export class LibvirtSession {
         if (this.stopping) break;
         const delay = this.backoff.next();
         const error = err instanceof Error ? err : new Error(String(err));
-        logger.error({ code: err instanceof NightshiftError ? err.code : "NS_ERR_LIBVIRT", uri: this.options.uri, retryInMs: delay },
+        logger.error({ code: errorCodeOf(err, "NS_ERR_LIBVIRT"), uri: this.options.uri, retryInMs: delay },
           `cannot connect to libvirtd: ${errorMessage(err)}; retrying in ${formatDelay(delay)}`);
         handlers.onRetry?.(delay, error);
         await this.sleep(delay);
@@ -124,7 +124,7 @@ export class LibvirtSession {
       if (this.stopping) break;
       const reason = events.reason ?? new ConnectionInterruptedError("event stream ended");
       if (events.dropped > 0) logger.warn({ dropped: events.dropped }, "libvirt event buffer overflowed; the next inventory corrects the state");
-      logger.error({ code: reason instanceof NightshiftError ? reason.code : "NS_ERR_LIBVIRT_INTERRUPTED" },
+      logger.error({ code: errorCodeOf(reason, "NS_ERR_LIBVIRT_INTERRUPTED") },
         `lost the connection to libvirtd: ${reason.message}; reconnecting`);
       handlers.onDisconnected(reason);
       await conn.connectClose().catch(() => {});

@@ -17,7 +17,7 @@ import {
   MAX_DISKS_PER_DOMAIN, MAX_DOMAINS_PER_INVENTORY, MAX_EVENTS_PER_BATCH, type Domain, type DomainEventMessage,
 } from "../../shared/protocol/messages.js";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage, NightshiftError } from "../../shared/errors.js";
+import { errorCodeOf, errorMessage, type ErrorCode } from "../../shared/errors.js";
 import type { DomainEvent } from "../libvirt/events.js";
 import type { DomainInventory } from "../inventory/domains.js";
 import type { ControllerSession } from "./controller-link.js";
@@ -112,7 +112,7 @@ export class Reporter {
     try {
       const dropped = this.options.spool.append(message);
       if (dropped > 0) {
-        this.options.logger.warn({ code: "NS_ERR_SPOOL_OVERFLOW", dropped, droppedTotal: this.options.spool.stats.droppedTotal },
+        this.options.logger.warn({ code: "NS_ERR_SPOOL_OVERFLOW" satisfies ErrorCode, dropped, droppedTotal: this.options.spool.stats.droppedTotal },
           "spool full (spool.maxEvents): dropped the oldest events; an events-lost report will tell the controller");
         this.scheduleLossReport();
       }
@@ -248,6 +248,6 @@ export class Reporter {
   }
 
   private logError(err: unknown, what: string): void {
-    this.options.logger.error({ code: err instanceof NightshiftError ? err.code : "NS_ERR_AGENT" }, `${what}: ${errorMessage(err)}`);
+    this.options.logger.error({ code: errorCodeOf(err, "NS_ERR_AGENT") }, `${what}: ${errorMessage(err)}`);
   }
 }

@@ -12,6 +12,7 @@
 import os from "node:os";
 import { hostMaintenance, type AgentConfig } from "../config.js";
 import type { Logger } from "../../shared/logging.js";
+import type { ErrorCode } from "../../shared/errors.js";
 import { AGENT_VERSION } from "../version.js";
 import { ControllerLink, readToken } from "./controller-link.js";
 import { LibvirtSession, formatDelay } from "./libvirt-session.js";
@@ -41,7 +42,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   const { logger, signal } = options;
   readToken(config.tokenFile); // fail fast on a host that was never enrolled
   const exposed = exposedMode(config.tokenFile);
-  if (exposed !== null) logger.warn({ code: "NS_ERR_FILE_MODE", file: config.tokenFile }, exposedTokenFileWarning(config.tokenFile, exposed));
+  if (exposed !== null) logger.warn({ code: "NS_ERR_FILE_MODE" satisfies ErrorCode, file: config.tokenFile }, exposedTokenFileWarning(config.tokenFile, exposed));
   const host = config.host ?? os.hostname();
   const maintenance = hostMaintenance(config);
   const reconnect = { initialDelayMs: config.reconnect.initialDelay, maxDelayMs: config.reconnect.maxDelay };
@@ -187,6 +188,6 @@ function recordDowntime(spool: Spool, stateDir: string, logger: Logger): void {
     logger.warn({ downAt: previous.at, upAt, clean: previous.clean },
       "the agent was not running since its last sign of life: VM events of that time are unknown; the controller is told");
   } catch (err) {
-    logger.error({ code: "NS_ERR_SPOOL_IO" }, `cannot spool the downtime report: ${err instanceof Error ? err.message : String(err)}`);
+    logger.error({ code: "NS_ERR_SPOOL_IO" satisfies ErrorCode }, `cannot spool the downtime report: ${err instanceof Error ? err.message : String(err)}`);
   }
 }

@@ -38,7 +38,7 @@ import path from "node:path";
 import { uuidv7 } from "../../shared/ids.js";
 import { z } from "zod";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage } from "../../shared/errors.js";
+import { errorMessage, type ErrorCode } from "../../shared/errors.js";
 import { DomainEventSchema, type DomainEventMessage } from "../../shared/protocol/messages.js";
 import { DaemonError } from "./errors.js";
 import { makeDirs } from "../../shared/make-dir.js";
@@ -304,7 +304,7 @@ export class Spool {
     if (this.eventCount <= this.options.maxEvents) return;
     const n = this.eventCount - this.options.maxEvents;
     this.dropLine(n);
-    this.options.logger?.warn({ code: "NS_ERR_SPOOL_OVERFLOW", dropped: n, maxEvents: this.options.maxEvents },
+    this.options.logger?.warn({ code: "NS_ERR_SPOOL_OVERFLOW" satisfies ErrorCode, dropped: n, maxEvents: this.options.maxEvents },
       "the spool held more events than spool.maxEvents allows; the oldest were dropped and will be reported as lost");
   }
 
@@ -341,7 +341,7 @@ export class Spool {
       }
     });
     if (this.corruptLines > MAX_CORRUPT_LINES_LOGGED) {
-      this.options.logger?.error({ code: "NS_ERR_SPOOL_CORRUPT", file: this.file, corruptLines: this.corruptLines },
+      this.options.logger?.error({ code: "NS_ERR_SPOOL_CORRUPT" satisfies ErrorCode, file: this.file, corruptLines: this.corruptLines },
         `${this.corruptLines} corrupt spool lines were skipped in all`);
     }
     if (this.records.size > 0) {

@@ -20,7 +20,7 @@
  */
 import { execFile } from "node:child_process";
 import type { Logger } from "../../shared/logging.js";
-import { errorMessage } from "../../shared/errors.js";
+import { errorMessage, type ErrorCode } from "../../shared/errors.js";
 
 export interface SystemdNotifierOptions {
   env?: NodeJS.ProcessEnv;
@@ -114,11 +114,11 @@ export class SystemdNotifier {
         if (err) {
           if ((err as NodeJS.ErrnoException).code === "ENOENT") {
             this.broken = true;
-            this.options.logger.error({ code: "NS_ERR_SYSTEMD_NOTIFY", binary: this.binary },
+            this.options.logger.error({ code: "NS_ERR_SYSTEMD_NOTIFY" satisfies ErrorCode, binary: this.binary },
               "NOTIFY_SOCKET is set but systemd-notify is not installed (Debian package systemd); " +
               "readiness and watchdog notifications are off, use Type=simple or install it");
           } else {
-            this.options.logger.warn({ code: "NS_ERR_SYSTEMD_NOTIFY", args },
+            this.options.logger.warn({ code: "NS_ERR_SYSTEMD_NOTIFY" satisfies ErrorCode, args },
               `systemd-notify failed: ${stderr.trim() || errorMessage(err)}`);
           }
         } else {

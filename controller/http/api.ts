@@ -4,7 +4,7 @@
  */
 import type { EnrolledHostRecord, ExpectedStopRecord, HostRecord, RevokedHostRecord, StatusRecord } from "../../shared/api.js";
 import { z } from "zod";
-import { Created, HttpError, RawResponse, type Router } from "./router.js";
+import { ApiError, Created, RawResponse, type Router } from "./router.js";
 import type { Store } from "../store/index.js";
 import type { AgentHub } from "../hub/agent-hub.js";
 import type { ControllerMetrics } from "../metrics.js";
@@ -67,7 +67,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
 
   router.add("POST", "/v1/hosts", ({ body }) => {
     const parsed = EnrollBody.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
+    if (!parsed.success) throw new ApiError("NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => i.message).join("; "));
     const token = generateToken("host");
     const now = Date.now();
     const host = store.transaction(() => {
@@ -76,7 +76,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
       return row;
     });
     if (!host) {
-      throw new HttpError(409, "NS_ERR_HOST_EXISTS",
+      throw new ApiError("NS_ERR_HOST_EXISTS",
         `host '${parsed.data.name}' is already enrolled; revoke it first to issue a new token`);
     }
     return new Created({ name: host.name, token, enrolledAt: new Date(now).toISOString() } satisfies EnrolledHostRecord);
@@ -84,8 +84,8 @@ export function registerApi(router: Router, deps: ApiDeps): void {
 
   router.add("POST", "/v1/hosts/:name/revoke", ({ params }) => {
     const host = store.hosts.findByName(params.name!);
-    if (!host) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${params.name}'`);
-    if (host.status === "revoked") throw new HttpError(409, "NS_ERR_HOST_REVOKED", `host '${host.name}' is already revoked`);
+    if (!host) throw new ApiError("NS_ERR_NO_HOST", `no host named '${params.name}'`);
+    if (host.status === "revoked") throw new ApiError("NS_ERR_HOST_REVOKED", `host '${host.name}' is already revoked`);
     const now = Date.now();
     store.transaction(() => {
       store.hosts.revoke(host.id, now);
@@ -97,21 +97,21 @@ export function registerApi(router: Router, deps: ApiDeps): void {
 
   router.add("GET", "/v1/vms", ({ url }) => {
     const host = url.searchParams.get("host") ?? undefined;
-    if (host && !store.hosts.findByName(host)) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${host}'`);
+    if (host && !store.hosts.findByName(host)) throw new ApiError("NS_ERR_NO_HOST", `no host named '${host}'`);
     return store.domains.list(host);
   });
 
   router.add("GET", "/v1/events", ({ url }) => {
     const sinceText = url.searchParams.get("since");
     const since = sinceText ? parseSince(sinceText) : undefined;
-    if (since === null) throw new HttpError(400, "NS_ERR_BAD_REQUEST", `since=${sinceText}: expected ${SINCE_FORMS}`);
+    if (since === null) throw new ApiError("NS_ERR_BAD_REQUEST", `since=${sinceText}: expected ${SINCE_FORMS}`);
     const limitText = url.searchParams.get("limit");
     const limit = limitText ? Number(limitText) : undefined;
     if (limit !== undefined && !(Number.isInteger(limit) && limit > 0)) {
-      throw new HttpError(400, "NS_ERR_BAD_REQUEST", `limit=${limitText}: expected a positive integer`);
+      throw new ApiError("NS_ERR_BAD_REQUEST", `limit=${limitText}: expected a positive integer`);
     }
     const hostFilter = url.searchParams.get("host");
-    if (hostFilter && !store.hosts.findByName(hostFilter)) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${hostFilter}'`);
+    if (hostFilter && !store.hosts.findByName(hostFilter)) throw new ApiError("NS_ERR_NO_HOST", `no host named '${hostFilter}'`);
     return store.events.query({
       host: url.searchParams.get("host") ?? undefined, vm: url.searchParams.get("vm") ?? undefined, since, limit,
     });
@@ -119,23 +119,23 @@ export function registerApi(router: Router, deps: ApiDeps): void {
 
   router.add("GET", "/v1/findings", ({ url }) => {
     const host = url.searchParams.get("host") ?? undefined;
-    if (host && !store.hosts.findByName(host)) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${host}'`);
+    if (host && !store.hosts.findByName(host)) throw new ApiError("NS_ERR_NO_HOST", `no host named '${host}'`);
     const severityText = url.searchParams.get("severity");
     const severity = severityText === null ? undefined : SEVERITY.safeParse(severityText);
     if (severity && !severity.success) {
-      throw new HttpError(400, "NS_ERR_BAD_REQUEST", `severity=${severityText}: expected one of ${SEVERITIES.join(", ")}`);
+      throw new ApiError("NS_ERR_BAD_REQUEST", `severity=${severityText}: expected one of ${SEVERITIES.join(", ")}`);
     }
     return store.health.findings({ host, severity: severity?.data, includeResolved: url.searchParams.get("resolved") === "true" });
   });
 
   router.add("POST", "/v1/vms/:name/expect-stop", ({ params, body }) => {
     const parsed = ExpectStopBody.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
+    if (!parsed.success) throw new ApiError("NS_ERR_BAD_REQUEST", parsed.error.issues.map((i) => `${i.path.join(".")}: ${i.message}`).join("; "));
     const host = store.hosts.findByName(parsed.data.host);
-    if (!host) throw new HttpError(404, "NS_ERR_NO_HOST", `no host named '${parsed.data.host}'`);
+    if (!host) throw new ApiError("NS_ERR_NO_HOST", `no host named '${parsed.data.host}'`);
     // A typo would otherwise record an expectation that protects nothing, and say it worked.
     if (!store.domains.findByName(params.name!).some((d) => d.host_id === host.id)) {
-      throw new HttpError(404, "NS_ERR_NO_VM", `no VM named '${params.name}' on host ${host.name} in the inventory (see nightshift vms --host ${host.name})`);
+      throw new ApiError("NS_ERR_NO_VM", `no VM named '${params.name}' on host ${host.name} in the inventory (see nightshift vms --host ${host.name})`);
     }
     const now = Date.now();
     const until = now + parsed.data.forSeconds * 1000;

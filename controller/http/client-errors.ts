@@ -21,10 +21,10 @@ export function answerClientError(err: ParserError, socket: Duplex, log: Logger)
   }
   log.debug({ code: err.code }, `refused a request the HTTP parser could not read: ${err.message}`);
   if (err.code === "HPE_HEADER_OVERFLOW") {
-    refuseOnSocket(socket, 431, "NS_ERR_HEADERS_TOO_LARGE", "request line and headers over the server's limit (16 KiB)");
+    refuseOnSocket(socket, "NS_ERR_HEADERS_TOO_LARGE", "request line and headers over the server's limit (16 KiB)");
   } else if (err.code === "ERR_HTTP_REQUEST_TIMEOUT") {
-    refuseOnSocket(socket, 408, "NS_ERR_REQUEST_TIMEOUT", "the request did not arrive in time");
+    refuseOnSocket(socket, "NS_ERR_REQUEST_TIMEOUT", "the request did not arrive in time");
   } else {
-    refuseOnSocket(socket, 400, "NS_ERR_BAD_HTTP", `not a valid HTTP/1.1 request (${err.code ?? "parse error"})`);
+    refuseOnSocket(socket, "NS_ERR_BAD_HTTP", `not a valid HTTP/1.1 request (${err.code ?? "parse error"})`);
   }
 }

@@ -4,7 +4,7 @@
  * `//` itself; an origin-form target is a path, so it is appended to a fixed
  * origin instead, which cannot fail. Anything else is refused with a 400.
  */
-import { HttpError } from "./http-error.js";
+import { ApiError } from "./api-error.js";
 
 const ORIGIN = "http://localhost";
 
@@ -19,7 +19,7 @@ export function parseRequestTarget(target: string | undefined): URL {
     // refused below
   }
   if (absolute && (absolute.protocol === "http:" || absolute.protocol === "https:")) return new URL(ORIGIN + absolute.pathname + absolute.search);
-  throw new HttpError(400, "NS_ERR_BAD_PATH", `request target ${JSON.stringify(raw.slice(0, 200))} is not a path: expected /v1/...`);
+  throw new ApiError("NS_ERR_BAD_PATH", `request target ${JSON.stringify(raw.slice(0, 200))} is not a path: expected /v1/...`);
 }
 
 /** One path segment, percent-decoded; broken encoding (`%E0%A4%A`) is the client's error, not ours. */
@@ -27,7 +27,7 @@ export function decodePathSegment(segment: string): string {
   try {
     return decodeURIComponent(segment);
   } catch {
-    throw new HttpError(400, "NS_ERR_BAD_PATH",
+    throw new ApiError("NS_ERR_BAD_PATH",
       `path segment ${JSON.stringify(segment.slice(0, 200))} has malformed percent-encoding: encode names with encodeURIComponent`);
   }
 }

@@ -1,13 +1,14 @@
 /**
  * A deliberately small HTTP layer: a route table matched by method and path
- * pattern, JSON in and out, typed HTTP errors. The API has a dozen routes;
+ * pattern, JSON in and out, errors answered with the status their code has
+ * in the registry (api-error.ts). The API has a dozen routes;
  * this is all it needs.
  */
 import type { IncomingMessage, ServerResponse } from "node:http";
-import { HttpError } from "./http-error.js";
+import { ApiError, errorAnswer, INTERNAL_ERROR } from "./api-error.js";
 import { decodePathSegment, parseRequestTarget } from "./request-target.js";
 
-export { HttpError };
+export { ApiError };
 
 export interface RequestContext {
   req: IncomingMessage;
@@ -46,16 +47,16 @@ export class Router {
     return this;
   }
 
-  /** Handles a request; `authorize` runs for every non-public route and throws HttpError to refuse. */
+  /** Handles a request; `authorize` runs for every non-public route and throws ApiError to refuse. */
   async handle(req: IncomingMessage, res: ServerResponse, authorize: (req: IncomingMessage) => void): Promise<void> {
     try {
       const url = parseRequestTarget(req.url);
       const candidates = this.routes.filter((r) => r.pattern.test(url.pathname));
-      if (candidates.length === 0) throw new HttpError(404, "NS_ERR_NOT_FOUND", `no such endpoint: ${url.pathname}`);
+      if (candidates.length === 0) throw new ApiError("NS_ERR_NOT_FOUND", `no such endpoint: ${url.pathname}`);
       const route = candidates.find((r) => r.method === req.method);
       if (!route) {
         res.setHeader("Allow", candidates.map((r) => r.method).join(", "));
-        throw new HttpError(405, "NS_ERR_METHOD", `${req.method} is not allowed on ${url.pathname}`);
+        throw new ApiError("NS_ERR_METHOD", `${req.method} is not allowed on ${url.pathname}`);
       }
       if (!route.public) authorize(req);
       const match = route.pattern.exec(url.pathname)!;
@@ -70,12 +71,10 @@ export class Router {
         sendJson(res, status, result instanceof Created ? result.body : result);
       }
     } catch (err) {
-      if (err instanceof HttpError) {
-        sendJson(res, err.status, { error: { code: err.code, message: err.message } });
-      } else {
-        sendJson(res, 500, { error: { code: "NS_ERR_INTERNAL", message: "internal error; see the controller's log" } });
-        throw err;
-      }
+      const answer = errorAnswer(err);
+      const { status, code, message } = answer ?? INTERNAL_ERROR;
+      sendJson(res, status, { error: { code, message } });
+      if (!answer) throw err;
     }
   }
 }
@@ -102,13 +101,13 @@ async function readJson(req: IncomingMessage): Promise<unknown> {
   let size = 0;
   for await (const chunk of req as AsyncIterable<Buffer>) {
     size += chunk.length;
-    if (size > MAX_BODY_BYTES) throw new HttpError(413, "NS_ERR_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
+    if (size > MAX_BODY_BYTES) throw new ApiError("NS_ERR_TOO_LARGE", `request body over ${MAX_BODY_BYTES} bytes`);
     chunks.push(chunk);
   }
   if (size === 0) return undefined;
   try {
     return JSON.parse(Buffer.concat(chunks).toString("utf8"));
   } catch {
-    throw new HttpError(400, "NS_ERR_BAD_JSON", "request body is not valid JSON");
+    throw new ApiError("NS_ERR_BAD_JSON", "request body is not valid JSON");
   }
 }

@@ -5,12 +5,11 @@
  * the CLI's --json.
  */
 import { z } from "zod";
-import { Created, HttpError, type Router } from "./router.js";
+import { ApiError, Created, type Router } from "./router.js";
 import type { Store } from "../store/index.js";
 import type { RunEngine } from "../runs/engine.js";
-import { RunRequestError } from "../runs/plan.js";
 import { evidenceRecord, runRecord, snapshotRecord } from "../runs/records.js";
-import { RecoveryError, resolveVm, type SnapshotDeleter } from "../runs/recovery.js";
+import { resolveVm, type SnapshotDeleter } from "../runs/recovery.js";
 import { bearerToken } from "../tokens.js";
 
 export interface RunsApiDeps {
@@ -24,8 +23,8 @@ const DeleteSnapshotBody = z.object({ mode: z.enum(["merge", "discard"]).optiona
   .strict();
 const ResolveBody = z.object({ reason: text(1000), by: text(200).optional() }).strict();
 
-function badBody(issues: z.core.$ZodIssue[], expected: string): HttpError {
-  return new HttpError(400, "NS_ERR_BAD_REQUEST", `${issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}; ` +
+function badBody(issues: z.core.$ZodIssue[], expected: string): ApiError {
+  return new ApiError("NS_ERR_BAD_REQUEST", `${issues.slice(0, 5).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ")}; ` +
     `expected ${expected}`);
 }
 
@@ -34,7 +33,7 @@ const StartBody = z.object({ spec: z.unknown(), dryRun: z.boolean().optional(), 
 function positiveInt(text: string | null, name: string, fallback: number, min = 1): number {
   if (text === null) return fallback;
   const n = Number(text);
-  if (!Number.isInteger(n) || n < min) throw new HttpError(400, "NS_ERR_BAD_REQUEST", `${name}=${text}: expected an integer of at least ${min}`);
+  if (!Number.isInteger(n) || n < min) throw new ApiError("NS_ERR_BAD_REQUEST", `${name}=${text}: expected an integer of at least ${min}`);
   return n;
 }
 
@@ -46,25 +45,13 @@ export function registerRunsApi(router: Router, { store, engine, deleter }: Runs
     const holder = `API token ${name ?? "?"}`;
     return by ? `${by} (${holder})` : holder;
   };
-  const recovery = async <T>(fn: () => T | Promise<T>): Promise<T> => {
-    try {
-      return await fn();
-    } catch (err) {
-      if (err instanceof RecoveryError) throw new HttpError(err.status, err.code, err.message);
-      throw err;
-    }
-  };
 
   router.add("POST", "/v1/runs", ({ body }) => {
     const parsed = StartBody.safeParse(body);
-    if (!parsed.success) throw new HttpError(400, "NS_ERR_BAD_REQUEST", "expected a JSON body {\"spec\": {...}, \"dryRun\": false}");
-    try {
-      const result = engine.start(parsed.data.spec, parsed.data.dryRun ?? false, { waitForAgent: parsed.data.waitForAgent ?? false });
-      return "run" in result ? new Created(result) : result;
-    } catch (err) {
-      if (err instanceof RunRequestError) throw new HttpError(err.status, err.code, err.message);
-      throw err;
-    }
+    if (!parsed.success) throw new ApiError("NS_ERR_BAD_REQUEST", "expected a JSON body {\"spec\": {...}, \"dryRun\": false}");
+    // A RunRequestError is answered with its code's status (api-error.ts).
+    const result = engine.start(parsed.data.spec, parsed.data.dryRun ?? false, { waitForAgent: parsed.data.waitForAgent ?? false });
+    return "run" in result ? new Created(result) : result;
   });
 
   router.add("GET", "/v1/runs", ({ url }) => {
@@ -74,18 +61,18 @@ export function registerRunsApi(router: Router, { store, engine, deleter }: Runs
 
   router.add("GET", "/v1/runs/:id", ({ params }) => {
     const detail = engine.detail(params.id!);
-    if (!detail) throw new HttpError(404, "NS_ERR_NO_RUN", `no run with id '${params.id}' (see nightshift runs)`);
+    if (!detail) throw new ApiError("NS_ERR_NO_RUN", `no run with id '${params.id}' (see nightshift runs)`);
     return detail;
   });
 
   router.add("GET", "/v1/runs/:id/evidence", ({ params, url }) => {
-    if (!store.runs.getRun(params.id!)) throw new HttpError(404, "NS_ERR_NO_RUN", `no run with id '${params.id}' (see nightshift runs)`);
+    if (!store.runs.getRun(params.id!)) throw new ApiError("NS_ERR_NO_RUN", `no run with id '${params.id}' (see nightshift runs)`);
     const after = positiveInt(url.searchParams.get("after"), "after", 0, 0);
     return store.runs.evidence(params.id!, after).map(evidenceRecord);
   });
 
   router.add("POST", "/v1/runs/:id/abort", ({ params }) => {
-    if (!engine.abort(params.id!)) throw new HttpError(404, "NS_ERR_NO_RUN", `no run with id '${params.id}' (see nightshift runs)`);
+    if (!engine.abort(params.id!)) throw new ApiError("NS_ERR_NO_RUN", `no run with id '${params.id}' (see nightshift runs)`);
     const run = store.runs.getRun(params.id!)!;
     return runRecord(run, store.runs.vms(run.id));
   });
@@ -99,14 +86,14 @@ export function registerRunsApi(router: Router, { store, engine, deleter }: Runs
     const parsed = DeleteSnapshotBody.safeParse(body ?? {});
     if (!parsed.success) throw badBody(parsed.error.issues, '{"mode": "merge"|"discard" (disk-only snapshots), "reason": "...", "by": "..."}, all optional');
     const { mode, reason, by } = parsed.data;
-    return recovery(() => deleter.delete({ host: params.host!, vm: params.vm!, name: params.name!, mode, reason,
-      by: requester(req.headers.authorization, by) }));
+    return deleter.delete({ host: params.host!, vm: params.vm!, name: params.name!, mode, reason,
+      by: requester(req.headers.authorization, by) });
   });
 
   // ID: HOST/VM URL-encoded (HOST%2FVM), or a VM name only one host has.
   router.add("POST", "/v1/vms/:id/resolve", ({ params, body, req }) => {
     const parsed = ResolveBody.safeParse(body ?? {});
     if (!parsed.success) throw badBody(parsed.error.issues, '{"reason": "what was done about it", "by": "..." (optional)}');
-    return recovery(() => resolveVm(store, params.id!, parsed.data.reason, requester(req.headers.authorization, parsed.data.by)));
+    return resolveVm(store, params.id!, parsed.data.reason, requester(req.headers.authorization, parsed.data.by));
   });
 }

@@ -5,12 +5,15 @@
  */
 import { STATUS_CODES } from "node:http";
 import type { Duplex } from "node:stream";
+import { httpStatus, type HttpErrorCode } from "../../shared/error-codes.js";
 
-export function refuseOnSocket(socket: Duplex, status: number, code: string, message: string, headers: Record<string, string> = {}): void {
+/** Answers with the status `code` has in the registry (shared/error-codes.ts). */
+export function refuseOnSocket(socket: Duplex, code: HttpErrorCode, message: string, headers: Record<string, string> = {}): void {
   if (!socket.writable) {
     socket.destroy();
     return;
   }
+  const status = httpStatus(code);
   const body = JSON.stringify({ error: { code, message } });
   const lines = [
     `HTTP/1.1 ${status} ${STATUS_CODES[status] ?? "Error"}`,

@@ -9,9 +9,13 @@
  * safe to repeat (`repeatable`) is then simply sent again, any other fails with
  * StepOutcomeUnknownError and the caller decides (a patch is rolled back).
  * A host that stays away longer than `agentLostTimeoutMs` fails the step with
- * AgentLostError: the caller must treat the VM as in an unknown state.
+ * AgentLostError: the caller must treat the VM as in an unknown state. A
+ * connected agent that does not answer within the step's time limit fails it
+ * with StepNoAnswerError (NS_ERR_STEP_NO_ANSWER), which is not the agent's own
+ * NS_ERR_STEP_TIMEOUT (an operation on the agent outlived its limit).
  */
 import { NightshiftError } from "../../shared/errors.js";
+import { isErrorCode, type ErrorCode } from "../../shared/error-codes.js";
 import type { Logger } from "../../shared/logging.js";
 import type { StepResultMessage } from "../../shared/protocol/messages.js";
 import { StepErrorCodes, StepResultSchemas, type StepAction, type StepKind, type StepResultOf } from "../../shared/protocol/steps.js";
@@ -20,8 +24,14 @@ import type { ControllerMessage } from "../../shared/protocol/messages.js";
 
 /** The agent ran the step and it failed; `code` is the agent's (NS_ERR_STEP_*). */
 export class StepFailedError extends NightshiftError {
-  constructor(code: string, message: string) {
+  constructor(code: ErrorCode, message: string) {
     super(code, message);
+  }
+
+  /** The agent's answer as it came over the wire: a code this controller does not know becomes NS_ERR_STEP_FAILED, named in the message. */
+  static fromAgent(error: { code: string; message: string }): StepFailedError {
+    if (isErrorCode(error.code)) return new StepFailedError(error.code, error.message);
+    return new StepFailedError("NS_ERR_STEP_FAILED", `${error.message} (the agent answered ${error.code}, a code this controller does not know)`);
   }
 }
 
@@ -32,10 +42,10 @@ export class AgentLostError extends NightshiftError {
   }
 }
 
-/** The step did not answer within its time limit while its agent was connected. */
-export class StepTimeoutError extends NightshiftError {
+/** The agent was connected but sent no result within the step's time limit. */
+export class StepNoAnswerError extends NightshiftError {
   constructor(message: string) {
-    super("NS_ERR_STEP_TIMEOUT", message);
+    super("NS_ERR_STEP_NO_ANSWER", message);
   }
 }
 
@@ -149,7 +159,7 @@ export class AgentCalls {
           `(${describe(step.action)}): it restarted while the step ran, so whether it completed is unknown`));
         return;
       }
-      this.settle(step, new StepFailedError(outcome.error.code, outcome.error.message));
+      this.settle(step, StepFailedError.fromAgent(outcome.error));
       return;
     }
     const parsed = StepResultSchemas[step.action.kind].safeParse(outcome.result);
@@ -186,7 +196,7 @@ export class AgentCalls {
     step.sent = true;
     if (step.stepTimer) clearTimeout(step.stepTimer);
     step.stepTimer = setTimeout(() => {
-      this.settle(step, new StepTimeoutError(`${describe(step.action)} on ${step.hostName} did not answer within ` +
+      this.settle(step, new StepNoAnswerError(`${describe(step.action)} on ${step.hostName} did not answer within ` +
         `${Math.round(step.options.timeoutMs / 1000)} s`));
     }, step.options.timeoutMs);
   }

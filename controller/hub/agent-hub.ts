@@ -51,7 +51,7 @@ export class AgentHub {
     // What checkHandshake does not look at (e.g. a malformed Sec-WebSocket-Protocol) ws reports here instead of answering in HTML.
     this.wss.on("wsClientError", (err, socket) => {
       opts.metrics.agentConnections.inc({ result: "bad-handshake" });
-      refuseOnSocket(socket, 400, "NS_ERR_BAD_HANDSHAKE", `invalid WebSocket handshake: ${err.message}`);
+      refuseOnSocket(socket, "NS_ERR_BAD_HANDSHAKE", `invalid WebSocket handshake: ${err.message}`);
     });
     this.ctx = {
       store: opts.store, writer: this.writer, metrics: opts.metrics, log: opts.log,
@@ -87,7 +87,7 @@ export class AgentHub {
     if (broken) {
       metrics.agentConnections.inc({ result: "bad-handshake" });
       log.warn({ remote, code: broken.code }, `agent connection refused: ${broken.message}`);
-      refuseOnSocket(socket, broken.status, broken.code, broken.message, broken.headers);
+      refuseOnSocket(socket, broken.code, broken.message, broken.headers);
       return;
     }
     const token = bearerToken(req.headers.authorization);
@@ -95,7 +95,7 @@ export class AgentHub {
     if (!host) {
       metrics.agentConnections.inc({ result: "unauthorized" });
       log.warn({ remote }, "agent connection refused: missing, unknown or revoked host token");
-      refuseOnSocket(socket, 401, "NS_ERR_UNAUTHORIZED",
+      refuseOnSocket(socket, "NS_ERR_UNAUTHORIZED",
         "unknown or revoked host token: enroll the host with `nightshift hosts enroll NAME` and put the token in the agent's token file");
       return;
     }
@@ -104,7 +104,7 @@ export class AgentHub {
       metrics.agentConnections.inc({ result: "duplicate" });
       log.warn({ host: host.name, remote, existing: current?.remoteAddr }, "second agent for a host refused");
       this.rejections.record(host.id, { remote: remote ?? null, existing: current?.remoteAddr ?? null });
-      refuseOnSocket(socket, 409, "NS_ERR_DUPLICATE_HOST",
+      refuseOnSocket(socket, "NS_ERR_DUPLICATE_HOST",
         `host '${host.name}' already has a live agent${current?.remoteAddr ? ` connected from ${current.remoteAddr}` : ""}: ` +
         `two agents must not share one host token`);
       return;

@@ -5,7 +5,8 @@
  */
 import type { WebSocket } from "ws";
 import type { Logger } from "../../shared/logging.js";
-import { encodeMessage, parseAgentMessage, type Unversioned } from "../../shared/protocol/codec.js";
+import { encodeMessage, parseAgentMessage, PROTOCOL_ERROR_CODES, type Unversioned } from "../../shared/protocol/codec.js";
+import type { ErrorCode } from "../../shared/error-codes.js";
 import {
   MAX_HELLO_BYTES, type AgentDown, type AgentFrame, type ControllerMessage, type EventsEnvelope, type EventsLost, type HealthEnvelope, type Hello,
   type InventoryEnvelope,
@@ -50,7 +51,7 @@ export class AgentSession {
     if (this.ws.readyState === this.ws.OPEN) this.ws.send(encodeMessage(message));
   }
 
-  refuse(kind: string, code: string, message: string): void {
+  refuse(kind: string, code: ErrorCode, message: string): void {
     this.ctx.metrics.messageErrors.inc({ kind });
     this.ctx.log.warn({ host: this.host.name, session: this.id, kind, code }, message);
     this.send({ type: "error", code, message });
@@ -74,7 +75,7 @@ export class AgentSession {
     // The codec checks the text's nesting and widths before JSON.parse builds anything (json-shape.ts).
     const parsed = parseAgentMessage(frameText(data));
     if (!parsed.ok) {
-      this.refuse(parsed.kind, `NS_ERR_PROTOCOL_${parsed.kind.toUpperCase().replace(/-/g, "_")}`, parsed.detail);
+      this.refuse(parsed.kind, PROTOCOL_ERROR_CODES[parsed.kind], parsed.detail);
       return;
     }
     const message = parsed.message;
@@ -85,7 +86,7 @@ export class AgentSession {
     this.dispatch(message).catch((err: unknown) => {
       this.ctx.metrics.messageErrors.inc({ kind: "store" });
       this.ctx.log.error({ host: this.host.name, err }, `storing ${message.type} failed`);
-      this.send({ type: "error", code: "NS_ERR_STORE", message: `the controller could not store this ${message.type}; it will be asked again` });
+      this.send({ type: "error", code: "NS_ERR_STORE" satisfies ErrorCode, message: `the controller could not store this ${message.type}; it will be asked again` });
     });
   }
 
@@ -142,8 +143,8 @@ export class AgentSession {
     if (refused.length === 0) return;
     for (const item of refused) this.ctx.metrics.itemsRefused.inc({ kind: item.kind });
     const message = `${headline}: ${listRefused(refused, note)}`;
-    this.ctx.log.warn({ host: this.host.name, session: this.id, code: "NS_ERR_PROTOCOL_ITEM", refused: refused.length }, message);
-    this.send({ type: "error", code: "NS_ERR_PROTOCOL_ITEM", message });
+    this.ctx.log.warn({ host: this.host.name, session: this.id, code: "NS_ERR_PROTOCOL_ITEM" satisfies ErrorCode, refused: refused.length }, message);
+    this.send({ type: "error", code: "NS_ERR_PROTOCOL_ITEM" satisfies ErrorCode, message });
   }
 
   private async onInventory(inventory: InventoryEnvelope): Promise<void> {

@@ -151,7 +151,7 @@ export function registerMachine(store: Store, name: string, body: Required<Machi
   let membership: NewMembership;
   const fields = { group: body.group, roles: body.roles, tested: body.tested, haGroups: body.haGroups, estimatedMinutes: body.estimatedMinutes };
   if (body.kind === "host") {
-    if (!isLiveHost(store, name)) throw new PlanError(404, "NS_ERR_NO_HOST", `no enrolled host named '${name}' (see nightshift hosts)`);
+    if (!isLiveHost(store, name)) throw new PlanError("NS_ERR_NO_HOST", `no enrolled host named '${name}' (see nightshift hosts)`);
     membership = { id: name, kind: "host", name, host: name, ...fields };
   } else {
     const slash = name.indexOf("/");
@@ -159,10 +159,10 @@ export function registerMachine(store: Store, name: string, body: Required<Machi
     const vm = slash >= 0 ? name.slice(slash + 1) : name;
     const hosts = vmHosts(store, vm).filter((h) => hostName === null || h === hostName);
     if (hosts.length === 0) {
-      throw new PlanError(404, "NS_ERR_NO_VM", `no VM named '${vm}'${hostName ? ` on host ${hostName}` : ""} in the inventory (see nightshift vms)`);
+      throw new PlanError("NS_ERR_NO_VM", `no VM named '${vm}'${hostName ? ` on host ${hostName}` : ""} in the inventory (see nightshift vms)`);
     }
     if (hosts.length > 1) {
-      throw new PlanError(409, "NS_ERR_VM_AMBIGUOUS", `'${vm}' exists on ${hosts.join(", ")}: name it as HOST/VM, e.g. ${hosts[0]}/${vm}`);
+      throw new PlanError("NS_ERR_VM_AMBIGUOUS", `'${vm}' exists on ${hosts.join(", ")}: name it as HOST/VM, e.g. ${hosts[0]}/${vm}`);
     }
     membership = { id: `${hosts[0]}/${vm}`, kind: "vm", name: vm, host: hosts[0]!, ...fields };
   }
@@ -197,11 +197,11 @@ export function findMembership(store: Store, name: string, kind: "vm" | "host" |
   const byId = inScope.find((m) => m.id === name);
   const named = byId ? [byId] : inScope.filter((m) => m.name === name);
   if (named.length > 1) {
-    throw new PlanError(409, "NS_ERR_MACHINE_AMBIGUOUS", `'${name}' names ${named.length} machines (${named.map((m) => m.id).join(", ")}): ` +
+    throw new PlanError("NS_ERR_MACHINE_AMBIGUOUS", `'${name}' names ${named.length} machines (${named.map((m) => m.id).join(", ")}): ` +
       `give the id (HOST/VM) or ?kind=vm|host`);
   }
   const found = named[0];
-  if (!found) throw new PlanError(404, "NS_ERR_NO_MACHINE", `no machine '${name}' is registered for planning (see nightshift machines)`);
-  if (found.source !== "cli") throw new PlanError(409, "NS_ERR_MACHINE_NOT_CLI", NOT_DELETABLE[found.source](found));
+  if (!found) throw new PlanError("NS_ERR_NO_MACHINE", `no machine '${name}' is registered for planning (see nightshift machines)`);
+  if (found.source !== "cli") throw new PlanError("NS_ERR_MACHINE_NOT_CLI", NOT_DELETABLE[found.source](found));
   return store.plans.membership(found.id)!;
 }

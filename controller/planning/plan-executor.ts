@@ -132,7 +132,7 @@ export class PlanExecutor {
     const attention = this.needingAttention(plan);
     if (attention) {
       store.plans.setPlanState(plan.id, "paused", attention);
-      throw new PlanError(409, "NS_ERR_PLAN_BLOCKED", `plan ${plan.name} stays paused: ${attention}`);
+      throw new PlanError("NS_ERR_PLAN_BLOCKED", `plan ${plan.name} stays paused: ${attention}`);
     }
     const counts = store.plans.waveCounts(plan.id);
     const started = hasStarted(store, plan.id);

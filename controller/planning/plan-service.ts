@@ -28,7 +28,7 @@ function requestError(issues: { path: PropertyKey[]; message: string }[]): PlanE
   const where = issues[0]?.path[0];
   const code = where === "spec" ? "NS_ERR_WAVE_SPEC" : where === "run" ? "NS_ERR_RUN_SPEC" : "NS_ERR_BAD_REQUEST";
   const text = issues.slice(0, 8).map((i) => `${i.path.join(".") || "(body)"}: ${i.message}`).join("; ");
-  return new PlanError(400, code, `invalid plan request: ${text}`);
+  return new PlanError(code, `invalid plan request: ${text}`);
 }
 
 /** A plan has started once a wave left `waiting` (or `blocked` before it ever ran) or a slot left `scheduled`. */
@@ -47,7 +47,7 @@ export class PlanService {
     const { spec, run, dryRun } = parsed.data;
     if (run.verify.outputPattern !== undefined) {
       const error = patternError(run.verify.outputPattern);
-      if (error) throw new PlanError(400, "NS_ERR_RUN_SPEC", `run verify outputPattern is not a valid regular expression: ${error}`);
+      if (error) throw new PlanError("NS_ERR_RUN_SPEC", `run verify outputPattern is not a valid regular expression: ${error}`);
     }
     const { store, clock } = this.options;
     const now = clock();
@@ -59,7 +59,7 @@ export class PlanService {
     try {
       plan = buildWavePlan(spec, machines, { preferences: store.plans.preferences(), now, start });
     } catch (err) {
-      if (err instanceof WaveSpecError || err instanceof RangeError) throw new PlanError(400, "NS_ERR_WAVE_SPEC", err.message);
+      if (err instanceof WaveSpecError || err instanceof RangeError) throw new PlanError("NS_ERR_WAVE_SPEC", err.message);
       throw err;
     }
     const unplaced = [
@@ -85,7 +85,7 @@ export class PlanService {
       const current = store.plans.current();
       if (current) {
         if (hasStarted(store, current.id)) {
-          throw new PlanError(409, "NS_ERR_PLAN_ACTIVE", `plan ${current.name} (${current.id}) is ${current.state} and has started: ` +
+          throw new PlanError("NS_ERR_PLAN_ACTIVE", `plan ${current.name} (${current.id}) is ${current.state} and has started: ` +
             `cancel it first (nightshift plan cancel)`);
         }
         store.plans.endPlan(current.id, "cancelled", now, `replaced by plan ${id}`);
@@ -107,7 +107,7 @@ export class PlanService {
 
   currentRow(): PlanRow {
     const plan = this.options.store.plans.current();
-    if (!plan) throw new PlanError(404, "NS_ERR_NO_PLAN", "there is no current plan (make one with nightshift plan week --spec FILE)");
+    if (!plan) throw new PlanError("NS_ERR_NO_PLAN", "there is no current plan (make one with nightshift plan week --spec FILE)");
     return plan;
   }
 
@@ -127,7 +127,7 @@ export class PlanService {
     if (text === undefined) return now;
     if (CalendarDateSchema.safeParse(text).success) return startOfLocalDay(zone, text);
     const ms = /^\d{4}-\d{2}-\d{2}T/.test(text) ? Date.parse(text) : NaN;
-    if (Number.isNaN(ms)) throw new PlanError(400, "NS_ERR_BAD_REQUEST", `start=${text}: expected a date YYYY-MM-DD or an ISO time`);
+    if (Number.isNaN(ms)) throw new PlanError("NS_ERR_BAD_REQUEST", `start=${text}: expected a date YYYY-MM-DD or an ISO time`);
     return ms;
   }
 

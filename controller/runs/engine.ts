@@ -58,7 +58,7 @@ export class RunEngine {
     const parsed = RunSpecSchema.safeParse(input);
     if (!parsed.success) {
       const issues = parsed.error.issues.slice(0, 8).map((i) => `${i.path.join(".") || "(spec)"}: ${i.message}`);
-      throw new RunRequestError(400, "NS_ERR_RUN_SPEC", `invalid run: ${issues.join("; ")}`);
+      throw new RunRequestError("NS_ERR_RUN_SPEC", `invalid run: ${issues.join("; ")}`);
     }
     const spec = parsed.data;
     const { store, log, notifier } = this.options;
@@ -68,7 +68,7 @@ export class RunEngine {
     const disconnected = [...new Set(targets.filter((t) => !this.options.isConnected(t.hostId)).map((t) => t.host))];
     if (disconnected.length > 0 && !startOptions.waitForAgent) {
       // Every step would wait runs.agentLostTimeout for the agent and then leave the VM as it was: say so now.
-      throw new RunRequestError(409, "NS_ERR_HOST_DISCONNECTED", `no agent is connected for host${disconnected.length > 1 ? "s" : ""} ` +
+      throw new RunRequestError("NS_ERR_HOST_DISCONNECTED", `no agent is connected for host${disconnected.length > 1 ? "s" : ""} ` +
         `${disconnected.join(", ")} (see nightshift hosts): bring the agent back, or start anyway with --wait-for-agent ` +
         `(API: "waitForAgent": true) and its steps wait up to ${this.options.timeouts.agentLostMs / 1000} s for it`);
     }

@@ -5,14 +5,18 @@
  * vm-phases.ts) and the run's rules.
  */
 import { NightshiftError } from "../../shared/errors.js";
+import type { HttpErrorCode } from "../../shared/error-codes.js";
 import { failureBudget, type RunPlan, type RunSpec } from "../../shared/runs.js";
 import type { Store } from "../store/index.js";
 import { procedureSteps } from "./procedure.js";
 import { VM_PROCEDURE } from "./vm-phases.js";
 import { patternError } from "./output-match.js";
 
+/** A run request the controller refuses; the API answers it with its code's status (shared/error-codes.ts). */
 export class RunRequestError extends NightshiftError {
-  constructor(readonly status: number, code: string, message: string) {
+  declare readonly code: HttpErrorCode;
+
+  constructor(code: HttpErrorCode, message: string) {
     super(code, message);
   }
 }
@@ -28,7 +32,7 @@ export interface RunTarget {
 export function resolveTargets(store: Store, spec: RunSpec): RunTarget[] {
   if (spec.verify.outputPattern !== undefined) {
     const error = patternError(spec.verify.outputPattern);
-    if (error) throw new RunRequestError(400, "NS_ERR_RUN_SPEC", `verify outputPattern is not a valid regular expression: ${error}`);
+    if (error) throw new RunRequestError("NS_ERR_RUN_SPEC", `verify outputPattern is not a valid regular expression: ${error}`);
   }
   const seen = new Set<string>();
   const targets: RunTarget[] = [];
@@ -38,20 +42,20 @@ export function resolveTargets(store: Store, spec: RunSpec): RunTarget[] {
     const vmName = slash >= 0 ? entry.slice(slash + 1) : entry;
     const matches = store.domains.findByName(vmName).filter((d) => hostName === null || d.host === hostName);
     if (matches.length === 0) {
-      throw new RunRequestError(404, "NS_ERR_NO_VM", `no VM named '${vmName}'${hostName ? ` on host ${hostName}` : ""} in the inventory ` +
+      throw new RunRequestError("NS_ERR_NO_VM", `no VM named '${vmName}'${hostName ? ` on host ${hostName}` : ""} in the inventory ` +
         `(see nightshift vms)`);
     }
     if (matches.length > 1) {
-      throw new RunRequestError(409, "NS_ERR_VM_AMBIGUOUS", `'${vmName}' exists on ${matches.map((m) => m.host).join(", ")}: ` +
+      throw new RunRequestError("NS_ERR_VM_AMBIGUOUS", `'${vmName}' exists on ${matches.map((m) => m.host).join(", ")}: ` +
         `name it as HOST/VM, e.g. ${matches[0]!.host}/${vmName}`);
     }
     const match = matches[0]!;
     const key = `${match.host_id}/${match.name}`;
-    if (seen.has(key)) throw new RunRequestError(400, "NS_ERR_RUN_SPEC", `VM ${match.host}/${match.name} is listed twice`);
+    if (seen.has(key)) throw new RunRequestError("NS_ERR_RUN_SPEC", `VM ${match.host}/${match.name} is listed twice`);
     seen.add(key);
     const busy = store.runs.openRunsOf(match.host_id, match.name);
     if (busy.length > 0) {
-      throw new RunRequestError(409, "NS_ERR_VM_IN_RUN", `VM ${match.host}/${match.name} is already in run ${busy[0]}: ` +
+      throw new RunRequestError("NS_ERR_VM_IN_RUN", `VM ${match.host}/${match.name} is already in run ${busy[0]}: ` +
         `wait for it to finish or abort it (nightshift run abort ${busy[0]})`);
     }
     targets.push({ position: targets.length + 1, hostId: match.host_id, host: match.host, vm: match.name, canary: targets.length < spec.canary });

@@ -20,15 +20,18 @@
  *   deletion per snapshot at a time, shared with retention.
  */
 import { NightshiftError, errorMessage } from "../../shared/errors.js";
+import { isHttpErrorCode, type HttpErrorCode } from "../../shared/error-codes.js";
 import { RunSpecSchema, type SnapshotDeleteRecord, type VmResolutionRecord } from "../../shared/runs.js";
 import type { Store } from "../store/index.js";
 import type { SnapshotRow } from "../store/runs.js";
-import { AgentLostError, StepFailedError, StepTimeoutError, type AgentCalls } from "../hub/agent-calls.js";
+import { AgentLostError, StepFailedError, StepNoAnswerError, type AgentCalls } from "../hub/agent-calls.js";
 import { snapshotRecord } from "./records.js";
 
-/** A refusal or failure with the HTTP status the API answers it with. */
+/** A refusal or failure; the API answers it with its code's status (shared/error-codes.ts). */
 export class RecoveryError extends NightshiftError {
-  constructor(readonly status: number, code: string, message: string) {
+  declare readonly code: HttpErrorCode;
+
+  constructor(code: HttpErrorCode, message: string) {
     super(code, message);
   }
 }
@@ -42,19 +45,19 @@ function findVm(store: Store, id: string): { hostId: number; host: string; vm: s
     const hostName = id.slice(0, slash);
     const vm = id.slice(slash + 1);
     const host = store.hosts.findByName(hostName);
-    if (!host) throw new RecoveryError(404, "NS_ERR_NO_HOST", `no host named '${hostName}' (see nightshift hosts)`);
+    if (!host) throw new RecoveryError("NS_ERR_NO_HOST", `no host named '${hostName}' (see nightshift hosts)`);
     const known = store.domains.findByName(vm).some((d) => d.host_id === host.id) || store.runs.hostsOfRunVm(vm).includes(host.id);
     if (!known) {
-      throw new RecoveryError(404, "NS_ERR_NO_VM", `no VM named '${vm}' on host ${host.name}, neither in its inventory nor in any run ` +
+      throw new RecoveryError("NS_ERR_NO_VM", `no VM named '${vm}' on host ${host.name}, neither in its inventory nor in any run ` +
         `(see nightshift vms --host ${host.name}, nightshift runs)`);
     }
     return { hostId: host.id, host: host.name, vm };
   }
   const hostIds = [...new Set([...store.domains.findByName(id).map((d) => d.host_id), ...store.runs.hostsOfRunVm(id)])];
-  if (hostIds.length === 0) throw new RecoveryError(404, "NS_ERR_NO_VM", `no VM named '${id}' in the inventory or in any run (see nightshift vms)`);
+  if (hostIds.length === 0) throw new RecoveryError("NS_ERR_NO_VM", `no VM named '${id}' in the inventory or in any run (see nightshift vms)`);
   const hosts = hostIds.map((h) => store.hosts.findById(h)!.name).sort();
   if (hosts.length > 1) {
-    throw new RecoveryError(409, "NS_ERR_VM_AMBIGUOUS", `'${id}' exists on ${hosts.join(", ")}: name it as HOST/VM, e.g. ${hosts[0]}/${id}`);
+    throw new RecoveryError("NS_ERR_VM_AMBIGUOUS", `'${id}' exists on ${hosts.join(", ")}: name it as HOST/VM, e.g. ${hosts[0]}/${id}`);
   }
   return { hostId: hostIds[0]!, host: hosts[0]!, vm: id };
 }
@@ -63,7 +66,7 @@ export function resolveVm(store: Store, id: string, reason: string, by: string, 
   const { hostId, host, vm } = findVm(store, id);
   const flagged = store.runs.needsAttentionOf(hostId, vm);
   if (flagged.length === 0) {
-    throw new RecoveryError(409, "NS_ERR_VM_NOT_NEEDS_ATTENTION", `${host}/${vm} does not need attention: no run left it so since ` +
+    throw new RecoveryError("NS_ERR_VM_NOT_NEEDS_ATTENTION", `${host}/${vm} does not need attention: no run left it so since ` +
       "a later run on it ended well or it was last resolved (see nightshift runs)");
   }
   const runs = flagged.map((r) => r.run_id);
@@ -118,37 +121,37 @@ export class SnapshotDeleter {
     const { store, calls } = this.options;
     const { vm, name, mode, reason, by } = request;
     const host = store.hosts.findByName(request.host);
-    if (!host) throw new RecoveryError(404, "NS_ERR_NO_HOST", `no host named '${request.host}' (see nightshift hosts)`);
+    if (!host) throw new RecoveryError("NS_ERR_NO_HOST", `no host named '${request.host}' (see nightshift hosts)`);
     const snap = store.runs.snapshotOf(host.id, vm, name);
     if (!snap) {
-      throw new RecoveryError(404, "NS_ERR_NO_SNAPSHOT", `no snapshot ${name} of ${host.name}/${vm} in nightshift's records ` +
+      throw new RecoveryError("NS_ERR_NO_SNAPSHOT", `no snapshot ${name} of ${host.name}/${vm} in nightshift's records ` +
         "(nightshift snapshots --all): nightshift deletes only snapshots its runs took; an operator's own is deleted with virsh");
     }
     if (snap.deleted_at !== null) {
-      throw new RecoveryError(409, "NS_ERR_SNAPSHOT_DELETED", `snapshot ${name} of ${host.name}/${vm} was deleted at ` +
+      throw new RecoveryError("NS_ERR_SNAPSHOT_DELETED", `snapshot ${name} of ${host.name}/${vm} was deleted at ` +
         `${iso(snap.deleted_at)}: ${snap.note ?? ""}`.trim());
     }
     const diskOnly = this.snapshotMode(snap) === "disk-only-quiesce";
     if (diskOnly && !mode) {
-      throw new RecoveryError(400, "NS_ERR_SNAPSHOT_MODE", `snapshot ${name} is a disk-only snapshot: say what becomes of what ${vm} wrote ` +
+      throw new RecoveryError("NS_ERR_SNAPSHOT_MODE", `snapshot ${name} is a disk-only snapshot: say what becomes of what ${vm} wrote ` +
         "since: --merge (mode merge: the overlays are merged into the disks, the VM keeps its current state) or --discard " +
         "(mode discard: the overlays are dropped and the disks are back to the snapshot; the VM must be shut off)");
     }
     if (!diskOnly && mode === "discard") {
-      throw new RecoveryError(400, "NS_ERR_SNAPSHOT_MODE", `snapshot ${name} is an internal snapshot: deleting it never changes ${vm}, ` +
+      throw new RecoveryError("NS_ERR_SNAPSHOT_MODE", `snapshot ${name} is an internal snapshot: deleting it never changes ${vm}, ` +
         `and going back to it is a revert, not a discard; delete it without --discard`);
     }
     const open = store.runs.openRunsOf(host.id, vm);
     if (open.length > 0) {
-      throw new RecoveryError(409, "NS_ERR_VM_IN_RUN", `${host.name}/${vm} is in run ${open[0]}, which may still roll back to its snapshot: ` +
+      throw new RecoveryError("NS_ERR_VM_IN_RUN", `${host.name}/${vm} is in run ${open[0]}, which may still roll back to its snapshot: ` +
         `wait for it to finish or abort it (nightshift run abort ${open[0]})`);
     }
     if (!calls.isConnected(host.id)) {
-      throw new RecoveryError(409, "NS_ERR_AGENT_NOT_CONNECTED", `the agent of host ${host.name} is not connected; nothing was deleted ` +
+      throw new RecoveryError("NS_ERR_AGENT_NOT_CONNECTED", `the agent of host ${host.name} is not connected; nothing was deleted ` +
         "(see nightshift hosts)");
     }
     if (!this.claim(snap.id)) {
-      throw new RecoveryError(409, "NS_ERR_SNAPSHOT_BUSY", `snapshot ${name} of ${host.name}/${vm} is being deleted already (by retention ` +
+      throw new RecoveryError("NS_ERR_SNAPSHOT_BUSY", `snapshot ${name} of ${host.name}/${vm} is being deleted already (by retention ` +
         "or another request); see nightshift snapshots --all in a moment");
     }
     const discard = mode === "discard";
@@ -182,9 +185,13 @@ export class SnapshotDeleter {
         store.runs.noteSnapshot(snap.id, `deleting failed: ${detail}`);
         evidence("FAIL", detail, Date.now());
       });
-      if (err instanceof StepFailedError) throw new RecoveryError(409, err.code, err.message);
-      if (err instanceof AgentLostError || err instanceof StepTimeoutError) {
-        throw new RecoveryError(504, err.code, `${err.message}; whether the snapshot was deleted is not known yet: look again with ` +
+      // The agent's refusal is the answer, with its code (409; an agent's code outside the steps' area is NS_ERR_STEP_FAILED).
+      if (err instanceof StepFailedError) {
+        throw isHttpErrorCode(err.code) ? new RecoveryError(err.code, err.message)
+          : new RecoveryError("NS_ERR_STEP_FAILED", `${err.message} (${err.code})`);
+      }
+      if (err instanceof AgentLostError || err instanceof StepNoAnswerError) {
+        throw new RecoveryError(err.code as "NS_ERR_AGENT_LOST" | "NS_ERR_STEP_NO_ANSWER", `${err.message}; whether the snapshot was deleted is not known yet: look again with ` +
           "nightshift snapshots once the agent is back, and repeat the delete (it is safe to repeat)");
       }
       throw err;

@@ -8,8 +8,19 @@ import {
   AgentFrameSchema, ControllerMessageSchema, MAX_JSON_DEPTH, MAX_JSON_ITEMS, PROTOCOL_VERSION, type AgentFrame, type AgentMessage, type ControllerMessage,
 } from "./messages.js";
 import { jsonShapeProblem } from "./json-shape.js";
+import type { ErrorCode } from "../error-codes.js";
 
 export type ProtocolErrorKind = "malformed-json" | "too-deep" | "too-many-items" | "unsupported-version" | "unknown-type" | "schema";
+
+/** The code a frame refused for each kind is answered with (shared/error-codes.ts). */
+export const PROTOCOL_ERROR_CODES = {
+  "malformed-json": "NS_ERR_PROTOCOL_MALFORMED_JSON",
+  "too-deep": "NS_ERR_PROTOCOL_TOO_DEEP",
+  "too-many-items": "NS_ERR_PROTOCOL_TOO_MANY_ITEMS",
+  "unsupported-version": "NS_ERR_PROTOCOL_UNSUPPORTED_VERSION",
+  "unknown-type": "NS_ERR_PROTOCOL_UNKNOWN_TYPE",
+  schema: "NS_ERR_PROTOCOL_SCHEMA",
+} as const satisfies Record<ProtocolErrorKind, ErrorCode>;
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string };
 

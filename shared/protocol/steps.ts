@@ -24,6 +24,7 @@
  *   with what it asks for, not with how far it may reach.
  */
 import { z } from "zod";
+import type { ErrorCode } from "../error-codes.js";
 
 const vm = z.string().min(1).max(256);
 const timeoutMs = z.number().int().positive().max(24 * 3_600_000);
@@ -169,4 +170,4 @@ export const StepErrorCodes = {
   VM_NOT_SHUT_OFF: "NS_ERR_STEP_VM_NOT_SHUT_OFF",
   /** snapshot-discard of an internal snapshot (deleting one never changes the VM; going back to it is a revert). */
   NOT_DISK_ONLY: "NS_ERR_STEP_NOT_DISK_ONLY",
-} as const;
+} as const satisfies Record<string, ErrorCode>;

@@ -6,7 +6,7 @@
  * huge arrays, binary frames, text that is not UTF-8, a hello for another
  * host — and may first try a raw upgrade with a broken handshake. Asserted:
  * the process stays up; every frame built to be refused gets an `error` with
- * an NS_ERR code README.md names, or the connection is closed with a
+ * a registered NS_ERR code (docs/errors.md), or the connection is closed with a
  * documented close code; every upgrade is answered with 101 or a documented
  * status and JSON NS_ERR body; the host is never locked out (it can always
  * connect again); and a well-behaved agent connected alongside has its events

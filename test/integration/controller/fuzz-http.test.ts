@@ -5,7 +5,7 @@
  * headers (with and without a valid token, sometimes an Upgrade) and bodies
  * (random JSON, not JSON, over the limit, deeply nested). For every request:
  * it is answered, with a documented status, never 500; an error is a JSON
- * body with an NS_ERR code README.md names; nothing but /healthz, /readyz and
+ * body with a registered NS_ERR code (docs/errors.md); nothing but /healthz, /readyz and
  * /metrics answers 2xx without the token. After all of them the process still
  * serves and its RSS grew by a bounded amount.
  *
