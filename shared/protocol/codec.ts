@@ -13,7 +13,7 @@ export type ProtocolErrorKind = "malformed-json" | "too-deep" | "too-many-items"
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string };
 
-const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost", "agent-down", "health", "step-result"]);
+const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost", "agent-down", "health", "step-result", "libvirt-state"]);
 const KNOWN_CONTROLLER_TYPES = new Set(["welcome", "ack", "error", "step"]);
 
 function parseWith<T>(schema: z.ZodType<T>, known: Set<string>, text: string): ParseResult<T> {

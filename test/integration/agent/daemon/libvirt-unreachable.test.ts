@@ -28,13 +28,13 @@ interface LibvirtInfo { state: string; detail: string | null; code: string | nul
 interface HostInfo { name: string; status: string; connected: boolean; libvirtVersion: string | null; libvirt: LibvirtInfo | null }
 interface FindingInfo { code: string; severity: string; subject: string; message: string; remedy: string; source: string; resolvedAt: string | null }
 
-async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, what: string, timeoutMs = 15_000): Promise<T> {
+/** Polls `fn` until it gives something; on a timeout `context()` (the processes' logs) is in the error. */
+async function waitFor<T>(fn: () => Promise<T | null | undefined | false>, what: string, context: () => string, timeoutMs = 15_000): Promise<T> {
   const deadline = Date.now() + timeoutMs;
-  let last: unknown;
   for (;;) {
     const value = await fn();
     if (value !== null && value !== undefined && value !== false) return value;
-    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms (last: ${JSON.stringify(last ?? value)})`);
+    if (Date.now() > deadline) throw new Error(`${what}: not within ${timeoutMs} ms\n${context()}`);
     await new Promise((r) => setTimeout(r, 50));
   }
 }
@@ -72,11 +72,12 @@ describe("libvirt unreachable", () => {
     const agent = new AgentProcess({ controller: controller.agentUrl, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir, uri: "qemu:///system",
       env: { NIGHTSHIFT_AGENT_HOST: host, NIGHTSHIFT_AGENT_LIBVIRT_SOCKET: socket } });
     cleanups.push(async () => { await agent.stop(); });
+    const logs = () => `--- agent ---\n${agent.dump()}\n--- controller ---\n${controller.logs()}`;
 
     const down = await waitFor(async () => {
       const h = await hostInfo();
       return h.connected && h.libvirt?.state === "unreachable" ? h : null;
-    }, "host connected with libvirt unreachable");
+    }, "host connected with libvirt unreachable", logs);
     const connectedAfter = Date.now() - startedAt;
     expect(down.status).toBe("up");
     expect(down.libvirt).toEqual({ state: "unreachable", code: "NS_ERR_LIBVIRT_SOCKET_MISSING",
@@ -89,7 +90,7 @@ describe("libvirt unreachable", () => {
     const row = await hostsRow();
     expect(row).toMatch(new RegExp(`^${host}\\s+up\\s+yes\\s+\\S+ ago\\s+0\\s+\\S+\\s+unreachable \\(socket missing\\)$`));
 
-    const [finding, ...others] = await waitFor(async () => { const f = await findings(); return f.length > 0 ? f : null; }, "the finding");
+    const [finding, ...others] = await waitFor(async () => { const f = await findings(); return f.length > 0 ? f : null; }, "the finding", logs);
     expect(others).toEqual([]);
     expect(finding).toMatchObject({ severity: "critical", subject: "qemu:///system", source: "controller", resolvedAt: null });
     expect(finding!.message).toContain(`socket ${socket} missing (NS_ERR_LIBVIRT_SOCKET_MISSING)`);
@@ -100,7 +101,7 @@ describe("libvirt unreachable", () => {
     // libvirtd appears at the agent's socket path: the system daemon, whose qemu driver serves qemu:///system.
     const upAt = Date.now();
     fs.symlinkSync(SYSTEM_SOCKET, socket);
-    const up = await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "connected" ? h : null; }, "libvirt connected");
+    const up = await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "connected" ? h : null; }, "libvirt connected", logs);
     const flippedAfter = Date.now() - upAt;
     expect(up.libvirt).toEqual({ state: "connected", code: null, detail: null, since: expect.any(String) });
     expect(Date.parse(up.libvirt!.since)).toBeGreaterThanOrEqual(upAt - 1_000);
@@ -122,15 +123,16 @@ describe("libvirt unreachable", () => {
     const agent = new AgentProcess({ controller: controller.agentUrl, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir, uri: "test:///default",
       env: { NIGHTSHIFT_AGENT_HOST: host, NIGHTSHIFT_AGENT_LIBVIRT_SOCKET: daemon.socketPath } });
     cleanups.push(async () => { await agent.stop(); });
-    await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "connected" && (await gauge()) === 1; }, "libvirt connected");
+    const logs = () => `--- agent ---\n${agent.dump()}\n--- controller ---\n${controller.logs()}`;
+    await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "connected" && (await gauge()) === 1; }, "libvirt connected", logs);
     const { ok } = controllerApi(() => controller);
-    await waitFor(async () => (await ok<unknown[]>("GET", `/v1/vms?host=${host}`)).length > 0, "the inventory");
+    await waitFor(async () => (await ok<unknown[]>("GET", `/v1/vms?host=${host}`)).length > 0, "the inventory", logs);
     const fresh = await runAgainst(controller, ["vms", "--host", host]);
     expect(fresh.stderr).toBe("");
 
     const killedAt = Date.now();
     daemon.signal("SIGKILL");
-    const down = await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "unreachable" ? h : null; }, "libvirt unreachable");
+    const down = await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "unreachable" ? h : null; }, "libvirt unreachable", logs);
     const flippedAfter = Date.now() - killedAt;
     expect(down.status).toBe("up");
     expect(down.connected).toBe(true);
@@ -140,9 +142,18 @@ describe("libvirt unreachable", () => {
     expect(down.libvirt!.detail).toContain(`(${down.libvirt!.code})`);
     expect(Date.parse(down.libvirt!.since)).toBeGreaterThanOrEqual(killedAt - 1_000);
     expect(await hostsRow()).toMatch(/\sunreachable \([a-z ]+\)$/);
-    const [finding] = await waitFor(async () => { const f = await findings(); return f.length > 0 ? f : null; }, "the finding");
+    const [finding] = await waitFor(async () => { const f = await findings(); return f.length > 0 ? f : null; }, "the finding", logs);
     expect(finding).toMatchObject({ severity: "critical", subject: "test:///default" });
     expect(await gauge()).toBe(0);
+    // The agent's next attempts fail for another reason (the socket is left, nobody accepts): the controller is told, `since` stays.
+    const refused = await waitFor(async () => {
+      const h = await hostInfo();
+      return h.libvirt?.code === "NS_ERR_LIBVIRT_UNREACHABLE" ? h : null;
+    }, "the reason of the failed reconnects", logs);
+    expect(refused.libvirt).toEqual({ state: "unreachable", code: "NS_ERR_LIBVIRT_UNREACHABLE", since: down.libvirt!.since,
+      detail: `socket ${daemon.socketPath} exists but nothing accepts connections on it: libvirtd is not running (NS_ERR_LIBVIRT_UNREACHABLE)` });
+    expect(await hostsRow()).toMatch(/\sunreachable \(not answering\)$/);
+    expect((await findings())[0]!.message).toContain("nothing accepts connections");
 
     // The VMs are still listed, as last reported, and `nightshift vms` says so.
     const stale = await runAgainst(controller, ["vms", "--host", host]);

@@ -192,14 +192,14 @@ describe("SystemdNotifier", () => {
     const notifier = new SystemdNotifier({ logger, env: { WATCHDOG_USEC: "100000" } });
     notifier.ready("x");
     notifier.status("y");
-    notifier.startWatchdog(() => true);
+    notifier.startWatchdog(() => null);
     await notifier.close();
     expect(notifier.enabled).toBe(false);
     expect(notifier.watchdogMs).toBeNull();
     expect(notifier.count).toBe(0);
   });
 
-  it("withholds WATCHDOG=1 while unhealthy, and sends each distinct status once, in order", async () => {
+  it("withholds WATCHDOG=1 while stuck, and sends each distinct status once, in order", async () => {
     const dirs = tempAgentDir("unused");
     cleanups.push(() => dirs.cleanup());
     const receiver = await NotifyReceiver.start(dirs.dir);
@@ -209,7 +209,7 @@ describe("SystemdNotifier", () => {
     notifier.status("one");
     notifier.status("one");
     notifier.status("two");
-    notifier.startWatchdog(() => healthy);
+    notifier.startWatchdog(() => (healthy ? null : "stuck for the test"));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receiver.assignments).toEqual(["STATUS=one", "STATUS=two"]);
     healthy = true;
