@@ -3,12 +3,14 @@
  * reporter, maintenance steps, systemd notifications. Each piece does one job in its own file;
  * this one only connects them and orders start-up and shutdown.
  *
- * Start-up: spool (so nothing is lost from the first event on) -> libvirt and
- * the controller link together: the link does not wait for libvirt, so an
- * agent whose libvirtd is down still connects and tells the controller
+ * Start-up: spool (so nothing is lost from the first event on) -> libvirt's
+ * first connect attempt, until it ends or for FIRST_LIBVIRT_ATTEMPT_WAIT_MS at
+ * most (so that the first session starts with libvirt's version and an
+ * inventory when libvirt answers) -> the controller link, libvirt connected or
+ * not: an agent whose libvirtd is down still connects and tells the controller
  * (`libvirt-state`; hello says libvirtVersion "unknown" until it is known) ->
  * READY=1 once the first report was attempted (sent, or the controller could
- * not be reached), libvirt connected or not.
+ * not be reached).
  * Shutdown (the signal aborts): stop reporting, close the WebSocket with 1001,
  * close libvirt, flush the spool.
  */
@@ -58,6 +60,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
 
   let firstReport: () => void = () => {};
   const firstReportAttempted = new Promise<void>((resolve) => { firstReport = resolve; });
+  let firstAttemptEnded: () => void = () => {};
+  const firstLibvirtAttempt = new Promise<void>((resolve) => { firstAttemptEnded = resolve; });
   let session: ControllerSession | null = null;
   // Told to the controller at the start of each session and on every change.
   const libvirtState = new LibvirtStateTracker((message) => { session?.send(message); });
@@ -82,6 +86,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
       onConnected: (info) => {
         status.libvirt = `libvirt ${config.libvirt.uri} connected`;
         libvirtState.connected(info.libvirtVersion);
+        firstAttemptEnded();
         reporter.libvirtConnected();
         health.runNow("libvirt connected");
       },
@@ -92,6 +97,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
       onRetry: (delay, err) => {
         status.libvirt = `libvirt ${config.libvirt.uri} unreachable, retrying in ${formatDelay(delay)}`;
         libvirtState.unreachable(err);
+        firstAttemptEnded();
       },
       onSlowAttempt: (err) => {
         logger.warn({ code: "NS_ERR_LIBVIRT_UNREACHABLE", uri: config.libvirt.uri }, err.message);
@@ -167,8 +173,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     agentVersion: AGENT_VERSION }, "agent starting");
   status.libvirt = `connecting to libvirt ${config.libvirt.uri}`;
   libvirt.start();
-  link.start();
-  await Promise.race([firstReportAttempted, aborted]);
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([firstLibvirtAttempt, aborted,
+    new Promise<void>((resolve) => { waited = setTimeout(resolve, FIRST_LIBVIRT_ATTEMPT_WAIT_MS); })]);
+  clearTimeout(waited);
+  if (!signal.aborted) {
+    link.start();
+    await Promise.race([firstReportAttempted, aborted]);
+  }
   if (!signal.aborted) {
     status.flush();
     notifier.ready(status.text);
@@ -194,6 +206,14 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   await notifier.close();
   logger.info({ spooled: spool.size }, "agent stopped");
 }
+
+/**
+ * How long the controller link waits for libvirt's first connect attempt to
+ * end (a missing socket or a refusal ends it at once, a connect takes tens of
+ * milliseconds); past this the agent connects to the controller anyway and
+ * tells it libvirt's state once it is known.
+ */
+export const FIRST_LIBVIRT_ATTEMPT_WAIT_MS = 2_000;
 
 /**
  * A connect attempt under way this long is stuck, not slow: libvirtd accepted

@@ -7,6 +7,7 @@
  * Real processes throughout: controller, agent, CLI, libvirtd.
  */
 import fs from "node:fs";
+import net from "node:net";
 import path from "node:path";
 import { afterEach, describe, expect, it } from "vitest";
 import { startController, type TestController } from "../../../helpers/controller.js";
@@ -161,5 +162,33 @@ describe("libvirt unreachable", () => {
     expect(stale.stdout).toMatch(new RegExp(`^${host}\\s+test\\s+running`, "m"));
     expect(stale.stderr).toMatch(new RegExp(`^note: libvirt on ${host} is unreachable since \\S+ \\(.+\\): its VMs are shown as last reported\\n$`));
     console.log(`libvirtd killed: state unreachable at the controller after ${flippedAfter} ms (${down.libvirt!.detail})`);
+  }, 60_000);
+
+  it("a libvirtd that accepts the connection and never answers: unreachable after 10 s, the agent still waiting", async () => {
+    const host = "lv-silent";
+    const { controller, dirs, hostInfo, findings } = await setup(host);
+    const socket = path.join(dirs.dir, "silent-sock");
+    const held: net.Socket[] = [];
+    const silent = net.createServer((conn) => { held.push(conn); });
+    await new Promise<void>((resolve) => silent.listen(socket, resolve));
+    cleanups.push(() => new Promise<void>((resolve) => { for (const c of held) c.destroy(); silent.close(() => resolve()); }));
+    const startedAt = Date.now();
+    const agent = new AgentProcess({ controller: controller.agentUrl, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir, uri: "qemu:///system",
+      env: { NIGHTSHIFT_AGENT_HOST: host, NIGHTSHIFT_AGENT_LIBVIRT_SOCKET: socket } });
+    cleanups.push(async () => { await agent.stop(); });
+    const logs = () => `--- agent ---\n${agent.dump()}\n--- controller ---\n${controller.logs()}`;
+
+    // Connected to the controller at once, libvirt's state not known yet: the first attempt is under way.
+    const up = await waitFor(async () => { const h = await hostInfo(); return h.connected ? h : null; }, "host connected", logs);
+    expect(up.libvirt).toBeNull();
+    const down = await waitFor(async () => { const h = await hostInfo(); return h.libvirt?.state === "unreachable" ? h : null; },
+      "libvirt unreachable", logs, 20_000);
+    const after = Date.now() - startedAt;
+    expect(after).toBeGreaterThanOrEqual(10_000);
+    expect(down.libvirt).toMatchObject({ code: "NS_ERR_LIBVIRT_UNREACHABLE",
+      detail: `libvirtd on socket ${socket} has not answered for 10.0 s (still waiting) (NS_ERR_LIBVIRT_UNREACHABLE)` });
+    expect(held).toHaveLength(1);
+    expect(await findings()).toHaveLength(1);
+    console.log(`silent libvirtd: reported unreachable ${after} ms after the agent started`);
   }, 60_000);
 });
