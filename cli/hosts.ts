@@ -1,19 +1,41 @@
 /** `nightshift hosts`, `nightshift hosts enroll NAME`, `nightshift hosts revoke NAME`. */
 import { Command } from "commander";
 import { formatTable } from "../shared/table.js";
-import type { EnrolledHostRecord, HostRecord, RevokedHostRecord } from "../shared/api.js";
+import type { EnrolledHostRecord, HostLibvirtRecord, HostRecord, RevokedHostRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
 import { orDash, printJson, relativeTime, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 
 export const DEFAULT_AGENT_TOKEN_FILE = "/etc/nightshift/agent.token";
 
+/** The connect error codes the LIBVIRT column names in a few words. */
+const LIBVIRT_REASONS: Record<string, string> = {
+  NS_ERR_LIBVIRT_SOCKET_MISSING: "socket missing",
+  NS_ERR_LIBVIRT_ACCESS_DENIED: "access denied",
+  NS_ERR_LIBVIRT_UNREACHABLE: "not answering",
+  NS_ERR_LIBVIRT_INTERRUPTED: "connection lost",
+  NS_ERR_LIBVIRT_PROTOCOL: "protocol error",
+  NS_ERR_LIBVIRT: "libvirt error",
+};
+
+/** "socket missing", for an unreachable libvirt's code. */
+export function libvirtReason(libvirt: HostLibvirtRecord): string {
+  const code = libvirt.code ?? "";
+  return LIBVIRT_REASONS[code] ?? (code.replace(/^NS_ERR_(LIBVIRT_)?/, "").toLowerCase().replace(/_/g, " ") || "no reason given");
+}
+
+/** The LIBVIRT column: the version, or `unreachable (socket missing)` while the agent cannot reach libvirt. */
+export function libvirtColumn(h: Pick<HostRecord, "libvirt" | "libvirtVersion">): string {
+  if (h.libvirt?.state === "unreachable") return `unreachable (${libvirtReason(h.libvirt)})`;
+  return orDash(h.libvirtVersion);
+}
+
 export function hostsTable(hosts: readonly HostRecord[], now: number = Date.now()): string {
   return formatTable(
     ["NAME", "STATUS", "CONNECTED", "LAST-SEEN", "VMS", "AGENT", "LIBVIRT"],
     hosts.map((h) => [
       h.name, h.status, yesNo(h.connected), relativeTime(h.lastSeenAt, now), String(h.vms),
-      orDash(h.agentVersion), orDash(h.libvirtVersion),
+      orDash(h.agentVersion), libvirtColumn(h),
     ]),
   );
 }
@@ -34,10 +56,15 @@ Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT
   STATUS     enrolled (agent never connected), up, missing (agent silent too
              long), revoked
   LAST-SEEN  when the agent was last heard from, e.g. "12s ago"; never
+  LIBVIRT    libvirt's version, or "unreachable (socket missing)" while the
+             agent cannot reach libvirtd (its VMs are then as last reported;
+             finding NS_LIBVIRT_UNREACHABLE has the reason and what to do)
 
 Fields (hosts --json, an array of GET /v1/hosts): name, status, connected
 (bool), lastSeenAt (ISO time or null), hostname, agentVersion, libvirtVersion
-(null until the agent said hello), vms (number of VMs), enrolledAt (ISO time).`;
+(the last one known; null until the agent has reached libvirt), libvirt
+({state: connected|unreachable, code, detail, since} as the agent last said,
+or null if it never did), vms (number of VMs), enrolledAt (ISO time).`;
 
 export function hostsCommand(): Command {
   const hosts = new Command("hosts")

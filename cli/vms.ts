@@ -1,8 +1,9 @@
 /** `nightshift vms [--host H]`: every VM the agents reported, across the fleet. */
 import { Command } from "commander";
 import { formatKiB, formatTable } from "../shared/table.js";
-import type { VmRecord } from "../shared/api.js";
+import type { HostRecord, VmRecord } from "../shared/api.js";
 import type { DomainDisk } from "../shared/protocol/messages.js";
+import { libvirtReason } from "./hosts.js";
 import { clientFor } from "./connect.js";
 import { printJson, yesNo } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
@@ -22,6 +23,15 @@ export function vmsTable(vms: readonly VmRecord[]): string {
   );
 }
 
+/** One note per listed host whose agent cannot reach libvirt: its VMs are as last reported. */
+export function staleInventoryNotes(hosts: readonly HostRecord[], vms: readonly VmRecord[]): string {
+  const listed = new Set(vms.map((v) => v.host));
+  return hosts.filter((h) => listed.has(h.name) && h.libvirt?.state === "unreachable")
+    .map((h) => `note: libvirt on ${h.name} is unreachable since ${h.libvirt!.since ?? "unknown"} (${libvirtReason(h.libvirt!)}): `
+      + "its VMs are shown as last reported\n")
+    .join("");
+}
+
 export function vmsCommand(): Command {
   return new Command("vms")
     .description("list the VMs of every host (or one host) as their agents last reported them")
@@ -32,7 +42,8 @@ Columns: HOST NAME STATE AUTOSTART VCPUS MEMORY DISKS
   STATE   libvirt's state: running, shutoff, paused, crashed, pmsuspended, ...
   DISKS   target=source (format), e.g. vda=/var/lib/libvirt/images/web1.qcow2 (qcow2);
           a VM with more than 256 disks lists the first 256 and "+N more not listed"
-Sorted by host, then name.
+Sorted by host, then name. A host whose agent cannot reach libvirt gets a note
+on standard error: its VMs are shown as last reported.
 
 Fields (--json, an array of GET /v1/vms): host, name, uuid, state, stateReason
 (booted, destroyed, from-snapshot, ...), autostart, persistent, vcpus,
@@ -47,8 +58,13 @@ Examples:
 ${SETTINGS_HELP}
 `)
     .action(async (flags: { host?: string; json?: boolean }, cmd: Command) => {
-      const vms = await clientFor(cmd).listVms(flags.host);
-      if (flags.json) printJson(vms);
-      else process.stdout.write(vmsTable(vms));
+      const client = clientFor(cmd);
+      const vms = await client.listVms(flags.host);
+      if (flags.json) {
+        printJson(vms);
+        return;
+      }
+      process.stdout.write(vmsTable(vms));
+      if (vms.length > 0) process.stderr.write(staleInventoryNotes(await client.listHosts(), vms));
     });
 }

@@ -105,6 +105,17 @@ export class ControllerMetrics {
       },
     });
     new Gauge({
+      name: "nightshift_host_libvirt_up",
+      help: "1 while the host's agent is connected to libvirt, 0 while it reports libvirt unreachable (absent until it says; as last said while the host is missing).",
+      labelNames: ["host"], registers,
+      collect() {
+        this.reset();
+        for (const h of store.hosts.list()) {
+          if (h.status !== "revoked" && h.libvirt_state !== null) this.set({ host: h.name }, h.libvirt_state === "connected" ? 1 : 0);
+        }
+      },
+    });
+    new Gauge({
       name: "nightshift_host_last_seen_timestamp_seconds", help: "When the host's agent was last heard from (Unix time).",
       labelNames: ["host"], registers,
       collect() {

@@ -44,8 +44,19 @@ export interface HostRecord {
   hostname: string | null;
   agentVersion: string | null;
   libvirtVersion: string | null;
+  /** What the agent last said of its libvirt connection; null: it never said (not connected yet, or an older agent). */
+  libvirt: HostLibvirtRecord | null;
   vms: number;
   enrolledAt: string | null;
+}
+
+export interface HostLibvirtRecord {
+  state: "connected" | "unreachable";
+  /** unreachable: the connect error's code, e.g. NS_ERR_LIBVIRT_SOCKET_MISSING; else null. */
+  code: string | null;
+  /** unreachable: the reason, e.g. "socket /var/run/libvirt/libvirt-sock missing (NS_ERR_LIBVIRT_SOCKET_MISSING)"; else null. */
+  detail: string | null;
+  since: string | null;
 }
 
 /** POST /v1/hosts: the host's token, shown this once. */

@@ -22,6 +22,8 @@ export class HealthReporter {
   private timer: NodeJS.Timeout | null = null;
   private running: Promise<void> | null = null;
   private stopped = false;
+  /** A run asked for while one was under way: it follows that one. */
+  private again: string | null = null;
 
   constructor(private readonly options: HealthReporterOptions) {}
 
@@ -32,6 +34,16 @@ export class HealthReporter {
 
   sessionEnded(): void {
     this.session = null;
+  }
+
+  /**
+   * Probes again now, if a session is up (libvirt connected: the probes that
+   * read it can look again); after the run under way, if there is one.
+   */
+  runNow(why: string): void {
+    if (!this.session || this.stopped) return;
+    if (this.running) this.again = why;
+    else void this.runAndSend(why);
   }
 
   stop(): void {
@@ -69,7 +81,10 @@ export class HealthReporter {
         this.options.logger.error({ err: errorMessage(err) }, "running the health probes failed");
       } finally {
         this.running = null;
-        this.schedule();
+        const again = this.again;
+        this.again = null;
+        if (again !== null && this.session && !this.stopped) void this.runAndSend(again);
+        else this.schedule();
       }
     })();
     return this.running;

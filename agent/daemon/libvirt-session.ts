@@ -7,7 +7,8 @@
 import { LibvirtConnection, type DomainEventSubscription } from "../libvirt/connection.js";
 import type { DomainEvent } from "../libvirt/events.js";
 import { inventoryDomains, type DomainInventory } from "../inventory/domains.js";
-import { ConnectionInterruptedError } from "../libvirt/errors.js";
+import { ConnectionInterruptedError, LibvirtConnectError } from "../libvirt/errors.js";
+import { resolveUri } from "../libvirt/uri.js";
 import type { Logger } from "../../shared/logging.js";
 import { errorCodeOf, errorMessage } from "../../shared/errors.js";
 import { Backoff, type BackoffOptions } from "./backoff.js";
@@ -26,6 +27,11 @@ export interface LibvirtSessionHandlers {
   onDisconnected(reason: Error): void;
   /** Waiting before the next attempt. */
   onRetry?(delayMs: number, err: Error): void;
+  /**
+   * A connect attempt has been under way for `slowAttemptMs` (libvirtd
+   * accepted the connection but does not answer); the attempt goes on.
+   */
+  onSlowAttempt?(err: Error): void;
 }
 
 export interface LibvirtSessionOptions {
@@ -34,6 +40,8 @@ export interface LibvirtSessionOptions {
   backoff: BackoffOptions;
   logger: Logger;
   handlers: LibvirtSessionHandlers;
+  /** When an attempt under way is reported with onSlowAttempt (default 10 s). */
+  slowAttemptMs?: number;
 }
 
 export class LibvirtSession {
@@ -45,6 +53,7 @@ export class LibvirtSession {
   private wake: (() => void) | null = null;
   private loop: Promise<void> | null = null;
   private sessions = 0;
+  private attemptStartedAt: number | null = null;
 
   constructor(private readonly options: LibvirtSessionOptions) {
     this.backoff = new Backoff(options.backoff);
@@ -57,6 +66,15 @@ export class LibvirtSession {
   /** The live connection, for probes that read libvirt; null while reconnecting. */
   get connection(): LibvirtConnection | null {
     return this.connected ? this.conn : null;
+  }
+
+  /**
+   * How long the connect attempt under way has been running (0 between
+   * attempts and while connected): the dial gives up after 5 s, but a daemon
+   * that accepts and never answers holds an attempt for as long as it lives.
+   */
+  attemptAgeMs(now = Date.now()): number {
+    return this.attemptStartedAt === null ? 0 : now - this.attemptStartedAt;
   }
 
   /** What the last successful connection reported (kept while reconnecting). */
@@ -88,13 +106,22 @@ export class LibvirtSession {
     const { logger, handlers } = this.options;
     while (!this.stopping) {
       let conn: LibvirtConnection | null = null;
+      this.attemptStartedAt = Date.now();
+      const slowMs = this.options.slowAttemptMs ?? 10_000;
+      const slow = setTimeout(() => {
+        const socket = this.socketPath();
+        handlers.onSlowAttempt?.(new LibvirtConnectError("NS_ERR_LIBVIRT_UNREACHABLE", socket,
+          `libvirtd on socket ${socket} has not answered for ${formatDelay(slowMs)} (still waiting)`));
+      }, slowMs);
       try {
         conn = await LibvirtConnection.open({ uri: this.options.uri, ...(this.options.socketPath ? { socketPath: this.options.socketPath } : {}) });
         const [version, hostname] = await Promise.all([conn.connectGetLibVersion(), conn.connectGetHostname()]);
         this.subscription = await conn.domainEvents();
         this.currentInfo = { uri: this.options.uri, hostname, libvirtVersion: version.text };
       } catch (err) {
+        clearTimeout(slow);
         await conn?.connectClose().catch(() => {});
+        this.attemptStartedAt = null;
         if (this.stopping) break;
         const delay = this.backoff.next();
         const error = err instanceof Error ? err : new Error(String(err));
@@ -104,6 +131,8 @@ export class LibvirtSession {
         await this.sleep(delay);
         continue;
       }
+      clearTimeout(slow);
+      this.attemptStartedAt = null;
       const info = this.currentInfo;
       const subscription = this.subscription;
       if (this.stopping) {
@@ -131,6 +160,15 @@ export class LibvirtSession {
       const delay = this.backoff.next();
       handlers.onRetry?.(delay, reason);
       await this.sleep(delay);
+    }
+  }
+
+  /** The socket this session dials, for messages. */
+  private socketPath(): string {
+    try {
+      return resolveUri(this.options.uri, this.options.socketPath).socketPath;
+    } catch {
+      return this.options.socketPath ?? "the libvirt socket";
     }
   }
 

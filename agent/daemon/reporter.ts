@@ -1,6 +1,7 @@
 /**
  * What the agent tells the controller: a full inventory when a session starts,
- * on a jittered interval (the welcome's, +-20%) and after libvirt reconnects;
+ * on a jittered interval (the welcome's, +-20%) and whenever libvirt connects
+ * (a session may start while libvirt is unreachable: its inventory follows);
  * every libvirt event the moment it arrives — spooled first, then sent — and
  * everything still unacked in the spool again at the start of each session.
  *
@@ -126,8 +127,9 @@ export class Reporter {
     this.pump();
   }
 
-  libvirtReconnected(): void {
-    if (this.session) void this.sendInventory("libvirt reconnected");
+  /** libvirt (re)connected: a fresh inventory, since events of the time it was away are gone. */
+  libvirtConnected(): void {
+    if (this.session) void this.sendInventory("libvirt connected");
   }
 
   /** Stops the inventory timer; nothing more is sent. */
@@ -210,7 +212,7 @@ export class Reporter {
       const session = this.session;
       if (!session) return;
       if (!this.options.canInventory()) {
-        this.options.logger.info({ why }, "inventory skipped: libvirt is reconnecting; one follows the reconnect");
+        this.options.logger.info({ why }, "inventory skipped: libvirt is not connected; one follows when it connects");
         return;
       }
       const started = performance.now();

@@ -3,9 +3,14 @@
  * reporter, maintenance steps, systemd notifications. Each piece does one job in its own file;
  * this one only connects them and orders start-up and shutdown.
  *
- * Start-up: spool (so nothing is lost from the first event on) -> libvirt ->
- * controller (hello needs libvirt's version) -> READY=1 once the first report
- * was attempted (sent, or the controller could not be reached).
+ * Start-up: spool (so nothing is lost from the first event on) -> libvirt's
+ * first connect attempt, until it ends or for FIRST_LIBVIRT_ATTEMPT_WAIT_MS at
+ * most (so that the first session starts with libvirt's version and an
+ * inventory when libvirt answers) -> the controller link, libvirt connected or
+ * not: an agent whose libvirtd is down still connects and tells the controller
+ * (`libvirt-state`; hello says libvirtVersion "unknown" until it is known) ->
+ * READY=1 once the first report was attempted (sent, or the controller could
+ * not be reached).
  * Shutdown (the signal aborts): stop reporting, close the WebSocket with 1001,
  * close libvirt, flush the spool.
  */
@@ -14,8 +19,9 @@ import { hostMaintenance, type AgentConfig } from "../config.js";
 import type { Logger } from "../../shared/logging.js";
 import type { ErrorCode } from "../../shared/errors.js";
 import { AGENT_VERSION } from "../version.js";
-import { ControllerLink, readToken } from "./controller-link.js";
+import { ControllerLink, readToken, type ControllerSession } from "./controller-link.js";
 import { LibvirtSession, formatDelay } from "./libvirt-session.js";
+import { LibvirtStateTracker } from "./libvirt-state.js";
 import { Reporter } from "./reporter.js";
 import { Spool } from "./spool.js";
 import { AliveMarker, readAliveMarker } from "./alive-marker.js";
@@ -56,8 +62,11 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
 
   let firstReport: () => void = () => {};
   const firstReportAttempted = new Promise<void>((resolve) => { firstReport = resolve; });
-  let libvirtUp: () => void = () => {};
-  const libvirtConnected = new Promise<void>((resolve) => { libvirtUp = resolve; });
+  let firstAttemptEnded: () => void = () => {};
+  const firstLibvirtAttempt = new Promise<void>((resolve) => { firstAttemptEnded = resolve; });
+  let session: ControllerSession | null = null;
+  // Told to the controller at the start of each session and on every change.
+  const libvirtState = new LibvirtStateTracker((message) => { session?.send(message); });
 
   const reporter: Reporter = new Reporter({
     spool,
@@ -76,13 +85,27 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     logger,
     handlers: {
       onEvent: (event) => reporter.libvirtEvent(event),
-      onConnected: (_info, reconnected) => {
+      onConnected: (info) => {
         status.libvirt = `libvirt ${config.libvirt.uri} connected`;
-        if (reconnected) reporter.libvirtReconnected();
-        libvirtUp();
+        libvirtState.connected(info.libvirtVersion);
+        firstAttemptEnded();
+        reporter.libvirtConnected();
+        health.runNow("libvirt connected");
       },
-      onDisconnected: () => { status.libvirt = `libvirt ${config.libvirt.uri} lost, reconnecting`; },
-      onRetry: (delay) => { status.libvirt = `libvirt ${config.libvirt.uri} unreachable, retrying in ${formatDelay(delay)}`; },
+      onDisconnected: (reason) => {
+        status.libvirt = `libvirt ${config.libvirt.uri} lost, reconnecting`;
+        libvirtState.unreachable(reason);
+      },
+      onRetry: (delay, err) => {
+        status.libvirt = `libvirt ${config.libvirt.uri} unreachable, retrying in ${formatDelay(delay)}`;
+        libvirtState.unreachable(err);
+        firstAttemptEnded();
+      },
+      onSlowAttempt: (err) => {
+        logger.warn({ code: "NS_ERR_LIBVIRT_UNREACHABLE", uri: config.libvirt.uri }, err.message);
+        status.libvirt = `libvirt ${config.libvirt.uri} not answering`;
+        libvirtState.unreachable(err);
+      },
     },
   });
 
@@ -120,12 +143,17 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
       ...(maintenance ? { maintenance } : {}),
     }),
     handlers: {
-      onSession: (session) => {
-        void reporter.sessionStarted(session).finally(firstReport);
-        health.sessionStarted(session);
-        steps.sessionStarted(session);
+      onSession: (started) => {
+        session = started;
+        // First, so the controller knows libvirt's state before anything that depends on it.
+        const state = libvirtState.message();
+        if (state) started.send(state);
+        void reporter.sessionStarted(started).finally(firstReport);
+        health.sessionStarted(started);
+        steps.sessionStarted(started);
       },
       onSessionEnd: () => {
+        session = null;
         reporter.sessionEnded();
         health.sessionEnded();
         steps.sessionEnded();
@@ -147,7 +175,10 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     agentVersion: AGENT_VERSION }, "agent starting");
   status.libvirt = `connecting to libvirt ${config.libvirt.uri}`;
   libvirt.start();
-  await Promise.race([libvirtConnected, aborted]);
+  let waited: NodeJS.Timeout | undefined;
+  await Promise.race([firstLibvirtAttempt, aborted,
+    new Promise<void>((resolve) => { waited = setTimeout(resolve, FIRST_LIBVIRT_ATTEMPT_WAIT_MS); })]);
+  clearTimeout(waited);
   if (!signal.aborted) {
     link.start();
     await Promise.race([firstReportAttempted, aborted]);
@@ -155,7 +186,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   if (!signal.aborted) {
     status.flush();
     notifier.ready(status.text);
-    notifier.startWatchdog(() => libvirt.connected);
+    notifier.startWatchdog(() => watchdogWithheld(libvirt));
     logger.info({ systemd: notifier.enabled, watchdogMs: notifier.watchdogMs }, "agent ready");
   }
   await aborted;
@@ -176,6 +207,29 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
   await alive.stop();
   await notifier.close();
   logger.info({ spooled: spool.size }, "agent stopped");
+}
+
+/**
+ * How long the controller link waits for libvirt's first connect attempt to
+ * end (a missing socket or a refusal ends it at once, a connect takes tens of
+ * milliseconds); past this the agent connects to the controller anyway and
+ * tells it libvirt's state once it is known.
+ */
+export const FIRST_LIBVIRT_ATTEMPT_WAIT_MS = 2_000;
+
+/**
+ * A connect attempt under way this long is stuck, not slow: libvirtd accepted
+ * the connection and never answered, and the agent cannot get past it by
+ * itself. (A stopped libvirtd fails each attempt at once, and the agent just
+ * tries again: that is no reason for a restart.)
+ */
+export const STUCK_LIBVIRT_ATTEMPT_MS = 60_000;
+
+/** Why the watchdog ping is withheld, or null: the event loop turns (this runs) and the agent's loops make progress. */
+export function watchdogWithheld(libvirt: Pick<LibvirtSession, "attemptAgeMs">, now = Date.now()): string | null {
+  const age = libvirt.attemptAgeMs(now);
+  if (age < STUCK_LIBVIRT_ATTEMPT_MS) return null;
+  return `a libvirt connect attempt has been waiting for libvirtd's answer for ${Math.round(age / 1000)} s`;
 }
 
 /** Turns the previous process's last sign of life into a downtime report for the controller. */

@@ -2,9 +2,13 @@
  * systemd Type=notify support without native modules. Node cannot send unix
  * datagrams, so each notification runs the `systemd-notify` binary (Debian
  * package `systemd`), which writes one datagram to $NOTIFY_SOCKET:
- *   READY=1 once libvirt is connected and the first report was attempted,
+ *   READY=1 once the first report to the controller was attempted (sent, or
+ *   the controller could not be reached), whether or not libvirt answers,
  *   STATUS=... as the agent's state changes, STOPPING=1 on shutdown,
- *   WATCHDOG=1 every WATCHDOG_USEC/2 while the agent is healthy.
+ *   WATCHDOG=1 every WATCHDOG_USEC/2 while the agent is healthy: its event
+ *   loop turns and its own loops make progress. libvirtd being down is not
+ *   unhealthy (the agent reconnects by itself and reports it to the
+ *   controller); a restart is for an agent that is stuck.
  *
  * The datagram comes from a short-lived child, so the unit needs
  * `NotifyAccess=all`: with the default (main) systemd drops messages whose
@@ -83,17 +87,18 @@ export class SystemdNotifier {
   }
 
   /**
-   * Sends WATCHDOG=1 every WATCHDOG_USEC/2 while `healthy()` says so. A
-   * blocked event loop sends nothing because the timer cannot fire; an
-   * unhealthy agent (libvirt unreachable) skips the ping, so systemd
-   * restarts it once WatchdogSec passes without one.
+   * Sends WATCHDOG=1 every WATCHDOG_USEC/2 unless `unhealthy()` names a
+   * reason not to. A blocked event loop sends nothing because the timer
+   * cannot fire; a stuck agent skips the ping (logged with the reason), so
+   * systemd restarts it once WatchdogSec passes without one.
    */
-  startWatchdog(healthy: () => boolean): void {
+  startWatchdog(unhealthy: () => string | null): void {
     const period = this.watchdogMs;
     if (period === null || this.watchdogTimer) return;
     const tick = () => {
-      if (healthy()) this.send(["WATCHDOG=1"]);
-      else this.options.logger.warn("agent unhealthy (libvirt not connected): watchdog ping withheld");
+      const why = unhealthy();
+      if (why === null) this.send(["WATCHDOG=1"]);
+      else this.options.logger.warn({ reason: why }, `agent stuck (${why}): watchdog ping withheld`);
     };
     this.watchdogTimer = setInterval(tick, Math.max(10, period / 2));
     tick();

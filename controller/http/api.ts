@@ -60,6 +60,9 @@ export function registerApi(router: Router, deps: ApiDeps): void {
       hostname: h.hostname,
       agentVersion: h.agent_version,
       libvirtVersion: h.libvirt_version,
+      // What the agent last said of libvirt (null: it never said); while unreachable, the host's VMs are as last reported.
+      libvirt: h.libvirt_state === null ? null
+        : { state: h.libvirt_state, code: h.libvirt_code, detail: h.libvirt_detail, since: iso(h.libvirt_since) },
       vms: vmCounts.get(h.id) ?? 0,
       enrolledAt: iso(h.enrolled_at),
     }));

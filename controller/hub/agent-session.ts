@@ -9,7 +9,7 @@ import { encodeMessage, parseAgentMessage, PROTOCOL_ERROR_CODES, type Unversione
 import type { ErrorCode } from "../../shared/error-codes.js";
 import {
   MAX_HELLO_BYTES, type AgentDown, type AgentFrame, type ControllerMessage, type EventsEnvelope, type EventsLost, type HealthEnvelope, type Hello,
-  type InventoryEnvelope,
+  type InventoryEnvelope, type LibvirtState,
 } from "../../shared/protocol/messages.js";
 import { checkDomains, checkEvents, checkHealthReport, listRefused, usableEventId, type RefusedItem } from "../../shared/protocol/items.js";
 import type { AgentCalls } from "./agent-calls.js";
@@ -19,6 +19,7 @@ import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
+import { applyLibvirtState } from "./libvirt-state.js";
 import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedVmUuids } from "./item-refusals.js";
 import { frameBytes, frameText, type FrameData } from "./frame-text.js";
 
@@ -38,6 +39,8 @@ export interface SessionContext {
 export class AgentSession {
   alive = true;
   private greeted = false;
+  /** The libvirt URI the agent's hello named. */
+  private libvirtUri: string | null = null;
 
   constructor(
     readonly id: string,
@@ -107,6 +110,8 @@ export class AgentSession {
       case "step-result":
         this.ctx.calls.result(this.host.id, message);
         return Promise.resolve();
+      case "libvirt-state":
+        return this.onLibvirtState(message);
     }
   }
 
@@ -118,6 +123,7 @@ export class AgentSession {
       return;
     }
     const now = Date.now();
+    this.libvirtUri = hello.libvirtUri;
     await this.ctx.writer.write(() => {
       const current = this.ctx.store.hosts.findByName(this.host.name);
       this.ctx.store.hosts.recordHello(this.host.id, hello, now);
@@ -218,6 +224,15 @@ export class AgentSession {
     this.ctx.log.warn({ host: this.host.name, downAt: report.downAt, upAt: report.upAt, clean: report.clean },
       "agent reports it was not running: VM events of that time are unknown");
     this.send({ type: "ack", ids: [report.id] });
+  }
+
+  private async onLibvirtState(message: LibvirtState): Promise<void> {
+    const now = Date.now();
+    const { opened, resolved } = await this.ctx.writer.write(() =>
+      applyLibvirtState(this.ctx.store, this.host.id, this.host.name, this.libvirtUri, message, now));
+    const fields = { host: this.host.name, session: this.id, libvirt: message.state, since: message.since, opened, resolved };
+    if (message.state === "unreachable") this.ctx.log.warn({ ...fields, code: message.code }, `agent cannot reach libvirt: ${message.detail ?? "no reason given"}`);
+    else this.ctx.log.info(fields, "agent connected to libvirt");
   }
 
   private async onHealth(health: HealthEnvelope): Promise<void> {

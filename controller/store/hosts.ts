@@ -16,9 +16,15 @@ export interface HostRow {
   agent_version: string | null;
   libvirt_version: string | null;
   libvirt_uri: string | null;
+  /** What the agent last said of its libvirt connection; null: it never said. */
+  libvirt_state: "connected" | "unreachable" | null;
+  libvirt_code: string | null;
+  libvirt_detail: string | null;
+  libvirt_since: number | null;
 }
 
-const COLUMNS = "id, name, status, enrolled_at, revoked_at, last_seen_at, hostname, agent_version, libvirt_version, libvirt_uri";
+const COLUMNS = "id, name, status, enrolled_at, revoked_at, last_seen_at, hostname, agent_version, libvirt_version, libvirt_uri, "
+  + "libvirt_state, libvirt_code, libvirt_detail, libvirt_since";
 
 export class HostStore {
   private readonly byToken;
@@ -28,6 +34,7 @@ export class HostStore {
   private readonly setStatusStmt;
   private readonly touchStmt;
   private readonly helloStmt;
+  private readonly libvirtStateStmt;
 
   constructor(private readonly db: Db) {
     this.byToken = db.prepare(`SELECT ${COLUMNS} FROM hosts WHERE token_hash = ? AND revoked_at IS NULL`);
@@ -36,8 +43,12 @@ export class HostStore {
     this.all = db.prepare(`SELECT ${COLUMNS} FROM hosts ORDER BY name`);
     this.setStatusStmt = db.prepare("UPDATE hosts SET status = ? WHERE id = ?");
     this.touchStmt = db.prepare("UPDATE hosts SET last_seen_at = max(coalesce(last_seen_at, 0), ?) WHERE id = ?");
-    this.helloStmt = db.prepare(`UPDATE hosts SET hostname = ?, agent_version = ?, libvirt_version = ?, libvirt_uri = ?,
+    // A hello's libvirtVersion "unknown" (libvirt not connected yet) keeps the version last known.
+    this.helloStmt = db.prepare(`UPDATE hosts SET hostname = ?, agent_version = ?,
+      libvirt_version = coalesce(nullif(?, 'unknown'), libvirt_version), libvirt_uri = ?,
       maintenance = ?, last_seen_at = ? WHERE id = ?`);
+    this.libvirtStateStmt = db.prepare(`UPDATE hosts SET libvirt_state = ?, libvirt_code = ?, libvirt_detail = ?, libvirt_since = ?,
+      libvirt_version = coalesce(?, libvirt_version) WHERE id = ?`);
   }
 
   findByToken(token: string): HostRow | undefined {
@@ -82,6 +93,12 @@ export class HostStore {
     maintenance?: HostMaintenance | undefined }, now: number): void {
     this.helloStmt.run(hello.hostname, hello.agentVersion, hello.libvirtVersion, hello.libvirtUri,
       hello.maintenance ? JSON.stringify(hello.maintenance) : null, now, id);
+  }
+
+  /** What the agent said of its libvirt connection (libvirt-state); a version it names replaces the stored one. */
+  recordLibvirtState(id: number, state: { state: "connected" | "unreachable"; code: string | null; detail: string | null; since: number;
+    libvirtVersion: string | null }): void {
+    this.libvirtStateStmt.run(state.state, state.code, state.detail, state.since, state.libvirtVersion, id);
   }
 
   /** Every host that is not revoked whose agent's config puts it in a maintenance group (as of its last hello). */

@@ -399,6 +399,19 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE json_type(preference, '$.notice') = 'text' AND trim(json_extract(preference, '$.notice')) <> '' AND trim(json_extract(preference, '$.notice')) NOT GLOB '*[^0-9.]*';
     `,
   },
+  {
+    version: 12,
+    name: "the libvirt state each host's agent reports",
+    sql: `
+      -- The agent's last libvirt-state message (shared/protocol/messages.ts): 'connected' or
+      -- 'unreachable' with the connect error's code and reason, and since when (epoch ms, never
+      -- later than its receipt). NULL: the agent never said (not connected yet, or older than this).
+      ALTER TABLE hosts ADD COLUMN libvirt_state TEXT CHECK (libvirt_state IN ('connected', 'unreachable'));
+      ALTER TABLE hosts ADD COLUMN libvirt_code TEXT;
+      ALTER TABLE hosts ADD COLUMN libvirt_detail TEXT;
+      ALTER TABLE hosts ADD COLUMN libvirt_since INTEGER;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

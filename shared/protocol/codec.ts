@@ -24,7 +24,7 @@ export const PROTOCOL_ERROR_CODES = {
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string };
 
-const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost", "agent-down", "health", "step-result"]);
+const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost", "agent-down", "health", "step-result", "libvirt-state"]);
 const KNOWN_CONTROLLER_TYPES = new Set(["welcome", "ack", "error", "step"]);
 
 function parseWith<T>(schema: z.ZodType<T>, known: Set<string>, text: string): ParseResult<T> {

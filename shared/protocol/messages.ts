@@ -14,7 +14,9 @@
  * after a start that followed a time the agent was not running; the controller
  * answers `events` with `ack` once they are stored, and anything it cannot
  * accept with `error`. The agent also sends `health` (its probes' findings and
- * facts) on connect and on its probe interval.
+ * facts) on connect and on its probe interval, and `libvirt-state` (connected,
+ * or unreachable and why) at the start of each session and on every change:
+ * the agent connects to the controller whether or not libvirt answers.
  */
 import { z } from "zod";
 import { HealthReportEnvelopeSchema, HealthReportSchema } from "./findings.js";
@@ -170,6 +172,29 @@ export const AgentDownSchema = z.object({
   clean: z.boolean(),
 });
 
+/** The libvirt states an agent reports. */
+export const LIBVIRT_STATES = ["connected", "unreachable"] as const;
+
+/**
+ * Whether the agent is connected to libvirtd, sent at the start of each
+ * session (once known: the first connect attempt may still be under way) and
+ * on every change, a new reason while unreachable included. `since` is when
+ * the state began (a new reason keeps it). A controller that does not know
+ * the type answers `error` and carries on.
+ */
+export const LibvirtStateSchema = z.object({
+  v: version,
+  type: z.literal("libvirt-state"),
+  state: z.enum(LIBVIRT_STATES),
+  since: isoTime,
+  /** unreachable: the connect error's code, e.g. NS_ERR_LIBVIRT_SOCKET_MISSING. */
+  code: z.string().max(64).optional(),
+  /** unreachable: why, short, e.g. "socket /var/run/libvirt/libvirt-sock missing (NS_ERR_LIBVIRT_SOCKET_MISSING)". */
+  detail: z.string().max(1024).optional(),
+  /** connected: libvirt's version (hello says "unknown" until it is known). */
+  libvirtVersion: z.string().max(64).optional(),
+});
+
 /** The latest run of the agent's probes; replaces the previous one for this host. */
 export const HealthSchema = z.object({
   v: version,
@@ -220,7 +245,7 @@ export const StepResultMessageSchema = z.object({
 });
 
 export const AgentMessageSchema = z.discriminatedUnion("type", [HelloSchema, InventorySchema, EventsSchema, EventsLostSchema, AgentDownSchema,
-  HealthSchema, StepResultMessageSchema]);
+  HealthSchema, StepResultMessageSchema, LibvirtStateSchema]);
 
 /*
  * What a receiver validates a frame against: the list messages as envelopes
@@ -233,7 +258,7 @@ export const InventoryEnvelopeSchema = InventorySchema.extend({ domains: z.array
 export const EventsEnvelopeSchema = EventsSchema.extend({ events: z.array(z.unknown()).min(1).max(MAX_EVENTS_PER_BATCH) });
 export const HealthEnvelopeSchema = HealthSchema.extend({ report: HealthReportEnvelopeSchema });
 export const AgentFrameSchema = z.discriminatedUnion("type", [HelloSchema, InventoryEnvelopeSchema, EventsEnvelopeSchema, EventsLostSchema,
-  AgentDownSchema, HealthEnvelopeSchema, StepResultMessageSchema]);
+  AgentDownSchema, HealthEnvelopeSchema, StepResultMessageSchema, LibvirtStateSchema]);
 export const ControllerMessageSchema = z.discriminatedUnion("type", [WelcomeSchema, AckSchema, ErrorMessageSchema, StepRequestSchema]);
 
 export type DomainDisk = z.infer<typeof DomainDiskSchema>;
@@ -247,6 +272,7 @@ export type Events = z.infer<typeof EventsSchema>;
 export type EventsLost = z.infer<typeof EventsLostSchema>;
 export type AgentDown = z.infer<typeof AgentDownSchema>;
 export type Health = z.infer<typeof HealthSchema>;
+export type LibvirtState = z.infer<typeof LibvirtStateSchema>;
 export type Welcome = z.infer<typeof WelcomeSchema>;
 export type Ack = z.infer<typeof AckSchema>;
 export type ErrorMessage = z.infer<typeof ErrorMessageSchema>;

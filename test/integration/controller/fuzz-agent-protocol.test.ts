@@ -68,6 +68,7 @@ const VALID: Record<string, () => Record<string, unknown>> = {
   "events-lost": () => ({ v: 1, type: "events-lost", id: randomUUID(), count: 3, firstLostAt: now(), lastLostAt: now() }),
   health: () => ({ v: 1, type: "health", report: { collectedAt: now(), probes: [], findings: [], mounts: [], systemd: null } }),
   "step-result": () => ({ v: 1, type: "step-result", id: "no-such-step", outcome: { ok: false, error: { code: "NS_ERR_STEP_FAILED", message: "x" } } }),
+  "libvirt-state": () => ({ v: 1, type: "libvirt-state", state: "unreachable", since: now(), code: "NS_ERR_LIBVIRT_SOCKET_MISSING", detail: "socket /x missing" }),
 };
 
 /**

@@ -2,8 +2,8 @@
 import { describe, expect, it } from "vitest";
 import { expectAligned } from "../../helpers/table-assert.js";
 import { formatData, formatKeyValues, formatUptime, orDash, relativeTime } from "../../../cli/format.js";
-import { enrollGuidance, hostsTable } from "../../../cli/hosts.js";
-import { formatDisks, vmsTable } from "../../../cli/vms.js";
+import { enrollGuidance, hostsTable, libvirtColumn } from "../../../cli/hosts.js";
+import { formatDisks, staleInventoryNotes, vmsTable } from "../../../cli/vms.js";
 import { eventsTable } from "../../../cli/events.js";
 import { statusText } from "../../../cli/status.js";
 import type { EventRecord, HostRecord, VmRecord } from "../../../shared/api.js";
@@ -46,7 +46,8 @@ describe("small formatters", () => {
 
 const host = (over: Partial<HostRecord>): HostRecord => ({
   name: "web1", status: "up", connected: true, lastSeenAt: ago(12_000), hostname: "web1.example",
-  agentVersion: "0.1.0", libvirtVersion: "9.0.0", vms: 3, enrolledAt: ago(86_400_000), ...over,
+  agentVersion: "0.1.0", libvirtVersion: "9.0.0", libvirt: { state: "connected", code: null, detail: null, since: ago(60_000) },
+  vms: 3, enrolledAt: ago(86_400_000), ...over,
 });
 
 describe("hosts", () => {
@@ -63,6 +64,21 @@ describe("hosts", () => {
     expect(up).toMatch(/^web1\s+up\s+yes\s+12s ago\s+3\s+0\.1\.0\s+9\.0\.0$/);
     expect(enrolled).toMatch(/^hypervisor-02\s+enrolled\s+no\s+never\s+0\s+-\s+-$/);
     for (const column of ["STATUS", "CONNECTED", "LAST-SEEN", "VMS", "AGENT", "LIBVIRT"]) expectAligned(text, column);
+  });
+
+  it("LIBVIRT says unreachable and why in a few words instead of the version while the agent cannot reach libvirt", () => {
+    const down = (code: string | null) => host({ libvirt: { state: "unreachable", code, detail: "x", since: ago(5_000) } });
+    const text = hostsTable([down("NS_ERR_LIBVIRT_SOCKET_MISSING"), host({ name: "web2", libvirt: null })], NOW);
+    const [, web1, web2] = text.trimEnd().split("\n");
+    expect(web1).toMatch(/\s0\.1\.0\s+unreachable \(socket missing\)$/);
+    // An agent that never said (older than the controller): the version, as before.
+    expect(web2).toMatch(/\s9\.0\.0$/);
+    expectAligned(text, "LIBVIRT");
+    expect(libvirtColumn(down("NS_ERR_LIBVIRT_ACCESS_DENIED"))).toBe("unreachable (access denied)");
+    expect(libvirtColumn(down("NS_ERR_LIBVIRT_UNREACHABLE"))).toBe("unreachable (not answering)");
+    expect(libvirtColumn(down("NS_ERR_LIBVIRT_INTERRUPTED"))).toBe("unreachable (connection lost)");
+    expect(libvirtColumn(down("NS_ERR_LIBVIRT_URI"))).toBe("unreachable (uri)");
+    expect(libvirtColumn(down(null))).toBe("unreachable (no reason given)");
   });
 
   it("enroll's guidance names the host and the token file with its mode, and never the token", () => {
@@ -106,6 +122,18 @@ describe("vms", () => {
   it("says how many disks the inventory left out", () => {
     const text = vmsTable([vm({ disksTruncated: 44 })]);
     expect(text.trimEnd().split("\n")[1]).toMatch(/vda=\/var\/lib\/libvirt\/images\/db1\.qcow2 \(qcow2\), \+44 more not listed$/);
+  });
+
+  it("notes each listed host whose libvirt is unreachable: its VMs are as last reported", () => {
+    const since = "2026-11-23T11:00:00.000Z";
+    const hosts = [
+      host({ libvirt: { state: "unreachable", code: "NS_ERR_LIBVIRT_SOCKET_MISSING", detail: "x", since } }),
+      host({ name: "web2" }),
+      host({ name: "web3", libvirt: { state: "unreachable", code: "NS_ERR_LIBVIRT_UNREACHABLE", detail: "x", since } }),
+    ];
+    expect(staleInventoryNotes(hosts, [vm({}), vm({ host: "web2" })]))
+      .toBe(`note: libvirt on web1 is unreachable since ${since} (socket missing): its VMs are shown as last reported\n`);
+    expect(staleInventoryNotes(hosts, [vm({ host: "web2" })])).toBe("");
   });
 });
 

@@ -145,6 +145,44 @@ describe("the agent under Type=notify", () => {
     await receiver.waitFor((a) => a.includes("STOPPING=1"), "STOPPING=1", 2_000);
     expect(agent.logs.filter((l) => l.code === "NS_ERR_SYSTEMD_NOTIFY")).toEqual([]);
   });
+
+  it("with libvirtd down: READY=1 once the controller has the first report, and WATCHDOG=1 all along (no restart loop)", async () => {
+    const peer = await ProtocolPeer.start({ token: TOKEN, heartbeatSeconds: 1 });
+    cleanups.push(() => peer.close());
+    const dirs = tempAgentDir(TOKEN);
+    cleanups.push(() => dirs.cleanup());
+    const receiver = await NotifyReceiver.start(dirs.dir);
+    cleanups.push(() => receiver.stop());
+    const socket = path.join(dirs.dir, "no-libvirt-sock");
+
+    const agent = new AgentProcess({ controller: peer.url, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir, uri: "qemu:///system",
+      env: { NOTIFY_SOCKET: receiver.socketPath, WATCHDOG_USEC: "400000", NIGHTSHIFT_AGENT_LIBVIRT_SOCKET: socket } });
+    cleanups.push(async () => { await agent.stop(); });
+
+    await receiver.waitFor((a) => a.includes("READY=1"), "READY=1");
+    const readyAt = receiver.datagrams.find((d) => d.text.includes("READY=1"))!.at;
+    // The controller was told libvirt's state before the agent called itself ready.
+    const told = peer.messages.find((m) => m.message.type === "libvirt-state");
+    expect(told, "a libvirt-state message").toBeDefined();
+    expect(told!.at).toBeLessThanOrEqual(readyAt);
+    expect(told!.message).toMatchObject({ state: "unreachable", code: "NS_ERR_LIBVIRT_SOCKET_MISSING" });
+    expect(peer.hellos[0]!.message.libvirtVersion).toBe("unknown");
+    const ready = receiver.datagrams.find((d) => d.text.includes("READY=1"))!.text;
+    expect(ready).toMatch(/STATUS=libvirt qemu:\/\/\/system unreachable, retrying in [\d.]+ m?s; connected to controller ws:\/\/127\.0\.0\.1:\d+\/v1\/agent; 0 events spooled/);
+
+    // libvirt stays down; the agent's own loops run, so the watchdog is fed every WATCHDOG_USEC/2 all the same.
+    const pingsFrom = receiver.datagrams.length;
+    await receiver.waitFor((a) => a.filter((x) => x === "WATCHDOG=1").length >= 8, "eight watchdog pings", 5_000);
+    const pings = receiver.datagrams.slice(pingsFrom).filter((d) => d.text === "WATCHDOG=1");
+    const gaps = pings.slice(1).map((d, i) => d.at - pings[i]!.at).sort((a, b) => a - b);
+    expect(gaps[Math.floor(gaps.length / 2)]!).toBeLessThan(300);
+    expect(agent.logs.filter((l) => /watchdog ping withheld/.test(l.msg))).toEqual([]);
+    // It kept trying libvirt meanwhile.
+    expect(agent.logs.filter((l) => l.code === "NS_ERR_LIBVIRT_SOCKET_MISSING").length).toBeGreaterThan(1);
+
+    expect((await agent.stop()).code).toBe(0);
+    await receiver.waitFor((a) => a.includes("STOPPING=1"), "STOPPING=1", 2_000);
+  });
 });
 
 describe("SystemdNotifier", () => {
@@ -154,14 +192,14 @@ describe("SystemdNotifier", () => {
     const notifier = new SystemdNotifier({ logger, env: { WATCHDOG_USEC: "100000" } });
     notifier.ready("x");
     notifier.status("y");
-    notifier.startWatchdog(() => true);
+    notifier.startWatchdog(() => null);
     await notifier.close();
     expect(notifier.enabled).toBe(false);
     expect(notifier.watchdogMs).toBeNull();
     expect(notifier.count).toBe(0);
   });
 
-  it("withholds WATCHDOG=1 while unhealthy, and sends each distinct status once, in order", async () => {
+  it("withholds WATCHDOG=1 while stuck, and sends each distinct status once, in order", async () => {
     const dirs = tempAgentDir("unused");
     cleanups.push(() => dirs.cleanup());
     const receiver = await NotifyReceiver.start(dirs.dir);
@@ -171,7 +209,7 @@ describe("SystemdNotifier", () => {
     notifier.status("one");
     notifier.status("one");
     notifier.status("two");
-    notifier.startWatchdog(() => healthy);
+    notifier.startWatchdog(() => (healthy ? null : "stuck for the test"));
     await new Promise((resolve) => setTimeout(resolve, 300));
     expect(receiver.assignments).toEqual(["STATUS=one", "STATUS=two"]);
     healthy = true;
