@@ -187,7 +187,7 @@ export class ControllerMetrics {
     });
     this.itemsRefused = new Counter({
       name: "nightshift_agent_items_refused_total",
-      help: "Items refused on their own while the rest of their message was taken, by kind (domain, event, finding, probe, a fact's kind: mount, systemd, kernel; fact).",
+      help: "Items refused on their own while the rest of their message was taken, by kind (domain, event, finding, probe; for facts the fact's kind, e.g. mount, or fact for one no probe reports).",
       labelNames: ["kind"], registers,
     });
     this.eventsStored = new Counter({

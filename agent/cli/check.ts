@@ -189,7 +189,7 @@ Notes (libvirt not used or unreachable) go to stderr.
 Fields (--json, the health report): collectedAt, probes[] {name, status (ok,
 not-applicable, failed, timeout), durationMs, detail}, findings[] {code, severity
 (critical, warning, info), subject, message, remedy, probe}, facts {PROBE: the
-probe's fact, e.g. facts.mounts[], facts.systemd, facts.kernel}.
+probe's fact, e.g. facts.mounts[], facts.systemd}.
 Finding codes are listed in the README.
 
 Probes: ${PROBES.map((p) => `${p.name}${p.defaultEnabled ? "" : " (off by default)"}`).join(", ")}.
