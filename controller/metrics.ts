@@ -5,6 +5,7 @@
  */
 import { collectDefaultMetrics, Counter, Gauge, Registry } from "prom-client";
 import type { Store } from "./store/index.js";
+import { FACT_SPECS } from "../shared/facts/index.js";
 
 export interface LiveSource {
   connectedAgents(): number;
@@ -156,46 +157,20 @@ export class ControllerMetrics {
         for (const f of store.health.openFindings()) this.set({ host: f.host, code: f.code, severity: f.severity, subject: f.subject }, 1);
       },
     });
-    new Gauge({
-      name: "nightshift_mount_up", help: "1 when the mount answers, 0 when it is hung, missing or empty (see nightshift_mount_state).",
-      labelNames: ["host", "mount_point", "fstype"], registers,
-      collect() {
-        this.reset();
-        for (const m of store.health.mounts()) this.set({ host: m.host, mount_point: m.mount_point, fstype: m.fstype }, m.state === "up" ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: "nightshift_mount_hung", help: "1 when the mount did not answer within the probe's timeout.",
-      labelNames: ["host", "mount_point"], registers,
-      collect() {
-        this.reset();
-        for (const m of store.health.mounts()) this.set({ host: m.host, mount_point: m.mount_point }, m.state === "hung" ? 1 : 0);
-      },
-    });
-    new Gauge({
-      name: "nightshift_mount_state", help: "1 for the mount's current state: up, hung, missing, empty.",
-      labelNames: ["host", "mount_point", "state"], registers,
-      collect() {
-        this.reset();
-        for (const m of store.health.mounts()) this.set({ host: m.host, mount_point: m.mount_point, state: m.state }, 1);
-      },
-    });
-    new Gauge({
-      name: "nightshift_systemd_state", help: "1 for the host's `systemctl is-system-running` state (absent without systemd).",
-      labelNames: ["host", "state"], registers,
-      collect() {
-        this.reset();
-        for (const h of store.health.hostHealth()) if (h.systemd_state) this.set({ host: h.host, state: h.systemd_state }, 1);
-      },
-    });
-    new Gauge({
-      name: "nightshift_previous_boot_emergency", help: "1 when the host's previous boot entered emergency or rescue mode (absent when unknown).",
-      labelNames: ["host"], registers,
-      collect() {
-        this.reset();
-        for (const h of store.health.hostHealth()) if (h.previous_boot_emergency !== null) this.set({ host: h.host }, h.previous_boot_emergency);
-      },
-    });
+    // Each probe's fact exports its own gauges (shared/facts/), from every host's stored fact.
+    for (const spec of FACT_SPECS) {
+      for (const gauge of spec.gauges) {
+        new Gauge({
+          name: gauge.name, help: gauge.help, labelNames: ["host", ...gauge.labelNames], registers,
+          collect() {
+            this.reset();
+            for (const { host, fact } of store.health.facts.ofProbe(spec.probe)) {
+              for (const sample of gauge.samples(fact)) this.set({ host, ...sample.labels }, sample.value);
+            }
+          },
+        });
+      }
+    }
     new Gauge({
       name: "nightshift_probe_success", help: "1 when the probe's last run succeeded or had nothing to look at; 0 when it failed or timed out.",
       labelNames: ["host", "probe"], registers,
@@ -223,7 +198,7 @@ export class ControllerMetrics {
     });
     this.itemsRefused = new Counter({
       name: "nightshift_agent_items_refused_total",
-      help: "Items refused on their own while the rest of their message was taken, by kind (domain, event, finding, mount, probe, systemd).",
+      help: "Items refused on their own while the rest of their message was taken, by kind (domain, event, finding, probe; for facts the fact's kind, e.g. mount, or fact for one no probe reports).",
       labelNames: ["kind"], registers,
     });
     this.eventsStored = new Counter({

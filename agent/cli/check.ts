@@ -21,13 +21,15 @@ import type { HealthReport, Severity } from "../../shared/protocol/findings.js";
 import { LibvirtConnection } from "../libvirt/connection.js";
 import { DEFAULT_URI } from "../libvirt/uri.js";
 import { HostRoot } from "../probes/host-root.js";
+import { liveCommands } from "../probes/live-commands.js";
+import { recordedCommands } from "../probes/recorded-commands.js";
 import { PROBES } from "../probes/index.js";
 import { runProbes, selectProbes } from "../probes/runner.js";
 import { PROBE_SETTINGS_RENAMED, ProbeSettingsSchema, type ProbeSettings } from "../probes/settings.js";
 import { AGENT_RENAMED, AgentProbesSchema } from "../config.js";
 import { loadConfig } from "../../shared/config.js";
 import { readYamlMapping, type YamlFileKind } from "../../shared/yaml-file.js";
-import type { Probe } from "../probes/types.js";
+import type { AnyProbe } from "../probes/types.js";
 
 export const EXIT_MAX_CRITICAL = 100;
 export const EXIT_INCOMPLETE = 101;
@@ -73,7 +75,7 @@ export function loadProbeSettings(file: string | undefined): ProbeSettings {
   return loadConfig({ schema: AGENT_PROBES_SECTION, file: agentYaml, renamed: AGENT_RENAMED, title, context: { customShowsValue: true } }).probes;
 }
 
-function chooseProbes(names: string[] | undefined, settings: ProbeSettings): Probe[] {
+function chooseProbes(names: string[] | undefined, settings: ProbeSettings): AnyProbe[] {
   if (!names?.length) return selectProbes(PROBES, settings);
   const unknown = names.filter((n) => !PROBES.some((p) => p.name === n));
   if (unknown.length) {
@@ -84,9 +86,9 @@ function chooseProbes(names: string[] | undefined, settings: ProbeSettings): Pro
 }
 
 /** A libvirt connection for the probes that want one, or null with the reason. */
-async function openLibvirt(flags: CheckFlags, live: boolean): Promise<{ conn: LibvirtConnection | null; note: string | null }> {
+async function openLibvirt(flags: CheckFlags, thisHost: boolean): Promise<{ conn: LibvirtConnection | null; note: string | null }> {
   if (!flags.libvirt) return { conn: null, note: "libvirt not used (--no-libvirt)" };
-  if (!live) return { conn: null, note: `libvirt not used: --root ${flags.root} is not this host` };
+  if (!thisHost) return { conn: null, note: `libvirt not used: --root ${flags.root} is not this host` };
   const opening = LibvirtConnection.open({ uri: flags.uri });
   let timer: NodeJS.Timeout | undefined;
   const timeout = new Promise<never>((_, reject) => {
@@ -153,12 +155,15 @@ async function check(flags: CheckFlags): Promise<number> {
   const settings = loadProbeSettings(flags.settings);
   const probes = chooseProbes(flags.probe, settings);
   const root = new HostRoot(rootDir, flags.fstab === undefined ? undefined : path.resolve(flags.fstab));
+  // The one place check decides whose commands the probes hear: this host's, or the tree's recordings.
+  const thisHost = rootDir === "/";
+  const commands = thisHost ? liveCommands() : recordedCommands(root);
   const log = createLogger("nightshift-agent", process.env.NIGHTSHIFT_LOG_LEVEL ?? "error");
-  const { conn, note } = probes.length ? await openLibvirt(flags, root.isLive) : { conn: null, note: null };
+  const { conn, note } = probes.length ? await openLibvirt(flags, thisHost) : { conn: null, note: null };
   if (note) process.stderr.write(`nightshift-agent check: ${note}; probes that need it report not-applicable\n`);
   let report: HealthReport;
   try {
-    report = await runProbes(probes, { root, settings, libvirt: conn, log, now: () => new Date() });
+    report = await runProbes(probes, { root, commands, settings, libvirt: conn, log, now: () => new Date() });
   } finally {
     await conn?.connectClose().catch(() => {});
   }
@@ -169,7 +174,7 @@ async function check(flags: CheckFlags): Promise<number> {
 export function checkCommand(): Command {
   return new Command("check")
     .description("run every probe once on this host, print the findings, exit with the number of critical ones (gate a reboot on it)")
-    .option("--root <dir>", "host tree to examine instead of / (a fixture, a mounted image); libvirt is then not used", "/")
+    .option("--root <dir>", "host tree to examine instead of / (a fixture, a mounted image): commands answer from its commands/ recordings, libvirt is not used", "/")
     .option("--fstab <file>", "fstab to check instead of <root>/etc/fstab (e.g. an edited copy before installing it)")
     .option("--uri <uri>", "libvirt URI for the probes that use libvirt", process.env.LIBVIRT_DEFAULT_URI ?? DEFAULT_URI)
     .option("--no-libvirt", "do not connect to libvirt; probes that need it report not-applicable")
@@ -194,7 +199,8 @@ Notes (libvirt not used or unreachable) go to stderr.
 
 Fields (--json, the health report): collectedAt, probes[] {name, status (ok,
 not-applicable, failed, timeout), durationMs, detail}, findings[] {code, severity
-(critical, warning, info), subject, message, remedy, probe}, mounts[], systemd.
+(critical, warning, info), subject, message, remedy, probe}, facts {PROBE: the
+probe's fact, e.g. facts.mounts[], facts.systemd}.
 Finding codes are listed in the README.
 
 Probes: ${PROBES.map((p) => `${p.name}${p.defaultEnabled ? "" : " (off by default)"}`).join(", ")}.

@@ -4,15 +4,16 @@
  * agent reconnects and sends the same report again, for ever, and nothing is
  * stored; a report outside the schema's bounds is refused. The probes bound
  * their own output (caps per code); this bounds whatever gets past them:
- * strings are clipped to the schema, and when the whole is still too large,
- * findings (info first, then warning, then critical) and then mount facts
- * are dropped, and one finding says so, so the controller learns that it
- * does not see everything.
+ * strings are clipped to the schema (each fact by its own spec, shared/facts/),
+ * and when the whole is still too large, findings (info first, then warning,
+ * then critical) and then the items of list facts (mount facts) are dropped,
+ * and one finding says so, so the controller learns that it does not see everything.
  */
 import {
-  MAX_FINDINGS, MAX_MOUNT_FACTS, MAX_PROBE_RUNS, MOUNT_FACT_LIMITS, PROBE_RUN_LIMITS, SEVERITIES, SYSTEMD_FACT_LIMITS,
-  clipFinding, clipText, type Finding, type HealthReport, type MountFact, type Severity,
+  MAX_FINDINGS, MAX_PROBE_RUNS, PROBE_RUN_LIMITS, SEVERITIES, clipFinding, clipText, type Finding, type HealthReport, type Severity,
 } from "../../shared/protocol/findings.js";
+import { FACT_SPECS, factSpec } from "../../shared/facts/index.js";
+import type { FactList } from "../../shared/facts/spec.js";
 import { MAX_MESSAGE_BYTES } from "../../shared/protocol/messages.js";
 import { encodeMessage } from "../../shared/protocol/codec.js";
 
@@ -30,32 +31,47 @@ export interface FittedReport {
   /** The size the report would have had as it came (0 when it fitted as it was). */
   originalBytes: number;
   droppedFindings: number;
-  droppedMounts: number;
+  /** Items left out of each list fact, by probe (only those that lost any). */
+  droppedFacts: Record<string, number>;
 }
 
 const bytesOf = (value: unknown): number => Buffer.byteLength(JSON.stringify(value), "utf8");
 const messageBytes = (report: HealthReport): number => Buffer.byteLength(encodeMessage({ type: "health", report }), "utf8");
 const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
-function clipMount(m: MountFact): MountFact {
-  return { ...m, mountPoint: clipText(m.mountPoint, MOUNT_FACT_LIMITS.mountPoint), fstype: clipText(m.fstype, MOUNT_FACT_LIMITS.fstype),
-    source: clipText(m.source, MOUNT_FACT_LIMITS.source) };
+type Facts = Record<string, unknown>;
+
+/** A fact that is a list, with what health-fit needs of its spec. */
+interface ListFact {
+  probe: string;
+  list: FactList<unknown>;
+  items: readonly unknown[];
+}
+
+function listFacts(facts: Facts): ListFact[] {
+  const lists: ListFact[] = [];
+  for (const [probe, value] of Object.entries(facts)) {
+    const list = factSpec(probe)?.list;
+    if (list) lists.push({ probe, list, items: list.items(value) });
+  }
+  return lists;
 }
 
 /** The report within the schema's string and count bounds, nothing dropped yet but what the schema cannot hold. */
 function clipped(report: HealthReport): HealthReport {
+  const facts: Facts = {};
+  // A fact of a probe the registry does not know cannot be sent (the schema refuses it); none is made (registry.test.ts).
+  for (const [probe, value] of Object.entries(report.facts as Facts)) {
+    const spec = factSpec(probe);
+    if (spec && value !== undefined) facts[probe] = spec.clip(value);
+  }
   return {
     collectedAt: report.collectedAt,
     probes: report.probes.slice(0, MAX_PROBE_RUNS).map((p) => ({
       ...p, name: clipText(p.name, PROBE_RUN_LIMITS.name), ...(p.detail === undefined ? {} : { detail: clipText(p.detail, PROBE_RUN_LIMITS.detail) }),
     })),
     findings: report.findings.map((f) => clipFinding(f)),
-    mounts: report.mounts.map(clipMount),
-    systemd: report.systemd && {
-      ...report.systemd,
-      state: clipText(report.systemd.state, SYSTEMD_FACT_LIMITS.state),
-      failedUnits: report.systemd.failedUnits.slice(0, SYSTEMD_FACT_LIMITS.failedUnits).map((u) => clipText(u, SYSTEMD_FACT_LIMITS.unit)),
-    },
+    facts: facts as HealthReport["facts"],
   };
 }
 
@@ -73,53 +89,93 @@ function prefixThatFits<T>(items: readonly T[], budget: number, maxCount: number
   return n;
 }
 
-function notice(dropped: Finding[], findings: number, droppedMounts: number, mounts: number, originalBytes: number, maxBytes: number): Finding {
+const arrayBytes = (items: readonly unknown[], n: number): number => items.slice(0, n).reduce<number>((sum, x, i) => sum + bytesOf(x) + (i > 0 ? 1 : 0), 0);
+
+/** What was left out of the lists: "2000 of 12000 mount facts". */
+interface ListLoss {
+  noun: string;
+  dropped: number;
+  total: number;
+}
+
+function notice(dropped: Finding[], findings: number, losses: readonly ListLoss[], originalBytes: number, maxBytes: number): Finding {
   const bySeverity = SEVERITIES.map((s) => [s, dropped.filter((f) => f.severity === s).length] as const).filter(([, n]) => n > 0);
   const byCode = new Map<string, number>();
   for (const f of dropped) byCode.set(f.code, (byCode.get(f.code) ?? 0) + 1);
   const codes = [...byCode].sort((a, b) => b[1] - a[1]).slice(0, 10).map(([code, n]) => `${code} ×${n}`);
   const parts = [
     dropped.length ? `${dropped.length} of ${findings} findings (${bySeverity.map(([s, n]) => `${n} ${s}`).join(", ")}; ${codes.join(", ")})` : "",
-    droppedMounts ? `${droppedMounts} of ${mounts} mount facts` : "",
+    ...losses.filter((l) => l.dropped > 0).map((l) => `${l.dropped} of ${l.total} ${l.noun}`),
   ].filter(Boolean);
+  const counts = [`${MAX_FINDINGS} findings`, ...listLimits()].join(" / ");
   // The worst of what the controller does not see; dropping facts alone hides no finding.
   const severity = dropped.reduce<Severity>((worst, f) => (RANK[f.severity] < RANK[worst] ? f.severity : worst), dropped.length ? "info" : "warning");
   return clipFinding({
     code: REPORT_TRUNCATED_CODE, severity, subject: "health report", probe: REPORT_TRUNCATED_PROBE,
     message: `this host's health report was ${originalBytes} bytes, more than the ${maxBytes} the protocol carries (or than its ` +
-      `${MAX_FINDINGS} findings / ${MAX_MOUNT_FACTS} mount facts): ${parts.join(" and ")} were left out. They are not stored, and ` +
+      `${counts}): ${parts.join(" and ")} were left out. They are not stored, and ` +
       "open findings among them show as resolved until a report carries them again",
     remedy: "run `nightshift-agent check` on the host for every finding, and fix the most numerous codes first (named above): once the " +
       "report fits, it is sent whole again",
   });
 }
 
+/** "10000 mount facts": the count bound of every list fact the registry has. */
+function listLimits(): string[] {
+  return FACT_SPECS.flatMap((spec) => (spec.list ? [`${spec.list.max} ${spec.list.noun}`] : []));
+}
+
+function withLists(report: HealthReport, lists: readonly ListFact[], kept: ReadonlyMap<string, number>): HealthReport {
+  const facts: Facts = { ...(report.facts as Facts) };
+  for (const l of lists) facts[l.probe] = l.list.take((report.facts as Facts)[l.probe], kept.get(l.probe) ?? 0);
+  return { ...report, facts: facts as HealthReport["facts"] };
+}
+
+function droppedOf(lists: readonly ListFact[], kept: ReadonlyMap<string, number>): Record<string, number> {
+  const dropped: Record<string, number> = {};
+  for (const l of lists) {
+    const n = l.items.length - (kept.get(l.probe) ?? 0);
+    if (n > 0) dropped[l.probe] = n;
+  }
+  return dropped;
+}
+
 /** The report as it can be sent: within the schema and at most `maxBytes` as a `health` message. */
 export function fitHealthReport(report: HealthReport, maxBytes = MAX_MESSAGE_BYTES): FittedReport {
   const whole = clipped(report);
   const wholeBytes = messageBytes(whole);
-  if (wholeBytes <= maxBytes && whole.findings.length <= MAX_FINDINGS && whole.mounts.length <= MAX_MOUNT_FACTS) {
-    return { report: whole, bytes: wholeBytes, originalBytes: 0, droppedFindings: 0, droppedMounts: 0 };
+  const lists = listFacts(whole.facts as Facts);
+  if (wholeBytes <= maxBytes && whole.findings.length <= MAX_FINDINGS && lists.every((l) => l.items.length <= l.list.max)) {
+    return { report: whole, bytes: wholeBytes, originalBytes: 0, droppedFindings: 0, droppedFacts: {} };
   }
-  const base = messageBytes({ ...whole, findings: [], mounts: [] });
+  const none = new Map(lists.map((l) => [l.probe, 0]));
+  const base = messageBytes(withLists({ ...whole, findings: [] }, lists, none));
   // Critical first; within a severity, the order the probes gave.
   const byPriority = whole.findings.map((f, i) => ({ f, i })).sort((a, b) => RANK[a.f.severity] - RANK[b.f.severity] || a.i - b.i);
   let budget = maxBytes - base - NOTICE_RESERVE;
   const keptFindings = prefixThatFits(byPriority.map((x) => x.f), budget, MAX_FINDINGS - 1);
-  budget -= byPriority.slice(0, keptFindings).reduce((sum, x, n) => sum + bytesOf(x.f) + (n > 0 ? 1 : 0), 0);
-  const keptMounts = prefixThatFits(whole.mounts, budget - 1, MAX_MOUNT_FACTS);
+  budget -= arrayBytes(byPriority.map((x) => x.f), keptFindings);
+  // Then the list facts, in registry order, each from the start.
+  const kept = new Map<string, number>();
+  for (const l of lists) {
+    const n = prefixThatFits(l.items, budget, l.list.max);
+    kept.set(l.probe, n);
+    budget -= arrayBytes(l.items, n);
+  }
 
-  const kept = new Set(byPriority.slice(0, keptFindings).map((x) => x.i));
+  const keptIndex = new Set(byPriority.slice(0, keptFindings).map((x) => x.i));
   const dropped = byPriority.slice(keptFindings).map((x) => x.f);
-  const findings = whole.findings.filter((_, i) => kept.has(i));
-  findings.push(notice(dropped, whole.findings.length, whole.mounts.length - keptMounts, whole.mounts.length, wholeBytes, maxBytes));
-  const fitted: HealthReport = { ...whole, findings, mounts: whole.mounts.slice(0, keptMounts) };
+  const losses = lists.map((l) => ({ noun: l.list.noun, dropped: l.items.length - (kept.get(l.probe) ?? 0), total: l.items.length }));
+  const findings = whole.findings.filter((_, i) => keptIndex.has(i));
+  findings.push(notice(dropped, whole.findings.length, losses, wholeBytes, maxBytes));
+  const fitted: HealthReport = { ...withLists(whole, lists, kept), findings };
   const bytes = messageBytes(fitted);
   if (bytes <= maxBytes) {
-    return { report: fitted, bytes, originalBytes: wholeBytes, droppedFindings: dropped.length, droppedMounts: whole.mounts.length - keptMounts };
+    return { report: fitted, bytes, originalBytes: wholeBytes, droppedFindings: dropped.length, droppedFacts: droppedOf(lists, kept) };
   }
   // The sums above are exact for JSON arrays; this only guards against a miscount: the notice alone, saying all was left out.
-  const bare: HealthReport = { ...whole, mounts: [],
-    findings: [notice(whole.findings, whole.findings.length, whole.mounts.length, whole.mounts.length, wholeBytes, maxBytes)] };
-  return { report: bare, bytes: messageBytes(bare), originalBytes: wholeBytes, droppedFindings: whole.findings.length, droppedMounts: whole.mounts.length };
+  const allLost = lists.map((l) => ({ noun: l.list.noun, dropped: l.items.length, total: l.items.length }));
+  const bare: HealthReport = { ...withLists(whole, lists, none),
+    findings: [notice(whole.findings, whole.findings.length, allLost, wholeBytes, maxBytes)] };
+  return { report: bare, bytes: messageBytes(bare), originalBytes: wholeBytes, droppedFindings: whole.findings.length, droppedFacts: droppedOf(lists, none) };
 }

@@ -69,10 +69,10 @@ export class HealthReporter {
       try {
         const probed = await this.options.run();
         // Never a frame the controller must refuse (1009 and a reconnect, then the same again).
-        const { report, bytes, originalBytes, droppedFindings, droppedMounts } = fitHealthReport(probed);
+        const { report, bytes, originalBytes, droppedFindings, droppedFacts } = fitHealthReport(probed);
         if (originalBytes > 0) {
-          this.options.logger.warn({ originalBytes, bytes, droppedFindings, droppedMounts, findings: probed.findings.length, mounts: probed.mounts.length },
-            "the health report did not fit the protocol: findings or mount facts were left out (finding NS_HEALTH_REPORT_TRUNCATED)");
+          this.options.logger.warn({ originalBytes, bytes, droppedFindings, droppedFacts, findings: probed.findings.length },
+            "the health report did not fit the protocol: findings or facts were left out (finding NS_HEALTH_REPORT_TRUNCATED)");
         }
         const critical = report.findings.filter((f) => f.severity === "critical").length;
         const sent = this.session?.send({ type: "health", report }) ?? false;

@@ -32,6 +32,7 @@ import { HealthReporter } from "./health-reporter.js";
 import { PROBES } from "../probes/index.js";
 import { runProbes, selectProbes } from "../probes/runner.js";
 import { HostRoot } from "../probes/host-root.js";
+import { liveCommands } from "../probes/live-commands.js";
 import { withSettingsHaGroups } from "../probes/domain-metadata.js";
 import { StepExecutor } from "../maintenance/step-executor.js";
 import { StepResponder } from "../maintenance/step-responder.js";
@@ -109,11 +110,13 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     },
   });
 
+  // The daemon probes this host: its commands, for every run.
+  const commands = liveCommands();
   const health = new HealthReporter({
     intervalSeconds: config.probes.interval / 1000,
     logger,
     run: () => runProbes(selectProbes(PROBES, config.probes), {
-      root: new HostRoot("/", config.probes.fstab), settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
+      root: new HostRoot("/", config.probes.fstab), commands, settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
     }),
   });
 

@@ -3,24 +3,25 @@
  * sees them: an fstab source (UUID=..., LABEL=..., /dev/sdb1, a by-id link) is
  * resolved to a device and its type.
  *
- * Live, one `blkid -c /dev/null -o export` lists every device in
- * /proc/partitions (probed afresh: `-c /dev/null` skips the cache, which can be
- * stale after a mkfs). lsblk is no use here: its FSTYPE comes from the udev
- * database, absent in containers and early boot. A path blkid did not list
- * (a loop image, a device it could not read) is probed on its own. In a fixture
- * tree the listing is the recorded output in commands/blkid, and a path exists
- * when blkid listed it or it exists under the root.
+ * One `blkid -c /dev/null -o export` lists every device in /proc/partitions
+ * (probed afresh: `-c /dev/null` skips the cache, which can be stale after a
+ * mkfs). lsblk is no use here: its FSTYPE comes from the udev database, absent
+ * in containers and early boot. A path blkid did not list (a loop image, a
+ * device it could not read) is probed on its own. Both go through the probe
+ * context's commands: in a host tree the listing is the recorded output in
+ * commands/blkid, nothing is probed on its own, and a path exists when blkid
+ * listed it or it exists under the root.
  *
- * Commands run as child processes under a timeout and the probe's signal; on
- * either the promise settles at once and the child is killed and forgotten, so
- * a blkid stuck in the kernel on a dead disk never holds up the agent.
+ * On this host commands run as child processes under a timeout and the probe's
+ * signal; on either the promise settles at once and the child is killed and
+ * forgotten, so a blkid stuck in the kernel on a dead disk never holds up the agent.
  */
 import fs from "node:fs/promises";
 import path from "node:path";
 import { NightshiftError, errorMessage } from "../../shared/errors.js";
 import type { HostRoot } from "./host-root.js";
 import { parseSourceTag, type SourceTag } from "./fstab-parse.js";
-import { runTool, type ToolResult } from "./run-tool.js";
+import type { HostCommand, HostCommands, ToolResult } from "./commands.js";
 
 export interface BlockDevice {
   devname: string;
@@ -69,11 +70,23 @@ export interface SourceResolution {
 }
 
 const BLKID_TIMEOUT_MS = 5_000;
-const TEST_TIMEOUT_MS = 2_000;
+
+/** Every device blkid can see, read afresh. */
+export const BLKID_LIST: HostCommand = {
+  file: "blkid", args: ["-c", "/dev/null", "-o", "export"], timeoutMs: BLKID_TIMEOUT_MS,
+  needsRoot: "blkid cannot read the devices",
+  remedy: "run the check as root on a host with blkid (util-linux) installed",
+  recorded: { name: "blkid", how: "blkid -o export" },
+};
+
+function blkidOf(path: string): HostCommand {
+  return { file: "blkid", args: ["-c", "/dev/null", "-o", "export", path], timeoutMs: BLKID_TIMEOUT_MS, needsRoot: "blkid cannot read the devices" };
+}
 
 export class DeviceResolver {
   private constructor(
     private readonly root: HostRoot,
+    private readonly commands: HostCommands,
     readonly devices: readonly BlockDevice[],
     private readonly signal: AbortSignal,
     /** Where the listing came from, for the probe's detail. */
@@ -81,20 +94,9 @@ export class DeviceResolver {
   ) {}
 
   /** Lists the devices; throws NS_ERR_BLKID when blkid is unavailable or fails. */
-  static async open(root: HostRoot, signal: AbortSignal): Promise<DeviceResolver> {
-    const recorded = root.commandOutput("blkid");
-    if (recorded !== null) {
-      let text: string;
-      try {
-        text = await fs.readFile(recorded, "utf8");
-      } catch (err) {
-        const why = (err as NodeJS.ErrnoException).code === "ENOENT" ? "" : `: ${errorMessage(err)}`;
-        throw new NightshiftError("NS_ERR_BLKID", `no recorded blkid output at ${recorded}${why}`);
-      }
-      return new DeviceResolver(root, parseBlkidExport(text), signal, recorded);
-    }
-    const result = await blkid(["-c", "/dev/null", "-o", "export"], signal);
-    return new DeviceResolver(root, parseBlkidExport(result.stdout), signal, "blkid -c /dev/null -o export");
+  static async open(root: HostRoot, commands: HostCommands, signal: AbortSignal): Promise<DeviceResolver> {
+    const result = await blkid(commands, BLKID_LIST, signal);
+    return new DeviceResolver(root, commands, parseBlkidExport(result.stdout), signal, commands.origin(BLKID_LIST));
   }
 
   byTag(tag: SourceTag, value: string): BlockDevice | undefined {
@@ -129,15 +131,13 @@ export class DeviceResolver {
       if (device.devname.startsWith("/dev/") && await this.realpath(device.devname) === real) return found(device);
     }
     if (!await this.exists(source, signal)) return { exists: false, device: null, fstype: null, uuid: null, caseMismatch: null };
-    if (this.root.isLive) {
-      // Not in the listing (a loop image file, a device blkid skipped): probe it alone.
-      try {
-        const result = await blkid(["-c", "/dev/null", "-o", "export", source], signal);
-        const [device] = parseBlkidExport(result.stdout);
-        if (device) return { ...found(device), device: source };
-      } catch {
-        // Exists but unreadable: type unknown.
-      }
+    // Not in the listing (a loop image file, a device blkid skipped): probe it alone.
+    try {
+      const result = await blkid(this.commands, blkidOf(source), signal);
+      const [device] = parseBlkidExport(result.stdout);
+      if (device) return { ...found(device), device: source };
+    } catch {
+      // Exists but unreadable (or a host tree, which records no such answer): type unknown.
     }
     return { exists: true, device: source, fstype: null, uuid: null, caseMismatch: null };
   }
@@ -162,22 +162,19 @@ export class DeviceResolver {
   }
 
   /**
-   * Whether a host path exists. Under /dev (devtmpfs) or in a fixture tree a
-   * stat is safe; elsewhere on a live host the path may sit on a hung network
-   * mount, where a stat would pin a libuv thread: ask a child process instead.
+   * Whether a host path exists. Under /dev (devtmpfs) a stat is safe; elsewhere
+   * the path may sit on a hung network mount, where a stat would pin a libuv
+   * thread: the commands ask (on this host, a child process).
    */
   async exists(hostPath: string, signal: AbortSignal = this.signal): Promise<boolean> {
     if (!hostPath.startsWith("/")) return false; // "none", "sdb1": mount finds no such device either
-    if (!this.root.isLive || hostPath.startsWith("/dev/")) {
-      try {
-        await fs.stat(this.root.path(hostPath));
-        return true;
-      } catch {
-        return false;
-      }
+    if (!hostPath.startsWith("/dev/")) return this.commands.exists(hostPath, signal);
+    try {
+      await fs.stat(this.root.path(hostPath));
+      return true;
+    } catch {
+      return false;
     }
-    const result = await runTool("test", ["-e", hostPath], { signal, timeoutMs: TEST_TIMEOUT_MS });
-    return result.code === 0;
   }
 }
 
@@ -185,16 +182,17 @@ function found(device: BlockDevice): SourceResolution {
   return { exists: true, device: device.devname, fstype: device.tags.TYPE ?? null, uuid: device.tags.UUID ?? null, caseMismatch: null };
 }
 
-async function blkid(args: string[], signal: AbortSignal): Promise<ToolResult> {
+async function blkid(commands: HostCommands, command: HostCommand, signal: AbortSignal): Promise<ToolResult> {
   let result: ToolResult;
   try {
-    result = await runTool("blkid", args, { signal, timeoutMs: BLKID_TIMEOUT_MS });
+    result = await commands.run(command, signal);
   } catch (err) {
-    throw new NightshiftError("NS_ERR_BLKID", `blkid failed: ${errorMessage(err)}`, { cause: err });
+    // The message names the command or its recording, and why.
+    throw new NightshiftError("NS_ERR_BLKID", errorMessage(err), { cause: err });
   }
   // 2: nothing found (no device, or no signature); anything else non-zero is a failure.
   if (result.code !== 0 && result.code !== 2) {
-    throw new NightshiftError("NS_ERR_BLKID", `blkid ${args.join(" ")} exited ${result.code}: ${result.stderr.trim().slice(0, 300)}`);
+    throw new NightshiftError("NS_ERR_BLKID", `blkid ${command.args.join(" ")} exited ${result.code}: ${result.stderr.trim().slice(0, 300)}`);
   }
   return result;
 }

@@ -5,15 +5,13 @@
  * at a time, in the order the fstab names them (so the lines listed one by
  * one get their addresses first), and only until `deadline`: then the
  * lookups in flight are killed and the names left are "unchecked", so the
- * probe still reports within its timeout. In a fixture tree the recorded
- * output is commands/getent-ahostsv4-NAME.
+ * probe still reports within its timeout. In a host tree the recorded
+ * output is commands/getent-ahostsv4-NAME (absent: the name does not resolve).
  */
-import fs from "node:fs/promises";
 import { isIP } from "node:net";
 import { mapBounded } from "./bounded-map.js";
+import type { HostCommand, HostCommands } from "./commands.js";
 import { stageSignal } from "./deadline.js";
-import type { HostRoot } from "./host-root.js";
-import { runTool } from "./run-tool.js";
 
 /** Children at once: enough that a slow DNS server costs the round little, few enough that spawning never starves the event loop. */
 export const LOOKUP_CONCURRENCY = 8;
@@ -25,26 +23,25 @@ export type Lookup = { state: "resolved"; address: string } | { state: "unresolv
 /** Thrown inside a lookup that the deadline cut short. */
 class Unchecked extends Error {}
 
-async function lookUp(root: HostRoot, name: string, signal: AbortSignal): Promise<Lookup> {
+function getent(name: string): HostCommand {
+  return {
+    file: "getent", args: ["ahostsv4", name], timeoutMs: GETENT_TIMEOUT_MS,
+    // getent's "not found".
+    recorded: { name: `getent-ahostsv4-${name}`, missing: { code: 2, stdout: "", stderr: "" } },
+  };
+}
+
+async function lookUp(commands: HostCommands, name: string, signal: AbortSignal): Promise<Lookup> {
   if (!/^[A-Za-z0-9._-]+$/.test(name)) return { state: "unresolved" };
-  const recorded = root.commandOutput(`getent-ahostsv4-${name}`);
   let text: string;
-  if (recorded !== null) {
-    try {
-      text = await fs.readFile(recorded, "utf8");
-    } catch {
-      return { state: "unresolved" };
-    }
-  } else {
-    try {
-      const result = await runTool("getent", ["ahostsv4", name], { signal, timeoutMs: GETENT_TIMEOUT_MS });
-      if (result.code !== 0) return { state: "unresolved" };
-      text = result.stdout;
-    } catch {
-      // Killed by the deadline: not an answer about the name.
-      if (signal.aborted) throw new Unchecked(name);
-      return { state: "unresolved" };
-    }
+  try {
+    const result = await commands.run(getent(name), signal);
+    if (result.code !== 0) return { state: "unresolved" };
+    text = result.stdout;
+  } catch {
+    // Killed by the deadline: not an answer about the name.
+    if (signal.aborted) throw new Unchecked(name);
+    return { state: "unresolved" };
   }
   for (const line of text.split("\n")) {
     const [address, kind] = line.trim().split(/\s+/);
@@ -54,11 +51,11 @@ async function lookUp(root: HostRoot, name: string, signal: AbortSignal): Promis
 }
 
 /** Every name's lookup; `deadline` on the performance.now() clock; `signal` (the probe's) stops everything too. */
-export async function lookUpServers(root: HostRoot, names: readonly string[], options: { signal: AbortSignal; deadline: number }): Promise<Map<string, Lookup>> {
+export async function lookUpServers(commands: HostCommands, names: readonly string[], options: { signal: AbortSignal; deadline: number }): Promise<Map<string, Lookup>> {
   const unique = [...new Set(names)];
   const stage = stageSignal(options.signal, options.deadline, "the lookups' share of the probe's time is used up");
   try {
-    const outcomes = await mapBounded(unique, LOOKUP_CONCURRENCY, stage.signal, (name, signal) => lookUp(root, name, signal));
+    const outcomes = await mapBounded(unique, LOOKUP_CONCURRENCY, stage.signal, (name, signal) => lookUp(commands, name, signal));
     return new Map(unique.map((name, i): [string, Lookup] => {
       const o = outcomes[i]!;
       if (o.state === "done") return [name, o.value];

@@ -16,7 +16,7 @@ import { errorMessage } from "../../shared/errors.js";
 import type { Severity } from "../../shared/protocol/findings.js";
 import type { FstabEntry, FstabParseError } from "./fstab-types.js";
 import { fstabOption, formatFstabLine, networkServers, parseFstab, parseSourceTag, suggestFstabLineFix } from "./fstab-parse.js";
-import { DeviceResolver, type SourceResolution } from "./blkid.js";
+import { BLKID_LIST, DeviceResolver, type SourceResolution } from "./blkid.js";
 import { LOOKUP_CONCURRENCY, lookUpServers, type Lookup } from "./fstab-lookups.js";
 import { mapBounded } from "./bounded-map.js";
 import { shareOf, stageSignal } from "./deadline.js";
@@ -344,7 +344,7 @@ export const fstabProbe: Probe = {
     const names = [...new Set(networkEntries.flatMap((e) => serversByName(e, hostsFile)))];
     const lookupsFrom = performance.now();
     const lookupsBy = shareOf(ctx.deadline, ctx.settings.probeTimeout, LOOKUPS_SHARE);
-    const lookups = await lookUpServers(ctx.root, names, { signal: ctx.signal, deadline: lookupsBy });
+    const lookups = await lookUpServers(ctx.commands, names, { signal: ctx.signal, deadline: lookupsBy });
     const unlooked = names.filter((name) => lookups.get(name)?.state === "unchecked");
     if (unlooked.length) serversUnchecked(set, unlooked, names.length, Math.max(0, lookupsBy - lookupsFrom));
     for (const entry of fstab.entries) {
@@ -357,13 +357,10 @@ export const fstabProbe: Probe = {
     if (local.length) {
       let resolver: DeviceResolver | null = null;
       let why = "";
-      if (ctx.root.isLive && process.getuid?.() !== 0) why = "not running as root, so blkid cannot read the devices";
-      else {
-        try {
-          resolver = await DeviceResolver.open(ctx.root, ctx.signal);
-        } catch (err) {
-          why = errorMessage(err);
-        }
+      try {
+        resolver = await DeviceResolver.open(ctx.root, ctx.commands, ctx.signal);
+      } catch (err) {
+        why = errorMessage(err);
       }
       if (resolver) {
         // Paths on network mounts are not looked at: a stat there can hang, and LOCAL_ON_NETWORK covers them.
@@ -390,7 +387,7 @@ export const fstabProbe: Probe = {
         // Critical: the check that catches what sends hosts to emergency mode did not run, so `check && reboot` must not pass.
         set.add(0, "NS_FSTAB_DEVICES_UNCHECKED", "critical", "devices",
           `${local.length} local entries were not checked for missing devices or wrong filesystem types (the cause of emergency mode): ${why}`,
-          ctx.root.isLive ? "run the check as root on a host with blkid (util-linux) installed" : `record \`blkid -o export\` into ${ctx.root.commandOutput("blkid")}`);
+          ctx.commands.remedy(BLKID_LIST));
         devices = `devices unchecked: ${why}`;
       }
     }

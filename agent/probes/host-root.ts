@@ -1,8 +1,9 @@
 /**
  * Every host path a probe reads goes through a HostRoot, so a test can point
- * the probes at test/fixtures/hosts/<case>/ instead of /. Commands that read
- * live state (blkid, systemctl, journalctl) are replaced in fixtures by files
- * (see `commandOutput`).
+ * the probes at test/fixtures/hosts/<case>/ instead of /. What a probe learns
+ * from commands (blkid, systemctl, journalctl) goes through the context's
+ * `commands` instead (commands.ts), which for a host tree answers from the
+ * tree's recorded output.
  */
 import path from "node:path";
 
@@ -14,10 +15,6 @@ export class HostRoot {
     private readonly fstabOverride?: string,
   ) {}
 
-  get isLive(): boolean {
-    return path.resolve(this.dir) === "/";
-  }
-
   /** Maps an absolute host path into the root. */
   path(hostPath: string): string {
     return path.join(this.dir, hostPath);
@@ -25,14 +22,5 @@ export class HostRoot {
 
   get fstab(): string {
     return this.fstabOverride ?? this.path("/etc/fstab");
-  }
-
-  /**
-   * In a fixture tree, the recorded output of a command lives in
-   * <root>/commands/<name> (e.g. commands/blkid, commands/systemctl-is-system-running);
-   * on a live host the probe runs the command. Returns the fixture path or null when live.
-   */
-  commandOutput(name: string): string | null {
-    return this.isLive ? null : this.path(`/commands/${name}`);
   }
 }

@@ -25,25 +25,22 @@
  * system specific options, whose spelling differs between fstab and the kernel
  * (vers=4 vs vers=4.2, addr= added, errors=, credentials=).
  *
- * Responsiveness: on a live host through mount-responsiveness.ts (child processes,
- * never fs calls on a mount point in the agent). An automount point that has not been
- * triggered (autofs on top) is not probed: probing would trigger it. In a fixture
- * tree the answers are recorded in commands/mount-responsiveness, a JSON object
- * mapping a mount point to "up", "hung", "empty" or "error: <message>"; a mount not
- * listed there is up and not empty.
+ * Responsiveness: asked through the context's commands (on this host mount-responsiveness.ts:
+ * child processes, never fs calls on a mount point in the agent; in a host tree the answers
+ * recorded in commands/mount-responsiveness, see recorded-commands.ts). An automount point
+ * that has not been triggered (autofs on top) is not probed: probing would trigger it.
  */
 import path from "node:path";
 import { readFile } from "node:fs/promises";
-import { clipFinding, type MountFact, type Severity } from "../../shared/protocol/findings.js";
+import { clipFinding, type Severity } from "../../shared/protocol/findings.js";
+import { MOUNTS_FACT, type MountFact } from "../../shared/facts/mounts.js";
 import type { FstabEntry } from "./fstab-types.js";
 import { isNetworkFstype as isNetworkFstabType, networkServers, parseFstab } from "./fstab-parse.js";
-import { defaultMountChecker, type MountAnswer, type MountChecker } from "./mount-responsiveness.js";
+import type { MountAnswer, MountChecker } from "./mount-responsiveness.js";
 import { optionMap, parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
 import { readFstab } from "./fstab-read.js";
 import { FINDINGS_PER_CODE, capPerCode, worstSeverity } from "./finding-cap.js";
-
-export const MOUNTS_FIXTURE = "mount-responsiveness";
 
 const READ_ONLY_FSTYPES = new Set(["iso9660", "udf", "squashfs", "erofs", "cramfs"]);
 
@@ -224,13 +221,6 @@ function errorRemedy(t: Target, error: string): string {
   return `Look for the cause in \`dmesg\` and \`journalctl -k\`; then \`umount -l ${mp}\` and \`mount ${mp}\`.`;
 }
 
-function recorded(value: unknown): MountAnswer {
-  if (value === "hung") return { state: "hung", reason: "timeout", pid: null, since: new Date(0), detail: "recorded as hung" };
-  if (value === "empty") return { state: "up", empty: true, elapsedMs: 0 };
-  if (typeof value === "string" && value.startsWith("error:")) return { state: "error", error: value.slice(6).trim(), elapsedMs: 0 };
-  return { state: "up", empty: false, elapsedMs: 0 };
-}
-
 const RANK: Record<Severity, number> = { critical: 0, warning: 1, info: 2 };
 
 /** Facts and findings from the selected targets and the answers of the checker. */
@@ -343,21 +333,16 @@ async function readOptional(file: string): Promise<string | null> {
   }
 }
 
-async function recordedAnswers(ctx: ProbeContext, targets: readonly Target[]): Promise<Map<string, MountAnswer>> {
-  const file = ctx.root.commandOutput(MOUNTS_FIXTURE);
-  const text = file ? await readOptional(file) : null;
-  const map = text ? (JSON.parse(text) as Record<string, unknown>) : {};
-  return new Map(targets.map((t) => [t.mountPoint, recorded(map[t.mountPoint])]));
-}
-
-export function createMountsProbe(checker: MountChecker = defaultMountChecker): Probe {
+/** `checker`: one of its own instead of the context's commands (tests: stand-in commands, children they count). */
+export function createMountsProbe(checker?: MountChecker): Probe<MountFact[]> {
   return {
     name: "mounts",
     description: "network and fstab mounts: not mounted, hung, empty, options differing from fstab",
     defaultEnabled: true,
-    async collect(ctx: ProbeContext): Promise<ProbeOutput> {
+    fact: MOUNTS_FACT,
+    async collect(ctx: ProbeContext): Promise<ProbeOutput<MountFact[]>> {
       const mountinfoText = await readOptional(ctx.root.path("/proc/self/mountinfo"));
-      if (mountinfoText === null) return { status: "not-applicable", detail: "no /proc/self/mountinfo", findings: [], mounts: [] };
+      if (mountinfoText === null) return { status: "not-applicable", detail: "no /proc/self/mountinfo", findings: [], fact: [] };
       const mountinfo = parseMountInfo(mountinfoText);
       // Unparsable fstab lines, and a file too large to read whole, are the fstab probe's findings; here they are just not mount points.
       const fstabText = await readFstab(ctx.root.fstab);
@@ -365,12 +350,13 @@ export function createMountsProbe(checker: MountChecker = defaultMountChecker): 
 
       const { targets, toCheck } = selectTargets({ fstab, mountinfo: mountinfo.entries, neverEmptyMounts: ctx.settings.neverEmptyMounts });
       if (targets.length === 0) {
-        return { status: "not-applicable", detail: "no network mounts and no fstab mount points", findings: [], mounts: [] };
+        return { status: "not-applicable", detail: "no network mounts and no fstab mount points", findings: [], fact: [] };
       }
       const timeoutMs = ctx.settings.mountTimeout;
-      const answers = ctx.root.isLive
-        ? await checker.check(toCheck.map((t) => ({ mountPoint: t.mountPoint, wantEmpty: t.neverEmpty })), { timeoutMs, signal: ctx.signal }, ctx.log)
-        : await recordedAnswers(ctx, toCheck);
+      const requests = toCheck.map((t) => ({ mountPoint: t.mountPoint, wantEmpty: t.neverEmpty }));
+      const answers = checker
+        ? await checker.check(requests, { timeoutMs, signal: ctx.signal }, ctx.log)
+        : await ctx.commands.checkMounts(requests, { timeoutMs, signal: ctx.signal }, ctx.log);
       const broken = [...answers.values()].find((a) => a.state === "unchecked" && a.reason.startsWith("could not run"));
       if (broken?.state === "unchecked") throw new Error(broken.reason);
 
@@ -379,7 +365,7 @@ export function createMountsProbe(checker: MountChecker = defaultMountChecker): 
       const unchecked = [...answers.values()].filter((a) => a.state === "unchecked").length;
       if (unchecked > 0) notes.push(`${unchecked} not probed (aborted)`);
       if (mountinfo.errors.length > 0) notes.push(`${mountinfo.errors.length} unreadable mountinfo lines`);
-      return { status: "ok", detail: notes.join(", "), findings: capMountFindings(findings, ctx.settings.findingsPerCode), mounts };
+      return { status: "ok", detail: notes.join(", "), findings: capMountFindings(findings, ctx.settings.findingsPerCode), fact: mounts };
     },
   };
 }

@@ -5,30 +5,31 @@
  * affects the others.
  */
 import type { HealthReport, ProbeRun } from "../../shared/protocol/findings.js";
-import type { Probe, ProbeContext, ProbeOutput } from "./types.js";
+import type { AnyProbe, Probe, ProbeContext, ProbeOutput } from "./types.js";
 import { errorMessage } from "../../shared/errors.js";
 
 export type ProbeContextBase = Omit<ProbeContext, "signal" | "deadline">;
 
 /** The probes the settings enable, in registry order. */
-export function selectProbes(all: readonly Probe[], settings: { disabledProbes: string[]; enabledProbes: string[] }): Probe[] {
+export function selectProbes<P extends Pick<Probe, "name" | "defaultEnabled">>(all: readonly P[], settings: { disabledProbes: string[]; enabledProbes: string[] }): P[] {
   return all.filter((p) => !settings.disabledProbes.includes(p.name) && (p.defaultEnabled || settings.enabledProbes.includes(p.name)));
 }
 
-export async function runProbes(probes: readonly Probe[], base: ProbeContextBase): Promise<HealthReport> {
+export async function runProbes(probes: readonly AnyProbe[], base: ProbeContextBase): Promise<HealthReport> {
   const outcomes = await Promise.all(probes.map((probe) => runOne(probe, base)));
-  const report: HealthReport = { collectedAt: base.now().toISOString(), probes: [], findings: [], mounts: [], systemd: null };
+  const facts: Record<string, unknown> = {};
+  const report: HealthReport = { collectedAt: base.now().toISOString(), probes: [], findings: [], facts: facts as HealthReport["facts"] };
   for (const { run, output, probe } of outcomes) {
     report.probes.push(run);
     if (!output) continue;
     for (const f of output.findings) report.findings.push({ ...f, probe: probe.name });
-    if (output.mounts) report.mounts.push(...output.mounts);
-    if (output.systemd) report.systemd = output.systemd;
+    // Keyed by the probe's name, which is its fact's key in the registry (test/unit/agent/probes/registry.test.ts).
+    if (probe.fact && output.fact !== undefined) facts[probe.name] = output.fact;
   }
   return report;
 }
 
-async function runOne(probe: Probe, base: ProbeContextBase): Promise<{ probe: Probe; run: ProbeRun; output: ProbeOutput | null }> {
+async function runOne(probe: AnyProbe, base: ProbeContextBase): Promise<{ probe: AnyProbe; run: ProbeRun; output: ProbeOutput<unknown> | null }> {
   const timeoutMs = probe.timeoutMs ?? base.settings.probeTimeout;
   const controller = new AbortController();
   const started = performance.now();

@@ -20,24 +20,21 @@
  * Without systemd as init (no /run/systemd/system, the test sd_booted() makes) the probe
  * is "not-applicable" with state "absent": no command is run, nothing is logged.
  *
- * Fixtures (test/fixtures/hosts/<case>/): run/systemd/system/ must exist for systemd to
- * count as present, and commands/ holds the recorded output of
- *   systemctl-is-system-running   stdout of `systemctl is-system-running` (e.g. "degraded")
- *   systemctl-list-units-failed   stdout of `systemctl list-units --state=failed --no-legend --plain`
- *   journalctl-previous-boot      JSON lines of both journalctl queries above (absent: no
- *                                 persistent journal); failures after the emergency are ignored
+ * Host trees (test/fixtures/hosts/<case>/, recorded-commands.ts): run/systemd/system/ must
+ * exist for systemd to count as present, and commands/ holds the recorded output of
+ *   systemctl-is-system-running        stdout of `systemctl is-system-running` (e.g. "degraded")
+ *   systemctl-list-units-failed        stdout of `systemctl list-units --state=failed --no-legend
+ *                                      --plain` (absent: none failed)
+ *   journalctl-previous-boot           JSON lines of the first journalctl query above, and may
+ *                                      hold the second's too (absent: no persistent journal)
+ *   journalctl-previous-boot-failures  JSON lines of the second (absent: none beyond the first's);
+ *                                      failures after the emergency are ignored either way
  */
-import { runTool, type ToolResult } from "./run-tool.js";
 import { lstat, readFile } from "node:fs/promises";
-import type { SystemdFact } from "../../shared/protocol/findings.js";
+import { SYSTEMD_FACT, type SystemdFact } from "../../shared/facts/systemd.js";
+import type { HostCommand } from "./commands.js";
 import type { HostRoot } from "./host-root.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
-
-export const SYSTEMD_FIXTURES = {
-  isSystemRunning: "systemctl-is-system-running",
-  failedUnits: "systemctl-list-units-failed",
-  previousBoot: "journalctl-previous-boot",
-} as const;
 
 const SYSTEMCTL_TIMEOUT_MS = 5_000;
 const JOURNAL_TIMEOUT_MS = 8_000;
@@ -236,61 +233,75 @@ export function systemdFindings(state: string, failedUnits: readonly string[], p
   return findings;
 }
 
-// --- sources: live commands or fixture files ----------------------------------------
+// --- the commands ------------------------------------------------------------------
 
 export type PreviousBootJournal = { entries: JournalEntry[] } | { unavailable: string };
 
-export interface SystemdSources {
-  /** stdout of `systemctl is-system-running`. */
-  isSystemRunning(): Promise<string>;
-  /** stdout of `systemctl list-units --state=failed --no-legend --plain`. */
-  failedUnits(): Promise<string>;
-  previousBoot(): Promise<PreviousBootJournal>;
+const SYSTEMD_ENV = { SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "", SYSTEMD_URLIFY: "0" };
+const OUTPUT_BYTES = 4 * 1024 * 1024;
+const EMPTY = { code: 0, stdout: "", stderr: "" };
+
+const IS_SYSTEM_RUNNING: HostCommand = {
+  file: "systemctl", args: ["is-system-running"], timeoutMs: SYSTEMCTL_TIMEOUT_MS, maxBytes: OUTPUT_BYTES, env: SYSTEMD_ENV,
+  recorded: { name: "systemctl-is-system-running" },
+};
+const FAILED_UNITS: HostCommand = {
+  file: "systemctl", args: ["list-units", "--state=failed", "--no-legend", "--plain", "--full"], timeoutMs: SYSTEMCTL_TIMEOUT_MS,
+  maxBytes: OUTPUT_BYTES, env: SYSTEMD_ENV, recorded: { name: "systemctl-list-units-failed", missing: EMPTY },
+};
+
+function journal(args: string[], recorded: NonNullable<HostCommand["recorded"]>): HostCommand {
+  return {
+    file: "journalctl", args: ["-b", "-1", "-o", "json", "--no-pager", "-q", ...args], timeoutMs: JOURNAL_TIMEOUT_MS,
+    maxBytes: OUTPUT_BYTES, env: SYSTEMD_ENV, recorded,
+  };
 }
 
-/** Runs a command to completion; a non-zero exit is a result, not an error. Killed on abort or timeout. */
-function run(file: string, args: string[], signal: AbortSignal, timeoutMs: number, env: NodeJS.ProcessEnv): Promise<ToolResult> {
-  return runTool(file, args, { signal, timeoutMs, env, maxBytes: 4 * 1024 * 1024 });
+/** The previous boot's emergency or rescue entry; a tree's recording may hold the failures before it too. */
+const EMERGENCY_QUERY = journal(["_PID=1", ...EMERGENCY_UNITS.map((u) => `UNIT=${u}`)], {
+  name: "journalctl-previous-boot",
+  // As journalctl answers without a persistent journal.
+  missing: { code: 1, stdout: "", stderr: "no journal of the previous boot was recorded" },
+});
+
+function failuresQuery(until: Date | null): HostCommand {
+  return journal([
+    "-r", "-n", String(FAILURES_BEFORE_EMERGENCY), ...(until ? [`--until=@${Math.floor(until.getTime() / 1000) + 1}`] : []),
+    "_PID=1", "JOB_RESULT=failed", "JOB_RESULT=dependency", "JOB_RESULT=timeout",
+  ], { name: "journalctl-previous-boot-failures", missing: EMPTY });
 }
 
 function firstLine(text: string): string {
   return text.trim().split("\n")[0]?.slice(0, 300) ?? "";
 }
 
-/** The live commands. `env` lets tests put stand-in binaries first on PATH. */
-export function liveSystemdSources(signal: AbortSignal, env: NodeJS.ProcessEnv = process.env): SystemdSources {
-  const cmdEnv = { ...env, LC_ALL: "C", SYSTEMD_COLORS: "0", SYSTEMD_PAGER: "", SYSTEMD_URLIFY: "0" };
-  const journal = (args: string[]) =>
-    run("journalctl", ["-b", "-1", "-o", "json", "--no-pager", "-q", ...args], signal, JOURNAL_TIMEOUT_MS, cmdEnv);
-  return {
-    async isSystemRunning() {
-      const r = await run("systemctl", ["is-system-running"], signal, SYSTEMCTL_TIMEOUT_MS, cmdEnv);
-      if (r.stdout.trim() === "") throw new Error(`systemctl is-system-running printed no state (exit ${r.code}): ${firstLine(r.stderr)}`);
-      return r.stdout;
-    },
-    async failedUnits() {
-      const r = await run("systemctl", ["list-units", "--state=failed", "--no-legend", "--plain", "--full"], signal, SYSTEMCTL_TIMEOUT_MS, cmdEnv);
-      if (r.code !== 0) throw new Error(`systemctl list-units failed (exit ${r.code}): ${firstLine(r.stderr)}`);
-      return r.stdout;
-    },
-    async previousBoot() {
-      try {
-        const first = await journal(["_PID=1", ...EMERGENCY_UNITS.map((u) => `UNIT=${u}`)]);
-        // "Data from the specified boot (-1) is not available", "No journal files were found."
-        if (first.code !== 0) return { unavailable: firstLine(first.stderr) || `journalctl exited with ${first.code}` };
-        const entries = parseJournalJson(first.stdout);
-        const hit = analyzePreviousBoot(entries).entered;
-        if (!hit) return { entries };
-        const until = hit.at ? [`--until=@${Math.floor(hit.at.getTime() / 1000) + 1}`] : [];
-        const second = await journal(["-r", "-n", String(FAILURES_BEFORE_EMERGENCY), ...until,
-          "_PID=1", "JOB_RESULT=failed", "JOB_RESULT=dependency", "JOB_RESULT=timeout"]);
-        return { entries: second.code === 0 ? [...entries, ...parseJournalJson(second.stdout)] : entries };
-      } catch (err) {
-        if (signal.aborted) throw err;
-        return { unavailable: err instanceof Error ? err.message : String(err) };
-      }
-    },
-  };
+/** stdout of `systemctl is-system-running` (its exit code is non-zero for every state but "running"). */
+async function readSystemState(ctx: ProbeContext): Promise<string> {
+  const r = await ctx.commands.run(IS_SYSTEM_RUNNING, ctx.signal);
+  if (r.stdout.trim() === "") throw new Error(`systemctl is-system-running printed no state (exit ${r.code}): ${firstLine(r.stderr)}`);
+  return r.stdout;
+}
+
+async function readFailedUnits(ctx: ProbeContext): Promise<string> {
+  const r = await ctx.commands.run(FAILED_UNITS, ctx.signal);
+  if (r.code !== 0) throw new Error(`systemctl list-units failed (exit ${r.code}): ${firstLine(r.stderr)}`);
+  return r.stdout;
+}
+
+async function readPreviousBoot(ctx: ProbeContext): Promise<PreviousBootJournal> {
+  try {
+    const first = await ctx.commands.run(EMERGENCY_QUERY, ctx.signal);
+    // "Data from the specified boot (-1) is not available", "No journal files were found."
+    if (first.code !== 0) return { unavailable: firstLine(first.stderr) || `journalctl exited with ${first.code}` };
+    const entries = parseJournalJson(first.stdout);
+    const hit = analyzePreviousBoot(entries).entered;
+    if (!hit) return { entries };
+    const second = await ctx.commands.run(failuresQuery(hit.at), ctx.signal);
+    return { entries: second.code === 0 ? [...entries, ...parseJournalJson(second.stdout)] : entries };
+  } catch (err) {
+    if (ctx.signal.aborted) throw err;
+    return { unavailable: err instanceof Error ? err.message : String(err) };
+  }
 }
 
 async function readIfExists(file: string): Promise<string | null> {
@@ -300,25 +311,6 @@ async function readIfExists(file: string): Promise<string | null> {
     if ((err as NodeJS.ErrnoException).code === "ENOENT") return null;
     throw err;
   }
-}
-
-/** Recorded command output under <root>/commands/ (see the header). */
-export function fixtureSystemdSources(root: HostRoot): SystemdSources {
-  const file = (name: string) => root.commandOutput(name) ?? root.path(`/commands/${name}`);
-  return {
-    async isSystemRunning() {
-      const text = await readIfExists(file(SYSTEMD_FIXTURES.isSystemRunning));
-      if (text === null) throw new Error(`fixture has run/systemd/system but no commands/${SYSTEMD_FIXTURES.isSystemRunning}`);
-      return text;
-    },
-    async failedUnits() {
-      return (await readIfExists(file(SYSTEMD_FIXTURES.failedUnits))) ?? "";
-    },
-    async previousBoot() {
-      const text = await readIfExists(file(SYSTEMD_FIXTURES.previousBoot));
-      return text === null ? { unavailable: "no journal of the previous boot was recorded" } : { entries: parseJournalJson(text) };
-    },
-  };
 }
 
 // --- the probe ------------------------------------------------------------------------
@@ -331,16 +323,15 @@ async function systemdIsInit(root: HostRoot): Promise<boolean> {
   }
 }
 
-export async function collectSystemd(ctx: ProbeContext, sources?: SystemdSources): Promise<ProbeOutput> {
+export async function collectSystemd(ctx: ProbeContext): Promise<ProbeOutput<SystemdFact>> {
   if (!(await systemdIsInit(ctx.root))) {
     return {
       status: "not-applicable", detail: "systemd is not the init system here (no /run/systemd/system)", findings: [],
-      systemd: { state: "absent", failedUnits: [], previousBootEmergency: null },
+      fact: { state: "absent", failedUnits: [], previousBootEmergency: null },
     };
   }
-  const src = sources ?? (ctx.root.isLive ? liveSystemdSources(ctx.signal) : fixtureSystemdSources(ctx.root));
   const [stateText, failedText, journal, fstab] = await Promise.all([
-    src.isSystemRunning(), src.failedUnits(), src.previousBoot(), readIfExists(ctx.root.fstab).catch(() => null),
+    readSystemState(ctx), readFailedUnits(ctx), readPreviousBoot(ctx), readIfExists(ctx.root.fstab).catch(() => null),
   ]);
   const state = parseSystemState(stateText);
   const failedUnits = parseFailedUnits(failedText);
@@ -353,13 +344,14 @@ export async function collectSystemd(ctx: ProbeContext, sources?: SystemdSources
     status: "ok",
     ...(notes.length > 0 ? { detail: notes.join("; ").slice(0, 1000) } : {}),
     findings: systemdFindings(state, failedUnits, previous, fstab),
-    systemd: fact,
+    fact,
   };
 }
 
-export const systemdProbe: Probe = {
+export const systemdProbe: Probe<SystemdFact> = {
   name: "systemd",
   description: "systemd state, failed (mount) units, and whether the previous boot entered emergency or rescue mode",
   defaultEnabled: true,
+  fact: SYSTEMD_FACT,
   collect: (ctx) => collectSystemd(ctx),
 };

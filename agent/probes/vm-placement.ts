@@ -32,7 +32,7 @@ import type { HostRoot } from "./host-root.js";
 import { parseNightshiftMetadata, vmMarks, type VmMarks } from "./domain-metadata.js";
 import { networkServers } from "./fstab-parse.js";
 import { parseMountInfo, topMounts, type MountInfoEntry } from "./mountinfo.js";
-import { runTool } from "./run-tool.js";
+import type { HostCommand, HostCommands } from "./commands.js";
 import type { ProbeSettings } from "./settings.js";
 import { formatDuration } from "../../shared/duration.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
@@ -250,22 +250,20 @@ async function readText(file: string): Promise<string | null> {
   }
 }
 
-let liveClockTicks: Promise<number> | null = null;
+const CLK_TCK: HostCommand = {
+  file: "getconf", args: ["CLK_TCK"], timeoutMs: 2_000, once: true,
+  recorded: { name: "getconf-CLK_TCK", missing: { code: 1, stdout: "", stderr: "" } },
+};
 
-/** Clock ticks per second for /proc/<pid>/stat: `getconf CLK_TCK` once per process on a live host. */
-export async function clockTicks(root: HostRoot, signal: AbortSignal): Promise<number> {
-  const fixture = root.commandOutput("getconf-CLK_TCK");
-  if (fixture !== null) {
-    const n = Number((await readText(fixture))?.trim());
-    return Number.isInteger(n) && n > 0 ? n : 100;
+/** Clock ticks per second for /proc/<pid>/stat (`getconf CLK_TCK`, asked once); 100, Linux's, when it cannot be told. */
+export async function clockTicks(commands: HostCommands, signal: AbortSignal): Promise<number> {
+  try {
+    const r = await commands.run(CLK_TCK, signal);
+    const n = Number(r.stdout.trim());
+    return r.code === 0 && Number.isInteger(n) && n > 0 ? n : 100;
+  } catch {
+    return 100;
   }
-  liveClockTicks ??= runTool("getconf", ["CLK_TCK"], { signal, timeoutMs: 2_000 }).then(
-    (r) => {
-      const n = Number(r.stdout.trim());
-      return r.code === 0 && Number.isInteger(n) && n > 0 ? n : 100;
-    },
-    () => 100);
-  return liveClockTicks;
 }
 
 /** "btime" of /proc/stat: the host's boot, seconds since the epoch. */
@@ -340,7 +338,7 @@ export async function collectPlacement(ctx: ProbeContext): Promise<ProbeOutput> 
   let ticks = 100;
   if (facts.some((f) => f.active)) {
     bootTime = parseBootTime((await readText(ctx.root.path("/proc/stat"))) ?? "");
-    ticks = await clockTicks(ctx.root, ctx.signal);
+    ticks = await clockTicks(ctx.commands, ctx.signal);
     if (bootTime === null) notes.push("no btime in /proc/stat: VM uptimes unknown");
   }
 

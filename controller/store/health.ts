@@ -1,12 +1,14 @@
 /**
  * Host health as the agents' probes report it: findings with their
- * first-seen/last-seen/resolved times, mounts, systemd state, probe runs.
+ * first-seen/last-seen/resolved times, probe runs, and the probes' facts
+ * (kept by facts.ts).
  * Also the findings the controller derives itself (unexpected VM stops) and
  * the operator's records of expected stops that prevent them.
  */
 import type { Db } from "./db.js";
 import type { FindingRecord } from "../../shared/api.js";
 import type { Finding, HealthReport, Severity } from "../../shared/protocol/findings.js";
+import { FactStore } from "./facts.js";
 
 
 interface FindingRow {
@@ -31,8 +33,6 @@ export interface FindingQuery {
   includeResolved?: boolean | undefined;
 }
 
-export interface MountRow { host: string; mount_point: string; fstype: string; state: string; network: number }
-export interface HostHealthRow { host: string; systemd_state: string | null; previous_boot_emergency: number | null; reported_at: number }
 export interface ProbeRunRow { host: string; probe: string; status: string; duration_ms: number }
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
@@ -43,25 +43,18 @@ export class HealthStore {
   private readonly touchFinding;
   private readonly openForSource;
   private readonly resolveStmt;
-  private readonly deleteMounts;
-  private readonly insertMount;
-  private readonly upsertHostHealth;
   private readonly insertRun;
+  /** The probes' facts, replaced with each report. */
+  readonly facts: FactStore;
 
   constructor(private readonly db: Db) {
+    this.facts = new FactStore(db);
     this.openByKey = db.prepare("SELECT id FROM findings WHERE host_id = ? AND code = ? AND subject = ? AND resolved_at IS NULL");
     this.insertFinding = db.prepare(`INSERT INTO findings (host_id, code, subject, severity, message, remedy, probe, source,
       first_seen_at, last_seen_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)`);
     this.touchFinding = db.prepare("UPDATE findings SET severity = ?, message = ?, remedy = ?, probe = ?, last_seen_at = ? WHERE id = ?");
     this.openForSource = db.prepare("SELECT id, code, subject, probe FROM findings WHERE host_id = ? AND source = ? AND resolved_at IS NULL");
     this.resolveStmt = db.prepare("UPDATE findings SET resolved_at = ? WHERE id = ?");
-    this.deleteMounts = db.prepare("DELETE FROM mounts WHERE host_id = ?");
-    this.insertMount = db.prepare(`INSERT OR REPLACE INTO mounts (host_id, mount_point, fstype, source, state, in_fstab,
-      network, updated_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?)`);
-    this.upsertHostHealth = db.prepare(`INSERT INTO host_health (host_id, reported_at, systemd_state, failed_units, previous_boot_emergency)
-      VALUES (?, ?, ?, ?, ?) ON CONFLICT (host_id) DO UPDATE SET reported_at = excluded.reported_at,
-      systemd_state = excluded.systemd_state, failed_units = excluded.failed_units,
-      previous_boot_emergency = excluded.previous_boot_emergency`);
     this.insertRun = db.prepare(`INSERT OR REPLACE INTO probe_runs (host_id, probe, status, duration_ms, detail, reported_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
   }
@@ -92,8 +85,8 @@ export class HealthStore {
 
   /**
    * Applies a health report: its findings open or stay open, the agent's
-   * findings it no longer has are resolved, and mounts, systemd state and
-   * probe runs are replaced. Call inside a transaction.
+   * findings it no longer has are resolved, and the facts and probe runs
+   * are replaced. Call inside a transaction.
    */
   applyReport(hostId: number, report: HealthReport, now: number): { opened: number; resolved: number } {
     let opened = 0;
@@ -112,13 +105,7 @@ export class HealthStore {
       this.resolveStmt.run(now, row.id);
       resolved++;
     }
-    this.deleteMounts.run(hostId);
-    for (const m of report.mounts) {
-      this.insertMount.run(hostId, m.mountPoint, m.fstype, m.source, m.state, m.inFstab ? 1 : 0, m.network ? 1 : 0, now);
-    }
-    this.upsertHostHealth.run(hostId, now, report.systemd?.state ?? null, JSON.stringify(report.systemd?.failedUnits ?? []),
-        report.systemd?.previousBootEmergency === undefined || report.systemd?.previousBootEmergency === null
-          ? null : report.systemd.previousBootEmergency ? 1 : 0);
+    this.facts.replace(hostId, report.facts, now);
     for (const p of report.probes) this.insertRun.run(hostId, p.name, p.status, p.durationMs, p.detail ?? null, now);
     return { opened, resolved };
   }
@@ -144,16 +131,6 @@ export class HealthStore {
   openFindings(): { host: string; code: string; severity: string; subject: string }[] {
     return this.db.prepare(`SELECT h.name AS host, f.code, f.severity, f.subject FROM findings f JOIN hosts h ON h.id = f.host_id
       WHERE f.resolved_at IS NULL`).all() as { host: string; code: string; severity: string; subject: string }[];
-  }
-
-  mounts(): MountRow[] {
-    return this.db.prepare("SELECT h.name AS host, m.mount_point, m.fstype, m.state, m.network FROM mounts m JOIN hosts h ON h.id = m.host_id")
-      .all() as MountRow[];
-  }
-
-  hostHealth(): HostHealthRow[] {
-    return this.db.prepare(`SELECT h.name AS host, x.systemd_state, x.previous_boot_emergency, x.reported_at
-      FROM host_health x JOIN hosts h ON h.id = x.host_id`).all() as HostHealthRow[];
   }
 
   probeRuns(): ProbeRunRow[] {

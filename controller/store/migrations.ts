@@ -412,6 +412,38 @@ export const MIGRATIONS: readonly Migration[] = [
       ALTER TABLE hosts ADD COLUMN libvirt_since INTEGER;
     `,
   },
+  {
+    version: 13,
+    name: "probe facts: each probe's fact as JSON, one row per host and probe",
+    sql: `
+      -- A health report's facts (shared/facts/), each as its probe sent it, checked against its
+      -- schema; replaced as a whole by the host's next report. The mounts and host_health tables
+      -- held the two facts there were before; their rows move here as the facts they were.
+      CREATE TABLE probe_facts (
+        host_id INTEGER NOT NULL REFERENCES hosts(id) ON DELETE CASCADE,
+        probe TEXT NOT NULL,
+        fact TEXT NOT NULL,
+        reported_at INTEGER NOT NULL,
+        PRIMARY KEY (host_id, probe)
+      );
+      INSERT INTO probe_facts (host_id, probe, fact, reported_at)
+        SELECT host_id, 'mounts',
+               json_group_array(json_object('mountPoint', mount_point, 'fstype', fstype, 'source', source, 'state', state,
+                 'inFstab', json(CASE in_fstab WHEN 0 THEN 'false' ELSE 'true' END),
+                 'network', json(CASE network WHEN 0 THEN 'false' ELSE 'true' END))),
+               max(updated_at)
+        FROM (SELECT * FROM mounts ORDER BY host_id, mount_point) GROUP BY host_id;
+      -- A report without the systemd fact left systemd_state NULL: no fact.
+      INSERT INTO probe_facts (host_id, probe, fact, reported_at)
+        SELECT host_id, 'systemd',
+               json_object('state', systemd_state, 'failedUnits', json(failed_units),
+                 'previousBootEmergency', json(CASE previous_boot_emergency WHEN 1 THEN 'true' WHEN 0 THEN 'false' ELSE 'null' END)),
+               reported_at
+        FROM host_health WHERE systemd_state IS NOT NULL;
+      DROP TABLE mounts;
+      DROP TABLE host_health;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -2,20 +2,25 @@
  * Findings: what the agent's probes found wrong (or worth knowing) on a host,
  * with a stable code, a severity, the thing concerned and a concrete remedy.
  * Codes are listed with their meaning and remedy in the README; never reuse
- * a code for another meaning.
+ * a code for another meaning. A health report carries them with each probe's
+ * run and the probes' facts (shared/facts/), each under its probe's name.
  */
 import { z } from "zod";
+import { clipText } from "./clip.js";
+import { FactsSchema } from "../facts/index.js";
+
+export { clipText } from "./clip.js";
+export { MAX_MOUNT_FACTS, MOUNT_FACT_LIMITS, MountFactSchema, type MountFact } from "../facts/mounts.js";
+export { SYSTEMD_FACT_LIMITS, SystemdFactSchema, type SystemdFact } from "../facts/systemd.js";
+export type { Facts } from "../facts/index.js";
 
 export const SEVERITIES = ["critical", "warning", "info"] as const;
 
 /** The schema's bounds, for the agent to fit its reports to (agent/daemon/health-fit.ts). */
 export const FINDING_LIMITS = { code: 64, subject: 512, message: 2048, remedy: 2048, probe: 64 } as const;
 export const PROBE_RUN_LIMITS = { name: 64, detail: 1024 } as const;
-export const MOUNT_FACT_LIMITS = { mountPoint: 4096, fstype: 64, source: 4096 } as const;
-export const SYSTEMD_FACT_LIMITS = { state: 32, failedUnits: 1000, unit: 256 } as const;
 export const MAX_PROBE_RUNS = 100;
 export const MAX_FINDINGS = 10_000;
-export const MAX_MOUNT_FACTS = 10_000;
 export type Severity = (typeof SEVERITIES)[number];
 
 export const FindingSchema = z.object({
@@ -41,48 +46,14 @@ export const ProbeRunSchema = z.object({
 });
 export type ProbeRun = z.infer<typeof ProbeRunSchema>;
 
-/** A mount's health as the mounts probe saw it. */
-export const MountFactSchema = z.object({
-  mountPoint: z.string().max(MOUNT_FACT_LIMITS.mountPoint),
-  fstype: z.string().max(MOUNT_FACT_LIMITS.fstype),
-  source: z.string().max(MOUNT_FACT_LIMITS.source),
-  state: z.enum(["up", "hung", "missing", "empty"]),
-  /** Whether fstab lists it. */
-  inFstab: z.boolean(),
-  network: z.boolean(),
-});
-export type MountFact = z.infer<typeof MountFactSchema>;
-
-export const SystemdFactSchema = z.object({
-  /** `systemctl is-system-running`: running, degraded, maintenance, starting, ...; "absent" without systemd. */
-  state: z.string().max(SYSTEMD_FACT_LIMITS.state),
-  failedUnits: z.array(z.string().max(SYSTEMD_FACT_LIMITS.unit)).max(SYSTEMD_FACT_LIMITS.failedUnits),
-  /** The previous boot entered emergency or rescue mode (null: unknown, e.g. no persistent journal). */
-  previousBootEmergency: z.boolean().nullable(),
-});
-export type SystemdFact = z.infer<typeof SystemdFactSchema>;
-
-/** Everything one run of the probes produced: findings plus facts for metrics. */
+/** Everything one run of the probes produced: findings, plus each probe's fact under its name. */
 export const HealthReportSchema = z.object({
   collectedAt: z.iso.datetime({ offset: true }),
   probes: z.array(ProbeRunSchema).max(MAX_PROBE_RUNS),
   findings: z.array(FindingSchema).max(MAX_FINDINGS),
-  mounts: z.array(MountFactSchema).max(MAX_MOUNT_FACTS),
-  systemd: SystemdFactSchema.nullable(),
+  facts: FactsSchema,
 });
 export type HealthReport = z.infer<typeof HealthReportSchema>;
-
-/**
- * `text` cut to at most `max` UTF-16 code units (what the schema's max()
- * counts), with "…" when cut, never between the halves of a surrogate pair.
- */
-export function clipText(text: string, max: number): string {
-  if (text.length <= max) return text;
-  let end = max - 1;
-  const last = text.charCodeAt(end - 1);
-  if (last >= 0xd800 && last <= 0xdbff) end--;
-  return `${text.slice(0, end)}…`;
-}
 
 /** A finding within the schema's string bounds (an empty subject becomes "-"). */
 export function clipFinding<F extends Omit<Finding, "probe"> & { probe?: string }>(f: F): F {
@@ -96,12 +67,21 @@ export function clipFinding<F extends Omit<Finding, "probe"> & { probe?: string 
   };
 }
 
-/** A report as the controller receives it: the lists' items and the systemd fact are checked one by one (items.ts). */
+/** How many facts a report may carry: one per probe run at most. */
+const MAX_FACTS = MAX_PROBE_RUNS;
+
+/**
+ * A report as the controller receives it: its lists' items and each fact are
+ * checked one by one (items.ts). `mounts` and `systemd` are where agents before
+ * facts were keyed by probe sent those two facts; read only when `facts` is absent.
+ */
 export const HealthReportEnvelopeSchema = z.object({
   collectedAt: z.iso.datetime({ offset: true }),
   probes: z.array(z.unknown()).max(MAX_PROBE_RUNS),
   findings: z.array(z.unknown()).max(MAX_FINDINGS),
-  mounts: z.array(z.unknown()).max(MAX_MOUNT_FACTS),
-  systemd: z.unknown(),
+  facts: z.record(z.string().max(PROBE_RUN_LIMITS.name), z.unknown())
+    .refine((facts) => Object.keys(facts).length <= MAX_FACTS, { message: `at most ${MAX_FACTS} facts` }).optional(),
+  mounts: z.array(z.unknown()).optional(),
+  systemd: z.unknown().optional(),
 });
 export type HealthReportEnvelope = z.infer<typeof HealthReportEnvelopeSchema>;

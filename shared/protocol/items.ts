@@ -1,56 +1,27 @@
 /**
  * Per-item checks of the agent's list messages. A frame is validated as an
  * envelope (codec.ts: version, type, the lists' lengths); each item in it —
- * an inventory's domain, a batch's event, a health report's finding, mount,
- * probe run, systemd fact — is checked here on its own, so an item that breaks
- * the protocol's limits is refused alone, named, and the rest is taken.
+ * an inventory's domain, a batch's event, a health report's finding, probe
+ * run and each probe's fact (a list fact item by item, shared/facts/) — is
+ * checked here on its own, so an item that breaks the protocol's limits is
+ * refused alone, named, and the rest is taken.
  */
 import type { z } from "zod";
 import {
   DomainEventSchema, DomainSchema, type AgentFrame, type AgentMessage, type Domain, type DomainEventMessage, type HealthEnvelope,
 } from "./messages.js";
-import { FindingSchema, MountFactSchema, ProbeRunSchema, SystemdFactSchema, type HealthReport } from "./findings.js";
+import { FindingSchema, ProbeRunSchema, type HealthReport } from "./findings.js";
+import { factSpec, type Facts } from "../facts/index.js";
+import { MAX_ISSUES, clipLabel, describeIssues, stringField, type RefusedItem } from "./refused.js";
 
-export type RefusedKind = "domain" | "event" | "finding" | "mount" | "probe" | "systemd";
-
-export interface RefusedItem {
-  kind: RefusedKind;
-  /** Where it was in its message: "domains[3]", "report.systemd". */
-  path: string;
-  /** What it names, as far as that can be read: "'web1' (uuid)", an event's id, a finding's code; null when nothing can. */
-  label: string | null;
-  /** What is wrong: up to 5 issues, each with its path inside the item. */
-  problem: string;
-  /** The item as it arrived. */
-  raw: unknown;
-}
+export { describeIssues, type RefusedItem } from "./refused.js";
 
 export interface ItemCheck<T> {
   accepted: T[];
   refused: RefusedItem[];
 }
 
-const MAX_ISSUES = 5;
-/** Labels quote what the agent sent; a 10,000-character name must not become a 10,000-character error. */
-const MAX_LABEL_CHARS = 120;
 const UUID = /^[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}$/i;
-
-export function describeIssues(error: z.ZodError): string {
-  return error.issues.slice(0, MAX_ISSUES).map((i) => `${i.path.join(".") || "(item)"}: ${i.message}`).join("; ");
-}
-
-function clip(text: string): string {
-  return text.length > MAX_LABEL_CHARS ? `${text.slice(0, MAX_LABEL_CHARS - 1)}…` : text;
-}
-
-function field(raw: unknown, key: string): unknown {
-  return typeof raw === "object" && raw !== null ? (raw as Record<string, unknown>)[key] : undefined;
-}
-
-function stringField(raw: unknown, key: string): string | null {
-  const value = field(raw, key);
-  return typeof value === "string" && value.length > 0 ? value : null;
-}
 
 /** A refused domain's or event's UUID, when it has a well-formed one. */
 export function usableUuid(raw: unknown): string | null {
@@ -69,7 +40,7 @@ export function domainName(raw: unknown): string | null {
   return stringField(raw, "name");
 }
 
-function checkEach<T>(kind: RefusedKind, schema: z.ZodType<T>, items: readonly unknown[], path: string,
+function checkEach<T>(kind: string, schema: z.ZodType<T>, items: readonly unknown[], path: string,
   label: (raw: unknown) => string | null): ItemCheck<T> {
   const accepted: T[] = [];
   const refused: RefusedItem[] = [];
@@ -85,7 +56,7 @@ function domainLabel(raw: unknown): string | null {
   const name = domainName(raw);
   const uuid = usableUuid(raw);
   if (name === null) return uuid;
-  return uuid === null ? `'${clip(name)}'` : `'${clip(name)}' (${uuid})`;
+  return uuid === null ? `'${clipLabel(name)}'` : `'${clipLabel(name)}' (${uuid})`;
 }
 
 export function checkDomains(domains: readonly unknown[]): ItemCheck<Domain> {
@@ -96,24 +67,44 @@ export function checkEvents(events: readonly unknown[]): ItemCheck<DomainEventMe
   return checkEach("event", DomainEventSchema, events, "events", usableEventId);
 }
 
-/** A health report with each probe run, finding and mount checked on its own; a bad systemd fact becomes null. */
+/** Where a report's facts are: `facts`, or for an agent from before facts were keyed by probe, `mounts` and `systemd`. */
+function rawFacts(report: HealthEnvelope["report"]): { probe: string; path: string; raw: unknown }[] {
+  if (report.facts !== undefined) return Object.entries(report.facts).map(([probe, raw]) => ({ probe, path: `facts.${probe}`, raw }));
+  const legacy: { probe: string; path: string; raw: unknown }[] = [];
+  if (report.mounts !== undefined) legacy.push({ probe: "mounts", path: "mounts", raw: report.mounts });
+  // null was that shape's "no systemd fact".
+  if (report.systemd !== undefined && report.systemd !== null) legacy.push({ probe: "systemd", path: "systemd", raw: report.systemd });
+  return legacy;
+}
+
+/** Each probe's fact checked against its spec: what could be taken, and what was refused. */
+function checkFacts(report: HealthEnvelope["report"]): { facts: Facts; refused: RefusedItem[] } {
+  const facts: Record<string, unknown> = {};
+  const refused: RefusedItem[] = [];
+  for (const { probe, path, raw } of rawFacts(report)) {
+    const spec = factSpec(probe);
+    if (!spec) {
+      refused.push({ kind: "fact", path, label: clipLabel(probe), problem: `no probe this controller knows reports a fact named '${clipLabel(probe)}'`, raw });
+      continue;
+    }
+    const checked = spec.check(raw, path);
+    if (checked.value !== undefined) facts[probe] = checked.value;
+    refused.push(...checked.refused);
+  }
+  return { facts: facts as Facts, refused };
+}
+
+/** A health report with each probe run, finding and fact checked on its own; a fact refused whole counts as none. */
 export function checkHealthReport(report: HealthEnvelope["report"]): { report: HealthReport; refused: RefusedItem[] } {
   const probes = checkEach("probe", ProbeRunSchema, report.probes, "probes", (raw) => stringField(raw, "name"));
   const findings = checkEach("finding", FindingSchema, report.findings, "findings", (raw) => {
     const code = stringField(raw, "code");
-    return code === null ? null : clip(code);
+    return code === null ? null : clipLabel(code);
   });
-  const mounts = checkEach("mount", MountFactSchema, report.mounts, "mounts", (raw) => {
-    const mountPoint = stringField(raw, "mountPoint");
-    return mountPoint === null ? null : clip(mountPoint);
-  });
-  const refused = [...probes.refused, ...findings.refused, ...mounts.refused];
-  const systemd = SystemdFactSchema.nullable().safeParse(report.systemd);
-  if (!systemd.success) refused.push({ kind: "systemd", path: "systemd", label: null, problem: describeIssues(systemd.error), raw: report.systemd });
+  const facts = checkFacts(report);
   return {
-    report: { collectedAt: report.collectedAt, probes: probes.accepted, findings: findings.accepted, mounts: mounts.accepted,
-      systemd: systemd.success ? systemd.data : null },
-    refused,
+    report: { collectedAt: report.collectedAt, probes: probes.accepted, findings: findings.accepted, facts: facts.facts },
+    refused: [...probes.refused, ...findings.refused, ...facts.refused],
   };
 }
 

@@ -13,7 +13,7 @@ import { pino } from "pino";
 import { startController, type RunningController } from "../../../controller/server.js";
 import { ControllerConfigSchema } from "../../../controller/config.js";
 import { sampleDomain, TestAgent } from "../../helpers/ws-agent.js";
-import type { HealthReport } from "../../../shared/protocol/findings.js";
+import type { HealthReport, MountFact, SystemdFact } from "../../../shared/protocol/findings.js";
 
 let controller: RunningController;
 let dataDir: string;
@@ -34,7 +34,10 @@ const NFS_FINDING = {
   remedy: "nas01:/vmstore /srv/nas nfs defaults,nofail,_netdev,x-systemd.mount-timeout=30 0 0",
 };
 
-function report(findings: HealthReport["findings"], extra: Partial<HealthReport> = {}): HealthReport {
+/** A report as an agent from before facts were keyed by probe sent it: `mounts` and `systemd` beside the findings. */
+type PreviousReport = Omit<HealthReport, "facts"> & { mounts: MountFact[]; systemd: SystemdFact | null };
+
+function report(findings: HealthReport["findings"], extra: Partial<PreviousReport> = {}): PreviousReport {
   return {
     collectedAt: new Date().toISOString(),
     probes: [{ name: "fstab", status: "ok", durationMs: 3.5 }, { name: "mounts", status: "ok", durationMs: 12 },
@@ -49,7 +52,7 @@ function report(findings: HealthReport["findings"], extra: Partial<HealthReport>
   };
 }
 
-async function sendHealth(r: HealthReport): Promise<void> {
+async function sendHealth(r: PreviousReport): Promise<void> {
   agent.send({ v: 1, type: "health", report: r });
   // The store writer commits in the next turn; the API then sees it.
   await new Promise((res) => setTimeout(res, 100));

@@ -12,6 +12,7 @@ import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { fstabProbe } from "../../../../agent/probes/fstab.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { liveCommands } from "../../../../agent/probes/live-commands.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import { HealthReportSchema, type HealthReport } from "../../../../shared/protocol/findings.js";
@@ -28,7 +29,7 @@ async function probe(fstab: string, probeTimeoutMs: number): Promise<{ report: H
   const sampler = await sampleChildren(process.pid, "getent");
   const started = performance.now();
   const report = await runProbes([fstabProbe], {
-    root: new HostRoot("/", fstab), settings: ProbeSettingsSchema.parse({ probeTimeout: `${probeTimeoutMs}ms` }), libvirt: null, log: pino({ level: "silent" }), now: () => new Date(),
+    root: new HostRoot("/", fstab), commands: liveCommands(), settings: ProbeSettingsSchema.parse({ probeTimeout: `${probeTimeoutMs}ms` }), libvirt: null, log: pino({ level: "silent" }), now: () => new Date(),
   });
   const ms = performance.now() - started;
   const children = await sampler.stop();

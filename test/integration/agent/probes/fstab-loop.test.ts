@@ -14,6 +14,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { fstabProbe } from "../../../../agent/probes/fstab.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { liveCommands } from "../../../../agent/probes/live-commands.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { HealthReport } from "../../../../shared/protocol/findings.js";
@@ -54,7 +55,7 @@ async function probe(fstabText: string): Promise<HealthReport> {
   const file = path.join(dir, `fstab-${Math.random().toString(36).slice(2)}`);
   fs.writeFileSync(file, fstabText);
   return runProbes([fstabProbe], {
-    root: new HostRoot("/", file), settings: ProbeSettingsSchema.parse({}), libvirt: null, log: pino({ level: "silent" }), now: () => new Date(),
+    root: new HostRoot("/", file), commands: liveCommands(), settings: ProbeSettingsSchema.parse({}), libvirt: null, log: pino({ level: "silent" }), now: () => new Date(),
   });
 }
 

@@ -27,6 +27,7 @@ import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { WebSocket, WebSocketServer } from "ws";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { liveCommands } from "../../../../agent/probes/live-commands.js";
 import { MountChecker } from "../../../../agent/probes/mount-responsiveness.js";
 import { parseMountInfo } from "../../../../agent/probes/mountinfo.js";
 import { createMountsProbe } from "../../../../agent/probes/mounts.js";
@@ -182,11 +183,11 @@ function settingsFor() {
 
 async function runOnce(probe: ReturnType<typeof createMountsProbe>, fstab: string): Promise<{ report: HealthReport; ms: number }> {
   const t0 = performance.now();
-  const report = await runProbes([probe], { root: new HostRoot("/", fstab), settings: settingsFor(), libvirt: null, log, now: () => new Date() });
+  const report = await runProbes([probe], { root: new HostRoot("/", fstab), commands: liveCommands(), settings: settingsFor(), libvirt: null, log, now: () => new Date() });
   return { report, ms: performance.now() - t0 };
 }
 
-const stateOf = (report: HealthReport, mp: string) => report.mounts.find((m) => m.mountPoint === mp)?.state;
+const stateOf = (report: HealthReport, mp: string) => report.facts.mounts?.find((m) => m.mountPoint === mp)?.state;
 
 beforeAll(() => {
   expect(existsSync("/usr/bin/bindfs"), "bindfs missing: apt-get install -y --no-install-recommends bindfs").toBe(true);
@@ -228,7 +229,7 @@ describe("hung FUSE mount (bindfs stopped with SIGSTOP)", () => {
     const healthy = await runOnce(probe, fstab);
     expect(healthy.report.probes[0]).toMatchObject({ name: "mounts", status: "ok" });
     expect(stateOf(healthy.report, mnt)).toBe("up");
-    expect(healthy.report.mounts.find((m) => m.mountPoint === mnt)).toMatchObject({ fstype: "fuse", inFstab: true, network: true });
+    expect(healthy.report.facts.mounts?.find((m) => m.mountPoint === mnt)).toMatchObject({ fstype: "fuse", inFstab: true, network: true });
 
     daemon.kill("SIGSTOP");
     const meter = await responsiveness();

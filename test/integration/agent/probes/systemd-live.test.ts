@@ -12,6 +12,7 @@ import { Writable } from "node:stream";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { liveCommands } from "../../../../agent/probes/live-commands.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import { systemdProbe } from "../../../../agent/probes/systemd.js";
@@ -43,7 +44,7 @@ describe("systemd probe on this machine", () => {
   it.runIf(!systemdPresent)("without systemd as PID 1: not-applicable, state absent, no findings, no command, no log, < 1 s", async () => {
     const t0 = performance.now();
     const report = HealthReportSchema.parse(await runProbes([systemdProbe], {
-      root: new HostRoot("/"), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date(),
+      root: new HostRoot("/"), commands: liveCommands(), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date(),
     }));
     const elapsed = performance.now() - t0;
     console.log(`systemd probe (absent): ${report.probes[0]!.durationMs.toFixed(2)} ms in the runner, ${elapsed.toFixed(2)} ms overall`);
@@ -51,7 +52,7 @@ describe("systemd probe on this machine", () => {
       name: "systemd", status: "not-applicable", durationMs: expect.any(Number),
       detail: "systemd is not the init system here (no /run/systemd/system)",
     }]);
-    expect(report.systemd).toEqual({ state: "absent", failedUnits: [], previousBootEmergency: null });
+    expect(report.facts.systemd).toEqual({ state: "absent", failedUnits: [], previousBootEmergency: null });
     expect(report.findings).toEqual([]);
     expect(elapsed).toBeLessThan(1_000);
     expect(existsSync(path.join(dir, "calls"))).toBe(false);
@@ -60,19 +61,19 @@ describe("systemd probe on this machine", () => {
 
   it.runIf(!systemdPresent)("called directly, many times, it never throws", async () => {
     const ctx = {
-      root: new HostRoot("/"), settings: ProbeSettingsSchema.parse({}), libvirt: null, log,
+      root: new HostRoot("/"), commands: liveCommands(), settings: ProbeSettingsSchema.parse({}), libvirt: null, log,
       signal: new AbortController().signal, now: () => new Date(),
     };
     const outs = await Promise.all(Array.from({ length: 20 }, () => systemdProbe.collect(ctx)));
-    expect(new Set(outs.map((o) => `${o.status}/${o.systemd?.state}/${o.findings.length}`))).toEqual(new Set(["not-applicable/absent/0"]));
+    expect(new Set(outs.map((o) => `${o.status}/${o.fact?.state}/${o.findings.length}`))).toEqual(new Set(["not-applicable/absent/0"]));
   });
 
   it.runIf(systemdPresent)("with systemd: a real state, within the probe timeout", async () => {
     const report = HealthReportSchema.parse(await runProbes([systemdProbe], {
-      root: new HostRoot("/"), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date(),
+      root: new HostRoot("/"), commands: liveCommands(), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date(),
     }));
     expect(report.probes[0]!.status).toBe("ok");
-    expect(report.systemd?.state).toMatch(/^(running|degraded|maintenance|starting|initializing|stopping)$/);
+    expect(report.facts.systemd?.state).toMatch(/^(running|degraded|maintenance|starting|initializing|stopping)$/);
     expect(await readFile(path.join(dir, "calls"), "utf8")).toContain("systemctl is-system-running");
   });
 });

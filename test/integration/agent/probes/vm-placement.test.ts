@@ -12,6 +12,7 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { LibvirtConnection } from "../../../../agent/libvirt/connection.js";
 import { NIGHTSHIFT_VM_NS } from "../../../../agent/probes/domain-metadata.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import { vmPlacementProbe } from "../../../../agent/probes/vm-placement.js";
@@ -70,7 +71,7 @@ afterAll(async () => {
 describe("vm-placement against libvirtd's test driver", () => {
   it("finds exactly the critical VM without autostart, the HA pair on one NFS mount, ha1's uptime and the metadata typo", async () => {
     const report = HealthReportSchema.parse(await runProbes([vmPlacementProbe], {
-      root: new HostRoot(dir), libvirt: conn, log: pino({ level: "silent" }), now: () => new Date("2025-01-01T00:00:00Z"),
+      root: new HostRoot(dir), commands: recordedCommands(new HostRoot(dir)), libvirt: conn, log: pino({ level: "silent" }), now: () => new Date("2025-01-01T00:00:00Z"),
       settings: ProbeSettingsSchema.parse({ maxVmUptime: "30d", criticalVms: [`${prefix}auto`] }),
     }));
     expect(report.probes).toEqual([expect.objectContaining({ name: "vm-placement", status: "ok" })]);
@@ -119,7 +120,7 @@ describe("vm-placement against libvirtd's test driver", () => {
 
   it("a running test-driver domain without a pid file gets no uptime finding, whatever the limit", async () => {
     const report = await runProbes([vmPlacementProbe], {
-      root: new HostRoot(dir), libvirt: conn, log: pino({ level: "silent" }), now: () => new Date("2099-01-01T00:00:00Z"),
+      root: new HostRoot(dir), commands: recordedCommands(new HostRoot(dir)), libvirt: conn, log: pino({ level: "silent" }), now: () => new Date("2099-01-01T00:00:00Z"),
       settings: ProbeSettingsSchema.parse({ maxVmUptime: "0.0001d" }),
     });
     expect(report.probes[0]!.status).toBe("ok");

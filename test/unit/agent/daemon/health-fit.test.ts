@@ -14,7 +14,7 @@ function finding(i: number, severity: Severity, size = 1000): Finding {
 }
 
 function report(findings: Finding[], mounts: MountFact[] = []): HealthReport {
-  return { collectedAt: "2025-03-01T00:00:00.000Z", probes: [{ name: "fstab", status: "ok", durationMs: 1 }], findings, mounts, systemd: null };
+  return { collectedAt: "2025-03-01T00:00:00.000Z", probes: [{ name: "fstab", status: "ok", durationMs: 1 }], findings, facts: { mounts } };
 }
 
 const bytes = (r: HealthReport) => Buffer.byteLength(encodeMessage({ type: "health", report: r }));
@@ -30,7 +30,7 @@ describe("fitHealthReport", () => {
   it("passes a report that fits as it is, and says so", () => {
     const r = report([finding(1, "critical"), finding(2, "info")]);
     const fitted = fitHealthReport(r);
-    expect(fitted).toEqual({ report: r, bytes: bytes(r), originalBytes: 0, droppedFindings: 0, droppedMounts: 0 });
+    expect(fitted).toEqual({ report: r, bytes: bytes(r), originalBytes: 0, droppedFindings: 0, droppedFacts: {} });
   });
 
   it("clips strings to the schema's bounds, so one long line does not get the whole report refused", () => {
@@ -78,8 +78,8 @@ describe("fitHealthReport", () => {
     const fitted = fitHealthReport(report(findings, mounts));
     expectAccepted(fitted.report);
     expect(fitted.report.findings).toHaveLength(10_000);
-    expect(fitted.report.mounts).toHaveLength(10_000);
-    expect([fitted.droppedFindings, fitted.droppedMounts]).toEqual([2001, 2000]);
+    expect(fitted.report.facts.mounts).toHaveLength(10_000);
+    expect([fitted.droppedFindings, fitted.droppedFacts.mounts]).toEqual([2001, 2000]);
     expect(fitted.report.findings.at(-1)!.message).toContain("2001 of 12000 findings (2001 info; NS_TEST_INFO ×2001) and 2000 of 12000 mount facts");
   });
 
@@ -88,7 +88,7 @@ describe("fitHealthReport", () => {
     const fitted = fitHealthReport(report([finding(1, "info")], mounts));
     expectAccepted(fitted.report);
     expect(fitted.droppedFindings).toBe(0);
-    expect(fitted.droppedMounts).toBeGreaterThan(0);
+    expect(fitted.droppedFacts.mounts).toBeGreaterThan(0);
     expect(fitted.report.findings.map((f) => [f.code, f.severity])).toEqual([["NS_TEST_INFO", "info"], [REPORT_TRUNCATED_CODE, "warning"]]);
   });
 });

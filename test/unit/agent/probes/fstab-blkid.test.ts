@@ -8,9 +8,11 @@ import { describe, expect, it } from "vitest";
 import { DeviceResolver, parseBlkidExport } from "../../../../agent/probes/blkid.js";
 import { runTool } from "../../../../agent/probes/run-tool.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/hosts/${name}`, import.meta.url));
 const signal = new AbortController().signal;
+const recorded = (name: string) => recordedCommands(new HostRoot(fixture(name)));
 
 describe("parseBlkidExport", () => {
   it("reads blocks separated by blank lines and undoes blkid's backslash escapes", () => {
@@ -31,7 +33,7 @@ describe("parseBlkidExport", () => {
 
 describe("DeviceResolver in fixture trees", () => {
   it("resolves tags, by-id links to listed devices, /dev/mapper names, and device nodes blkid did not list", async () => {
-    const resolver = await DeviceResolver.open(new HostRoot(fixture("escapes-and-kinds")), signal);
+    const resolver = await DeviceResolver.open(new HostRoot(fixture("escapes-and-kinds")), recorded("escapes-and-kinds"), signal);
     expect(await resolver.resolve("LABEL=vm images")).toMatchObject({ exists: true, device: "/dev/sdb1", fstype: "xfs" });
     expect(await resolver.resolve("PARTLABEL=backups")).toMatchObject({ exists: true, device: "/dev/sdb3", fstype: "btrfs" });
     expect(await resolver.resolve("/dev/disk/by-id/ata-SAMSUNG_MZ7LH960-S45NNE0M123456-part1"))
@@ -42,7 +44,7 @@ describe("DeviceResolver in fixture trees", () => {
   });
 
   it("reports what is missing, with a device whose tag differs only in case", async () => {
-    const resolver = await DeviceResolver.open(new HostRoot(fixture("missing-device")), signal);
+    const resolver = await DeviceResolver.open(new HostRoot(fixture("missing-device")), recorded("missing-device"), signal);
     expect(await resolver.resolve("/dev/sdc1")).toEqual({ exists: false, device: null, fstype: null, uuid: null, caseMismatch: null });
     expect(await resolver.resolve("none")).toMatchObject({ exists: false });
     const upper = await resolver.resolve("UUID=9B1D7C3E-5F2A-4B8C-A1D3-E4F5A6B7C8D9");
@@ -50,7 +52,7 @@ describe("DeviceResolver in fixture trees", () => {
   });
 
   it("fails with NS_ERR_BLKID when the tree has no recorded blkid output", async () => {
-    await expect(DeviceResolver.open(new HostRoot(fixture("no-blkid")), signal)).rejects.toMatchObject({ code: "NS_ERR_BLKID" });
+    await expect(DeviceResolver.open(new HostRoot(fixture("no-blkid")), recorded("no-blkid"), signal)).rejects.toMatchObject({ code: "NS_ERR_BLKID" });
   });
 });
 

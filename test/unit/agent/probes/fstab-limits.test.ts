@@ -16,6 +16,8 @@ import { fstabProbe } from "../../../../agent/probes/fstab.js";
 import { MORE_LINES_SUBJECT } from "../../../../agent/probes/fstab-findings.js";
 import { MAX_FSTAB_BYTES, readFstab } from "../../../../agent/probes/fstab-read.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
+import type { AnyProbe } from "../../../../agent/probes/types.js";
 import { MORE_MOUNT_POINTS_SUBJECT, mountsProbe } from "../../../../agent/probes/mounts.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
@@ -33,11 +35,12 @@ function file(content: string | Buffer): string {
 }
 
 /** A fixture-like root (no blkid recording: devices unchecked) with its fstab at `fstab`. */
-async function probe(fstab: string, probes = [fstabProbe]): Promise<HealthReport> {
+async function probe(fstab: string, probes: AnyProbe[] = [fstabProbe]): Promise<HealthReport> {
   const root = fs.mkdtempSync(path.join(dir, "root-"));
   fs.mkdirSync(path.join(root, "proc/self"), { recursive: true });
   fs.writeFileSync(path.join(root, "proc/self/mountinfo"), "27 1 254:0 / / rw,relatime - ext4 /dev/vda rw\n");
-  const report = await runProbes(probes, { root: new HostRoot(root, fstab), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date() });
+  const tree = new HostRoot(root, fstab);
+  const report = await runProbes(probes, { root: tree, commands: recordedCommands(tree), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date() });
   HealthReportSchema.parse(report);
   return report;
 }
@@ -107,8 +110,8 @@ describe("mounts probe on damaged files", () => {
     const lines = [...Array.from({ length: 30 }, (_, i) => `/dev/vdz${i} /srv/gone-${String(i).padStart(2, "0")} ext4 defaults 0 2`),
       "/dev/vdy1 relative ext4 defaults 0 2", "/dev/vdy2 none ext4 defaults 0 2"];
     const r = await probe(file(lines.join("\n") + "\n"), [mountsProbe]);
-    expect(r.mounts.map((m) => m.mountPoint)).not.toContain("relative");
-    expect(r.mounts).toHaveLength(30);
+    expect(r.facts.mounts!.map((m) => m.mountPoint)).not.toContain("relative");
+    expect(r.facts.mounts).toHaveLength(30);
     const notMounted = r.findings.filter((f) => f.code === "NS_MOUNT_NOT_MOUNTED");
     expect(notMounted).toHaveLength(21);
     expect(notMounted[20]).toMatchObject({ subject: MORE_MOUNT_POINTS_SUBJECT, severity: "critical" });
@@ -120,7 +123,7 @@ describe("fstab probe out of time", () => {
   it("past its deadline, names are not looked up and devices not checked, and it says so instead of timing out", async () => {
     const incident = fileURLToPath(new URL("../../../fixtures/hosts/incident", import.meta.url));
     const out = await fstabProbe.collect({
-      root: new HostRoot(incident), settings: ProbeSettingsSchema.parse({}), libvirt: null, signal: new AbortController().signal, log,
+      root: new HostRoot(incident), commands: recordedCommands(new HostRoot(incident)), settings: ProbeSettingsSchema.parse({}), libvirt: null, signal: new AbortController().signal, log,
       now: () => new Date(), deadline: performance.now() - 1,
     });
     const codes = out.findings.map((f) => [f.code, f.severity, f.subject]);

@@ -13,6 +13,7 @@ import { pino } from "pino";
 import { afterAll, describe, expect, it } from "vitest";
 import { FSTAB_CODES, NETWORK_MOUNT_TIMEOUT_OPTION, fstabProbe } from "../../../../agent/probes/fstab.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 import { PROBES } from "../../../../agent/probes/index.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
@@ -22,7 +23,7 @@ const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/hosts
 const log = pino({ level: "silent" });
 
 async function check(root: HostRoot): Promise<HealthReport> {
-  const report = await runProbes([fstabProbe], { root, settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date() });
+  const report = await runProbes([fstabProbe], { root, commands: recordedCommands(root), settings: ProbeSettingsSchema.parse({}), libvirt: null, log, now: () => new Date() });
   HealthReportSchema.parse(report);
   return report;
 }

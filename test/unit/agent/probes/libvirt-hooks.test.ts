@@ -9,6 +9,7 @@ import path from "node:path";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 import { collectHooks, realPathInRoot } from "../../../../agent/probes/libvirt-hooks.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { ProbeContext } from "../../../../agent/probes/types.js";
@@ -17,7 +18,7 @@ let dir: string;
 
 function ctx(rootDir: string): ProbeContext {
   return {
-    root: new HostRoot(rootDir), settings: ProbeSettingsSchema.parse({}), libvirt: null,
+    root: new HostRoot(rootDir), commands: recordedCommands(new HostRoot(rootDir)), settings: ProbeSettingsSchema.parse({}), libvirt: null,
     signal: new AbortController().signal, log: pino({ level: "silent" }), now: () => new Date(),
   };
 }

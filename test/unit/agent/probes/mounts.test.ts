@@ -9,33 +9,34 @@ import { pino } from "pino";
 import { describe, expect, it } from "vitest";
 import { parseFstab } from "../../../../agent/probes/fstab-parse.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 import { MountChecker, type MountCommands } from "../../../../agent/probes/mount-responsiveness.js";
 import { parseMountInfo } from "../../../../agent/probes/mountinfo.js";
 import { compareOptions, createMountsProbe, mountsProbe, normalizeMountPoint, shellWord } from "../../../../agent/probes/mounts.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { ProbeContext, ProbeOutput } from "../../../../agent/probes/types.js";
-import { MountFactSchema } from "../../../../shared/protocol/findings.js";
+import { MountFactSchema, type MountFact } from "../../../../shared/protocol/findings.js";
 
 const fixture = (name: string) => fileURLToPath(new URL(`../../../fixtures/hosts/${name}/`, import.meta.url));
 const log = pino({ level: "silent" });
 
 function ctx(root: HostRoot, settings: Record<string, unknown> = {}): ProbeContext {
   return {
-    root, settings: ProbeSettingsSchema.parse(settings), libvirt: null, signal: new AbortController().signal, log,
+    root, commands: recordedCommands(root), settings: ProbeSettingsSchema.parse(settings), libvirt: null, signal: new AbortController().signal, log,
     now: () => new Date("2025-03-01T00:00:00Z"),
   };
 }
 
 const run = (name: string, settings: Record<string, unknown> = {}) => mountsProbe.collect(ctx(new HostRoot(fixture(name)), settings));
-const codes = (out: ProbeOutput) => out.findings.map((f) => [f.code, f.subject, f.severity]);
-const states = (out: ProbeOutput) => Object.fromEntries((out.mounts ?? []).map((m) => [m.mountPoint, m.state]));
+const codes = (out: ProbeOutput<MountFact[]>) => out.findings.map((f) => [f.code, f.subject, f.severity]);
+const states = (out: ProbeOutput<MountFact[]>) => Object.fromEntries((out.fact ?? []).map((m) => [m.mountPoint, m.state]));
 
 describe("mounts probe: the shared fixture hosts", () => {
   it("healthy: every fstab mount point mounted as written, nothing to report", async () => {
     const out = await run("healthy", { neverEmptyMounts: ["/srv/nas"] });
     expect(out.findings).toEqual([]);
     expect(states(out)).toEqual({ "/": "up", "/boot": "up", "/boot/efi": "up", "/srv/data": "up", "/srv/nas": "up" });
-    expect(out.mounts!.find((m) => m.mountPoint === "/srv/nas")).toEqual({
+    expect(out.fact!.find((m) => m.mountPoint === "/srv/nas")).toEqual({
       mountPoint: "/srv/nas", fstype: "nfs4", source: "192.168.10.20:/vmstore", state: "up", inFstab: true, network: true,
     });
   });
@@ -65,7 +66,7 @@ describe("mounts probe: the shared fixture hosts with broken fstabs", () => {
     const out = await run("broken");
     expect(out.findings).toEqual([]);
     expect(states(out)).toEqual({ "/": "up", "/srv/data": "up", "/srv/nas": "up" });
-    expect(out.mounts!.find((m) => m.mountPoint === "/srv/nas")!.source).toBe("10.0.0.5:/vmstore");
+    expect(out.fact!.find((m) => m.mountPoint === "/srv/nas")!.source).toBe("10.0.0.5:/vmstore");
   });
 
   it("missing-device: lines whose device is gone are not mounted; an untriggered automount is not", async () => {
@@ -104,7 +105,7 @@ describe("mounts probe: not mounted", () => {
     expect(images.message).toContain("no nofail");
     expect(images.remedy).toContain("mount /var/lib/libvirt/images");
     expect(out.findings.find((f) => f.subject === "/var/lib/nightshift-images")!.message).toContain("neverEmptyMounts");
-    const facts = out.mounts!;
+    const facts = out.fact!;
     for (const m of facts) expect(MountFactSchema.parse(m)).toEqual(m);
     expect(facts.find((m) => m.mountPoint === "/var/lib/libvirt/images")).toEqual({
       mountPoint: "/var/lib/libvirt/images", fstype: "nfs4", source: "nas01:/export/images", state: "missing", inFstab: true, network: true,
@@ -127,7 +128,7 @@ describe("mounts probe: hung, error, empty", () => {
       "/": "up", "/mnt/cifs": "hung", "/opt/tools": "hung", "/run/user/1000/gvfs": "up", "/srv/iso": "empty",
       "/srv/vms local": "up", "/var/lib/libvirt/images": "hung",
     });
-    const byMp = (mp: string) => out.mounts!.find((m) => m.mountPoint === mp);
+    const byMp = (mp: string) => out.fact!.find((m) => m.mountPoint === mp);
     expect(byMp("/mnt/cifs")).toEqual({ mountPoint: "/mnt/cifs", fstype: "cifs", source: "//fs01/scratch", state: "hung", inFstab: false, network: true });
     expect(byMp("/srv/vms local")).toMatchObject({ fstype: "xfs", inFstab: true, network: false });
     expect(byMp("/opt/tools")).toMatchObject({ fstype: "fuse.sshfs", source: "admin@jump01:/srv/tools", network: true });
@@ -196,7 +197,7 @@ describe("mounts probe: options", () => {
 describe("mounts probe: edges", () => {
   it("is not applicable without mountinfo, or with nothing to look at", async () => {
     const out = await mountsProbe.collect(ctx(new HostRoot(fixture("no-systemd"))));
-    expect(out).toMatchObject({ status: "not-applicable", findings: [], mounts: [] });
+    expect(out).toMatchObject({ status: "not-applicable", findings: [], fact: [] });
   });
 
   it("reads fstab from the HostRoot's override", async () => {

@@ -10,10 +10,12 @@ import { fileURLToPath } from "node:url";
 import { pino } from "pino";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { liveCommands } from "../../../../agent/probes/live-commands.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 import { runProbes } from "../../../../agent/probes/runner.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import {
-  analyzePreviousBoot, collectSystemd, fstabLineFor, liveSystemdSources, mountPointOfUnit, parseFailedUnits,
+  analyzePreviousBoot, collectSystemd, fstabLineFor, mountPointOfUnit, parseFailedUnits,
   parseJournalJson, parseSystemState, systemdProbe,
 } from "../../../../agent/probes/systemd.js";
 import type { ProbeContext } from "../../../../agent/probes/types.js";
@@ -23,7 +25,7 @@ const FIXTURES = fileURLToPath(new URL("../../../fixtures/hosts/", import.meta.u
 
 function ctx(root: HostRoot, signal = new AbortController().signal): ProbeContext {
   return {
-    root, settings: ProbeSettingsSchema.parse({}), libvirt: null, signal, log: pino({ level: "silent" }),
+    root, commands: recordedCommands(root), settings: ProbeSettingsSchema.parse({}), libvirt: null, signal, log: pino({ level: "silent" }),
     now: () => new Date("2024-11-23T12:00:00Z"),
   };
 }
@@ -78,7 +80,7 @@ describe("fixture hosts", () => {
     const out = await collectSystemd(ctx(fixture("no-systemd")));
     expect(out).toEqual({
       status: "not-applicable", detail: "systemd is not the init system here (no /run/systemd/system)", findings: [],
-      systemd: { state: "absent", failedUnits: [], previousBootEmergency: null },
+      fact: { state: "absent", failedUnits: [], previousBootEmergency: null },
     });
   });
 
@@ -86,7 +88,7 @@ describe("fixture hosts", () => {
     const out = await collectSystemd(ctx(fixture("systemd-degraded")));
     expect(out.status).toBe("ok");
     expect(out.detail).toBeUndefined();
-    expect(out.systemd).toEqual({
+    expect(out.fact).toEqual({
       state: "degraded",
       failedUnits: ["srv-nfs\\x2ddata.mount", "var-lib-libvirt-images.mount", "smartmontools.service"],
       previousBootEmergency: false,
@@ -107,7 +109,7 @@ describe("fixture hosts", () => {
 
   it("maintenance now, no persistent journal: critical finding, previous boot unknown with the reason", async () => {
     const out = await collectSystemd(ctx(fixture("systemd-maintenance")));
-    expect(out.systemd).toEqual({ state: "maintenance", failedUnits: ["srv-data.mount"], previousBootEmergency: null });
+    expect(out.fact).toEqual({ state: "maintenance", failedUnits: ["srv-data.mount"], previousBootEmergency: null });
     expect(out.detail).toBe("previous boot unknown: no journal of the previous boot was recorded");
     expect(out.findings.map((f) => [f.code, f.severity, f.subject])).toEqual([
       ["NS_SYSTEMD_MAINTENANCE", "critical", "systemd"],
@@ -117,7 +119,7 @@ describe("fixture hosts", () => {
 
   it("previous boot in emergency mode: names the failed jobs before it, not those after", async () => {
     const out = await collectSystemd(ctx(fixture("systemd-emergency-previous-boot")));
-    expect(out.systemd).toEqual({ state: "running", failedUnits: [], previousBootEmergency: true });
+    expect(out.fact).toEqual({ state: "running", failedUnits: [], previousBootEmergency: true });
     expect(out.findings).toEqual([{
       code: "NS_BOOT_PREVIOUS_EMERGENCY", severity: "warning", subject: "previous-boot",
       message: "The previous boot entered emergency mode (emergency.service at 2024-11-23T08:20:04.101Z); "
@@ -129,9 +131,9 @@ describe("fixture hosts", () => {
 
   it("the shared cases: healthy is clean; incident is in emergency mode with its wrong-type /srv/data mount failed", async () => {
     const healthy = await collectSystemd(ctx(fixture("healthy")));
-    expect(healthy).toEqual({ status: "ok", findings: [], systemd: { state: "running", failedUnits: [], previousBootEmergency: false } });
+    expect(healthy).toEqual({ status: "ok", findings: [], fact: { state: "running", failedUnits: [], previousBootEmergency: false } });
     const incident = await collectSystemd(ctx(fixture("incident")));
-    expect(incident.systemd).toEqual({ state: "maintenance", failedUnits: ["srv-data.mount"], previousBootEmergency: false });
+    expect(incident.fact).toEqual({ state: "maintenance", failedUnits: ["srv-data.mount"], previousBootEmergency: false });
     expect(incident.findings.map((f) => [f.code, f.subject])).toEqual([
       ["NS_SYSTEMD_MAINTENANCE", "systemd"], ["NS_SYSTEMD_FAILED_MOUNT_UNIT", "srv-data.mount"],
     ]);
@@ -143,7 +145,7 @@ describe("fixture hosts", () => {
     const report = HealthReportSchema.parse(await runProbes([systemdProbe], base));
     expect(report.probes).toEqual([expect.objectContaining({ name: "systemd", status: "ok" })]);
     expect(report.findings.every((f) => f.probe === "systemd")).toBe(true);
-    expect(report.systemd?.state).toBe("degraded");
+    expect(report.facts.systemd?.state).toBe("degraded");
   });
 });
 
@@ -151,6 +153,8 @@ describe("live commands (stand-in binaries on PATH)", () => {
   let dir: string;
   let root: HostRoot;
   const env = () => ({ ...process.env, PATH: `${dir}/bin:${process.env.PATH ?? ""}` });
+  /** The context with this host's commands, the stand-ins first on PATH. */
+  const live = (c: ProbeContext): ProbeContext => ({ ...c, commands: liveCommands({ env: env() }) });
 
   beforeAll(async () => {
     dir = await mkdtemp(path.join(os.tmpdir(), "ns-systemd-"));
@@ -175,8 +179,8 @@ describe("live commands (stand-in binaries on PATH)", () => {
     ].join("\n"));
     await script("journalctl", 'echo "Data from the specified boot (-1) is not available: No such boot ID in journal" >&2; exit 1');
     const c = ctx(root);
-    const out = await collectSystemd(c, liveSystemdSources(c.signal, env()));
-    expect(out.systemd).toEqual({ state: "degraded", failedUnits: ["srv-a.mount"], previousBootEmergency: null });
+    const out = await collectSystemd(live(c));
+    expect(out.fact).toEqual({ state: "degraded", failedUnits: ["srv-a.mount"], previousBootEmergency: null });
     expect(out.detail).toBe("previous boot unknown: Data from the specified boot (-1) is not available: No such boot ID in journal");
     expect(out.findings.map((f) => f.code)).toEqual(["NS_SYSTEMD_DEGRADED", "NS_SYSTEMD_FAILED_MOUNT_UNIT"]);
   });
@@ -193,8 +197,8 @@ describe("live commands (stand-in binaries on PATH)", () => {
       `case "$*" in *JOB_RESULT*) echo '${failure}' ;; *) echo '${emergency}' ;; esac`,
     ].join("\n"));
     const c = ctx(root);
-    const out = await collectSystemd(c, liveSystemdSources(c.signal, env()));
-    expect(out.systemd?.previousBootEmergency).toBe(true);
+    const out = await collectSystemd(live(c));
+    expect(out.fact?.previousBootEmergency).toBe(true);
     expect(out.findings[0]!.message).toContain("failed before it: srv-data.mount (failed)");
     expect((await readFile(log, "utf8")).trim().split("\n")).toEqual([
       "-b -1 -o json --no-pager -q _PID=1 UNIT=emergency.target UNIT=rescue.target UNIT=emergency.service UNIT=rescue.service",
@@ -210,7 +214,7 @@ describe("live commands (stand-in binaries on PATH)", () => {
     const c = ctx(root, ac.signal);
     const t0 = performance.now();
     setTimeout(() => ac.abort(new Error("probe systemd timed out")), 200);
-    await expect(collectSystemd(c, liveSystemdSources(c.signal, env()))).rejects.toThrow("systemctl is-system-running: stopped: probe systemd timed out");
+    await expect(collectSystemd(live(c))).rejects.toThrow("systemctl is-system-running: stopped: probe systemd timed out");
     expect(performance.now() - t0).toBeLessThan(1_500);
     const pid = Number((await readFile(pidFile, "utf8")).trim());
     await new Promise((r) => setTimeout(r, 50));

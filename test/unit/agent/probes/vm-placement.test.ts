@@ -13,6 +13,7 @@ import type { LibvirtConnection } from "../../../../agent/libvirt/connection.js"
 import type { DomainDisk } from "../../../../agent/libvirt/domain-xml.js";
 import { NIGHTSHIFT_VM_NS } from "../../../../agent/probes/domain-metadata.js";
 import { HostRoot } from "../../../../agent/probes/host-root.js";
+import { recordedCommands } from "../../../../agent/probes/recorded-commands.js";
 import { ProbeSettingsSchema } from "../../../../agent/probes/settings.js";
 import type { ProbeContext } from "../../../../agent/probes/types.js";
 import { parseMountInfo, topMounts } from "../../../../agent/probes/mountinfo.js";
@@ -195,7 +196,7 @@ describe("QEMU start time from the fixture's /proc and pid files", () => {
 describe("the probe with a stand-in libvirt connection", () => {
   function ctx(libvirt: LibvirtConnection | null, settings: Record<string, unknown> = {}): ProbeContext {
     return {
-      root: new HostRoot(ROOT), settings: ProbeSettingsSchema.parse(settings), libvirt,
+      root: new HostRoot(ROOT), commands: recordedCommands(new HostRoot(ROOT)), settings: ProbeSettingsSchema.parse(settings), libvirt,
       signal: new AbortController().signal, log: pino({ level: "silent" }), now: () => NOW,
     };
   }
