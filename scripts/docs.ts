@@ -9,6 +9,7 @@ import { CliConfigSchema } from "../cli/settings.js";
 import { CONTROLLER_ENV_PREFIX, CONTROLLER_FLAGS, CONTROLLER_RENAMED, ControllerConfigSchema } from "../controller/config.js";
 import { configTable, keyCount, renamedTable } from "../shared/config-docs.js";
 import { ERRORS_DOC, renderErrorsDoc } from "./docs/errors.js";
+import { CLI_DOC, renderCliDoc } from "./docs/cli.js";
 
 export interface GeneratedDoc {
   /** Relative to the repository's root. */
@@ -89,4 +90,5 @@ ${renamedTable(AGENT_RENAMED)}`;
 export const DOCS: readonly GeneratedDoc[] = [
   { file: "docs/configuration.md", render: configurationDoc },
   { file: ERRORS_DOC, render: renderErrorsDoc },
+  { file: CLI_DOC, render: renderCliDoc },
 ];

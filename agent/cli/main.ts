@@ -1,23 +1,10 @@
 #!/usr/bin/env node
-/** The agent binary: `nightshift-agent <command>`. */
-import { Command } from "commander";
-import { virtCommand } from "./virt.js";
-import { checkConfigCommand, runCommand } from "./run.js";
-import { checkCommand } from "./check.js";
+/** The agent binary: `nightshift-agent <command>`. The command tree is agent/cli/program.ts. */
+import { agentProgram } from "./program.js";
 import { NightshiftError } from "../../shared/errors.js";
-import { AGENT_VERSION } from "../version.js";
-
-const program = new Command("nightshift-agent")
-  .description("nightshift host agent: reports this hypervisor's domains to the controller and runs maintenance steps")
-  .version(AGENT_VERSION)
-  .showHelpAfterError()
-  .addCommand(virtCommand());
-program.addCommand(runCommand());
-program.addCommand(checkCommand());
-program.addCommand(checkConfigCommand());
 
 try {
-  await program.parseAsync(process.argv);
+  await agentProgram().parseAsync(process.argv);
 } catch (err) {
   if (err instanceof NightshiftError) {
     process.stderr.write(`nightshift-agent: ${err.message} (${err.code})\n`);
