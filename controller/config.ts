@@ -31,6 +31,20 @@ export const ControllerConfigSchema = z.strictObject({
     cert: z.string().optional().describe("PEM certificate (chain); with tls.key set the controller serves HTTPS and `wss://`."),
     key: z.string().optional().describe("PEM private key of tls.cert."),
   }).prefault({}),
+  http: z.strictObject({
+    maxConnectionsPerClient: z.number().int().positive().default(64).describe(
+      "Connections one client address may hold open at once; the next ones are refused at once (503 `NS_ERR_TOO_MANY_CONNECTIONS`, " +
+      "over TLS closed). Authenticated agent sessions do not count: a fleet behind one NAT address is not limited by it."),
+    maxConnections: z.number().int().positive().optional().meta({ unset: "the open-file limit (/proc/self/limits) less 128" }).describe(
+      "Connections of all clients at once, agents included; the next ones are refused like those over maxConnectionsPerClient. " +
+      "Kept below the process's open-file limit so the database, webhooks and the API always have descriptors left."),
+    maxPipelinedRequests: z.number().int().positive().default(32).describe(
+      "Requests one connection may send ahead of their answers; more are answered 429 `NS_ERR_TOO_MANY_PIPELINED` and the " +
+      "connection is closed. Pipelined requests are answered one at a time, each once the one before it was read."),
+    tlsHandshakeTimeout: duration().prefault("10s").describe("A TLS connection that has not finished its handshake by then is closed."),
+    maxTlsHandshakes: z.number().int().positive().default(128).describe(
+      "TLS connections in their handshake at once; further ones are closed at once."),
+  }).prefault({}),
   adminToken: z.string().min(16).optional().meta({ secret: true, unset: "generated into DATA_DIR/admin.token (mode 0600) on first start" })
     .describe("An admin API token (at least 16 characters)."),
   liveness: z.strictObject({
@@ -43,7 +57,12 @@ export const ControllerConfigSchema = z.strictObject({
     heartbeat: duration().prefault("15s").describe("WebSocket ping period, also told to agents; an agent silent for two periods is terminated."),
     maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024).describe("Larger frames from an agent are refused (close code 1009)."),
     rejectedEventInterval: duration().prefault("1m").describe(
-      "A loop of duplicate agents gets at most one `rejected` history entry per host this often, with the count of refusals."),
+      "A loop of duplicate or too frequent agents gets at most one `rejected` history entry per host and reason this often, " +
+      "with the count of refusals."),
+    maxSessions: z.number().int().positive().default(10).describe(
+      "Sessions one host's agent may open per maxSessionsInterval; further upgrades are refused (429 `NS_ERR_TOO_MANY_SESSIONS`, " +
+      "with Retry-After) until the oldest of them is that long ago. An agent reconnecting after a network failure is well within it."),
+    maxSessionsInterval: duration().prefault("1m").describe("The sliding window of agents.maxSessions."),
   }).prefault({}),
   runs: z.strictObject({
     agentLostTimeout: duration().prefault("2m").describe("How long a step waits for its disconnected agent before the VM needs attention."),

@@ -21,6 +21,8 @@ export class ControllerMetrics {
   readonly agentConnections: Counter<"result">;
   readonly webhookFailures: Counter;
   readonly snapshotsDeleted: Counter<"result">;
+  readonly connectionsRefused: Counter<"reason">;
+  private openConnections: () => number = () => 0;
 
   constructor(store: Store, live: LiveSource) {
     const registers = [this.registry];
@@ -206,8 +208,27 @@ export class ControllerMetrics {
     });
     this.agentConnections = new Counter({
       name: "nightshift_agent_connections_total",
-      help: "Agent connection attempts, by result (accepted, unauthorized, duplicate, bad-handshake).",
+      help: "Agent connection attempts, by result (accepted, unauthorized, duplicate, rate-limited, bad-handshake).",
       labelNames: ["result"], registers,
     });
+    this.connectionsRefused = new Counter({
+      name: "nightshift_http_connections_refused_total",
+      help: "Client connections refused or closed by a limit, by reason (client-limit, connection-limit, tls-handshake-limit, " +
+        "tls-handshake-timeout, pipelining).",
+      labelNames: ["reason"], registers,
+    });
+    const open = () => this.openConnections();
+    new Gauge({
+      name: "nightshift_http_connections", help: "Client connections open now (HTTP, agents, TLS handshakes), against http.maxConnections.",
+      registers,
+      collect() {
+        this.set(open());
+      },
+    });
+  }
+
+  /** The listener's count of open connections, read at scrape time. */
+  watchConnections(count: () => number): void {
+    this.openConnections = count;
   }
 }

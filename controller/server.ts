@@ -4,9 +4,9 @@
  */
 import http from "node:http";
 import https from "node:https";
-import fs from "node:fs";
 import path from "node:path";
 import type { AddressInfo } from "node:net";
+import type { Duplex } from "node:stream";
 import type { ControllerConfig } from "./config.js";
 import { Store } from "./store/index.js";
 import { ControllerMetrics } from "./metrics.js";
@@ -17,13 +17,13 @@ import { errorAnswer, INTERNAL_ERROR } from "./http/api-error.js";
 import { registerApi } from "./http/api.js";
 import { parseRequestTarget } from "./http/request-target.js";
 import { refuseOnSocket } from "./http/socket-refusal.js";
-import { answerClientError } from "./http/client-errors.js";
+import { createListener } from "./http/listener.js";
+import { NightshiftError } from "../shared/errors.js";
 import { ensureAdminToken } from "./admin-token.js";
 import { lockDataDir } from "./data-dir-lock.js";
 import { secureDataDir, secureDatabaseFiles } from "./data-dir.js";
 import { bearerToken } from "./tokens.js";
 import type { Logger } from "../shared/logging.js";
-import { NightshiftError } from "../shared/errors.js";
 import { AGENT_VERSION } from "../agent/version.js";
 import { AgentCalls } from "./hub/agent-calls.js";
 import { RunEngine } from "./runs/engine.js";
@@ -86,6 +86,9 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     store, metrics, log: log.child({ part: "hub" }), heartbeatSeconds: config.agents.heartbeat / 1000,
     inventoryIntervalSeconds: config.agents.inventoryInterval / 1000, maxMessageBytes: config.agents.maxMessageBytes,
     rejectedEventIntervalSeconds: config.agents.rejectedEventInterval / 1000, calls,
+    sessionLimit: { max: config.agents.maxSessions, intervalMs: config.agents.maxSessionsInterval },
+    // The listener is built after the hub; by the time an agent is accepted it exists.
+    onAccepted: (socket) => gate.exempt(socket),
   });
   const timeouts = runTimeouts(config.runs);
   const notifier = new RunNotifier({
@@ -127,16 +130,8 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const onRequest = (req: http.IncomingMessage, res: http.ServerResponse) => {
     router.handle(req, res, authorize).catch((err: unknown) => log.error({ err, url: req.url }, "request failed"));
   };
-  let server: http.Server | https.Server;
-  if (config.tls.cert || config.tls.key) {
-    if (!config.tls.cert || !config.tls.key) throw new NightshiftError("NS_ERR_CONFIG", "TLS needs both tls.cert and tls.key");
-    server = https.createServer({ cert: fs.readFileSync(config.tls.cert), key: fs.readFileSync(config.tls.key) }, onRequest);
-  } else {
-    server = http.createServer(onRequest);
-  }
-  server.on("upgrade", (req, socket, head) => {
-    socket.on("error", () => {});
-    // Nothing a client sends may end the process: whatever throws here is answered and logged.
+  // Nothing a client sends may end the process: whatever throws here is answered and logged.
+  const onUpgrade = (req: http.IncomingMessage, socket: Duplex, head: Buffer) => {
     try {
       const { pathname } = parseRequestTarget(req.url);
       if (pathname !== AGENT_PATH) {
@@ -153,8 +148,8 @@ export async function startController(config: ControllerConfig, log: Logger, opt
         refuseOnSocket(socket, INTERNAL_ERROR.code, INTERNAL_ERROR.message);
       }
     }
-  });
-  server.on("clientError", (err: Error, socket) => answerClientError(err, socket, log));
+  };
+  const { server, gate } = createListener(config, metrics, log, onRequest, onUpgrade);
 
   const { host, port } = parseListen(config.listen);
   try {

@@ -150,6 +150,16 @@ export const ERROR_CODES = {
     meaning: "a request target that is not a path (`*`, an unparsable absolute URL) or a path segment with malformed percent-encoding (`%E0%A4%A`), also on upgrades",
     remedy: "percent-encode names with `encodeURIComponent`",
   },
+  NS_ERR_TOO_MANY_CONNECTIONS: {
+    area: "http", status: 503,
+    meaning: "the client's address already holds `http.maxConnectionsPerClient` connections, or the controller `http.maxConnections` (answered with `Retry-After`, the connection closed; over TLS it is closed without an answer)",
+    remedy: "close idle connections or reuse them; raise the key if a proxy or NAT carries many clients",
+  },
+  NS_ERR_TOO_MANY_PIPELINED: {
+    area: "http", status: 429,
+    meaning: "more than `http.maxPipelinedRequests` requests sent on one connection ahead of their answers; the connection is closed after it",
+    remedy: "read the answers before sending more, or use more connections",
+  },
   NS_ERR_BAD_HTTP: {
     area: "http", status: 400,
     meaning: "a request Node's HTTP parser refused: not HTTP/1.1; the connection is closed",
@@ -203,6 +213,11 @@ export const ERROR_CODES = {
     area: "protocol", status: 409,
     meaning: "a second agent for a host that has a live one",
     remedy: "one agent per host token",
+  },
+  NS_ERR_TOO_MANY_SESSIONS: {
+    area: "protocol", status: 429,
+    meaning: "a host's agent opened `agents.maxSessions` sessions within `agents.maxSessionsInterval` (answered on the upgrade, with `Retry-After`); one `rejected` history row per `agents.rejectedEventInterval` counts the refusals",
+    remedy: "find why its sessions end (agent log); it is let in again once its oldest session in the window is old enough",
   },
   NS_ERR_PROTOCOL_MALFORMED_JSON: {
     area: "protocol",

@@ -35,6 +35,8 @@ function rejectionMessage(status: number, errorCode: string | null, detail: stri
       return `controller rejected the agent's token: HTTP 401${said}; check tokenFile, or re-enroll the host with \`nightshift hosts enroll\``;
     case 409:
       return `controller refused the connection: HTTP 409${said}; another agent for this host is connected (a second agent, or the previous session not yet timed out)`;
+    case 429:
+      return `controller refused the connection: HTTP 429${said}; this agent opened too many sessions lately (agents.maxSessions), it retries later`;
     case 404: {
       const fixed = url ? ` set controller to ${endpointOf(url)}` : ` the controller URL must end in ${AGENT_PATH}`;
       return `controller answered HTTP 404${said}: the agent endpoint is ${AGENT_PATH};${fixed}`;

@@ -18,6 +18,7 @@ import { recordHostEvent } from "./host-events.js";
 import { checkHandshake } from "./handshake.js";
 import { refuseOnSocket } from "../http/socket-refusal.js";
 import type { AgentCalls } from "./agent-calls.js";
+import { SessionLimit, type SessionLimitOptions } from "./session-limit.js";
 
 export interface HubOptions {
   store: Store;
@@ -29,6 +30,10 @@ export interface HubOptions {
   /** At most one `rejected` history row per host per this many seconds (see rejection-history.ts). */
   rejectedEventIntervalSeconds: number;
   calls: AgentCalls;
+  /** Sessions per host per interval (see session-limit.ts). */
+  sessionLimit: SessionLimitOptions;
+  /** A socket that became an agent's session (the listener stops counting it against its address). */
+  onAccepted?(socket: Duplex): void;
 }
 
 export const AGENT_PATH = "/v1/agent";
@@ -43,10 +48,14 @@ export class AgentHub {
   private readonly heartbeat: NodeJS.Timeout;
   private readonly ctx: SessionContext;
   private readonly rejections: RejectionHistory;
+  private readonly limited: RejectionHistory;
+  private readonly sessionLimit: SessionLimit;
 
   constructor(private readonly opts: HubOptions) {
     this.writer = new StoreWriter(opts.store);
-    this.rejections = new RejectionHistory(opts.store, opts.rejectedEventIntervalSeconds * 1000, opts.log);
+    this.rejections = new RejectionHistory(opts.store, opts.rejectedEventIntervalSeconds * 1000, opts.log, "duplicate agent");
+    this.limited = new RejectionHistory(opts.store, opts.rejectedEventIntervalSeconds * 1000, opts.log, "too many sessions");
+    this.sessionLimit = new SessionLimit(opts.sessionLimit);
     this.wss = new WebSocketServer({ noServer: true, maxPayload: opts.maxMessageBytes, clientTracking: false });
     // What checkHandshake does not look at (e.g. a malformed Sec-WebSocket-Protocol) ws reports here instead of answering in HTML.
     this.wss.on("wsClientError", (err, socket) => {
@@ -109,6 +118,19 @@ export class AgentHub {
         `two agents must not share one host token`);
       return;
     }
+    const waitMs = this.sessionLimit.waitFor(host.id);
+    if (waitMs > 0) {
+      const { max, intervalMs } = this.opts.sessionLimit;
+      const retryAfter = Math.max(1, Math.ceil(waitMs / 1000));
+      metrics.agentConnections.inc({ result: "rate-limited" });
+      log.warn({ host: host.name, remote, retryAfter }, "agent connection refused: too many sessions");
+      this.limited.record(host.id, { remote: remote ?? null, existing: null });
+      refuseOnSocket(socket, "NS_ERR_TOO_MANY_SESSIONS",
+        `host '${host.name}' opened ${max} sessions in the last ${intervalMs / 1000} s (agents.maxSessions): ` +
+        `retry in ${retryAfter} s; an agent that keeps reconnecting should be looked at (its log says why its sessions end)`,
+        { "Retry-After": String(retryAfter) });
+      return;
+    }
     // The mark must go whatever becomes of this attempt: ws may still abort it (and then never
     // calls back), or the client may hang up first; the socket closes in every such case.
     this.upgrading.add(host.id);
@@ -122,6 +144,8 @@ export class AgentHub {
     socket.once("close", release);
     this.wss.handleUpgrade(req, socket, head, (ws) => {
       release();
+      this.sessionLimit.opened(host.id);
+      this.opts.onAccepted?.(socket);
       this.accept(ws, host.id, remote);
     });
   }
@@ -197,6 +221,7 @@ export class AgentHub {
     while (this.sessions.size > 0 && Date.now() < deadline) await new Promise((r) => setTimeout(r, 20));
     for (const session of this.sessions.values()) session.ws.terminate();
     this.rejections.flush();
+    this.limited.flush();
     this.writer.flush();
   }
 }

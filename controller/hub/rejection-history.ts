@@ -1,6 +1,6 @@
 /**
- * Refused duplicate agents in the append-only history, without letting a
- * loop of connects flood it: the first refusal for a host is written at once,
+ * Refused agents (a duplicate, one over its session limit) in the append-only
+ * history, one instance per reason, without letting a loop of connects flood it: the first refusal for a host is written at once,
  * the ones after it within the interval are counted and written as one row
  * when the interval ends. Each row's `refusals` says how many it stands for,
  * so the rows add up to every refusal; the metric counts each one as it happens.
@@ -25,7 +25,8 @@ interface Interval {
 export class RejectionHistory {
   private readonly intervals = new Map<number, Interval>();
 
-  constructor(private readonly store: Store, private readonly intervalMs: number, private readonly log: Logger) {}
+  /** `reason` goes into every row's data: "duplicate agent", "too many sessions". */
+  constructor(private readonly store: Store, private readonly intervalMs: number, private readonly log: Logger, private readonly reason: string) {}
 
   record(hostId: number, rejection: Rejection, now = Date.now()): void {
     const open = this.intervals.get(hostId);
@@ -67,11 +68,11 @@ export class RejectionHistory {
   private write(hostId: number, refusals: number, rejection: Rejection, since: number, now: number): void {
     try {
       recordHostEvent(this.store, hostId, "rejected", now, {
-        reason: "duplicate agent", remote: rejection.remote, existing: rejection.existing, refusals, since: new Date(since).toISOString(),
+        reason: this.reason, remote: rejection.remote, existing: rejection.existing, refusals, since: new Date(since).toISOString(),
       });
     } catch (err) {
       // Also called from a timer: a failed write is logged, never thrown.
-      this.log.error({ err, hostId, refusals }, "recording refused duplicate agents failed");
+      this.log.error({ err, hostId, refusals }, `recording refused agents (${this.reason}) failed`);
     }
   }
 }

@@ -29,6 +29,8 @@ export interface StartControllerOptions {
   port?: number;
   /** CA bundle to trust when the config enables TLS. */
   caFile?: string;
+  /** A command that runs node in its place (each execs the next), e.g. `["prlimit", "--nofile=1024:1024", "--"]`. */
+  wrapper?: string[];
 }
 
 export interface TestController {
@@ -85,7 +87,8 @@ export async function startController(options: StartControllerOptions = {}): Pro
     args.push("--config", file);
   }
   // setpriv execs node, so the child's PID is the controller's.
-  const [command, argv] = SETPRIV ? [SETPRIV, ["--pdeathsig", "TERM", "--", process.execPath, ...args]] : [process.execPath, args];
+  const node = [...(options.wrapper ?? []), process.execPath, ...args];
+  const [command, argv] = SETPRIV ? [SETPRIV, ["--pdeathsig", "TERM", "--", ...node]] : [node[0]!, node.slice(1)];
   const child = spawn(command, argv, { env: isolatedEnv(options.env), stdio: ["ignore", "pipe", "pipe"] });
   const entry = { child, dataDir, ownsDataDir };
   running.add(entry);

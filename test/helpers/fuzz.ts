@@ -29,9 +29,10 @@ export function fuzzParameters(defaults: FuzzParameters): FuzzParameters {
  * Every status the controller answers HTTP requests with (docs/errors.md; README: Tests):
  * 200/201 success, 400 bad request/path/JSON/handshake, 401 token, 404 no such
  * endpoint or object, 405 method, 408 request timeout, 409 conflict, 413 body too
- * large, 431 headers too large, 503 not ready. 500 is a bug.
+ * large, 429 too many pipelined requests or agent sessions, 431 headers too large,
+ * 503 not ready or too many connections. 500 is a bug.
  */
-export const DOCUMENTED_STATUSES: ReadonlySet<number> = new Set([200, 201, 400, 401, 404, 405, 408, 409, 413, 431, 503, 504]);
+export const DOCUMENTED_STATUSES: ReadonlySet<number> = new Set([200, 201, 400, 401, 404, 405, 408, 409, 413, 429, 431, 503, 504]);
 
 /**
  * WebSocket close codes the controller closes an agent connection with (README: Protocol):

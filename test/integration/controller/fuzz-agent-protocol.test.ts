@@ -43,7 +43,8 @@ const goodVm = sampleDomain("good-vm");
 const { ok } = controllerApi(() => controller);
 
 beforeAll(async () => {
-  controller = await startController({ env: { NIGHTSHIFT_LOG_LEVEL: "fatal" } });
+  // Every scenario opens a session of the same host: far more per minute than agents.maxSessions lets a real agent.
+  controller = await startController({ config: { agents: { maxSessions: 100_000 } }, env: { NIGHTSHIFT_LOG_LEVEL: "fatal" } });
   for (const name of [FUZZ_HOST, GOOD_HOST]) tokens[name] = (await ok<{ token: string }>("POST", "/v1/hosts", { name }, 201)).token;
   good = await TestAgent.connect(controller.url, tokens[GOOD_HOST]!);
   good.hello(GOOD_HOST);

@@ -37,6 +37,10 @@ describe("hostile requests", () => {
       ["//:", 404, "NS_ERR_NOT_FOUND"],
       ["*", 400, "NS_ERR_BAD_PATH"],
       ["http://[::1", 400, "NS_ERR_BAD_PATH"],
+      // Broken percent-encoding: 400 like the same target without an Upgrade, whether or not it is near /v1/agent.
+      ["/%", 400, "NS_ERR_BAD_PATH"],
+      ["/v1/agent%zz", 400, "NS_ERR_BAD_PATH"],
+      ["http://x/%", 400, "NS_ERR_BAD_PATH"],
     ];
     for (const [target, status, code] of expected) {
       const answer = await rawRequest(controller.url, upgradeRequest(target, { Authorization: `Bearer ${controller.adminToken}` }));
@@ -53,6 +57,8 @@ describe("hostile requests", () => {
       ["//v1/hosts", 404, "NS_ERR_NOT_FOUND"],
       ["*", 400, "NS_ERR_BAD_PATH"],
       ["http://[::1", 400, "NS_ERR_BAD_PATH"],
+      ["/%", 400, "NS_ERR_BAD_PATH"],
+      ["/v1/agent%zz", 400, "NS_ERR_BAD_PATH"],
     ];
     for (const [target, status, code] of expected) {
       const answer = await rawRequest(controller.url, `GET ${target} HTTP/1.1\r\nHost: x\r\nAuthorization: Bearer ${controller.adminToken}\r\n\r\n`);
@@ -70,6 +76,17 @@ describe("hostile requests", () => {
       expect(res.status, `${method} ${p}: ${body}`).toBe(400);
       expect(errorCode(body)).toBe("NS_ERR_BAD_PATH");
       expect(body).toMatch(/percent-encoding/);
+    }
+    await expectServing();
+  });
+
+  it("CONNECT is answered 405 NS_ERR_METHOD with an Allow header, not closed without a word", async () => {
+    for (const target of ["127.0.0.1:22", "example.com:443", "/v1/hosts"]) {
+      const answer = await rawRequest(controller.url, `CONNECT ${target} HTTP/1.1\r\nHost: ${target}\r\n\r\n`);
+      expect(answer.status, `${target}: ${JSON.stringify(answer.raw)}`).toBe(405);
+      expect(answer.headers["content-type"]).toBe("application/json");
+      expect(answer.headers.allow).toBe("GET, POST, PUT, DELETE");
+      expect(errorCode(answer.body)).toBe("NS_ERR_METHOD");
     }
     await expectServing();
   });
