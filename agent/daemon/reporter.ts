@@ -216,6 +216,9 @@ export class Reporter {
         return;
       }
       const started = performance.now();
+      // Dated before libvirt is asked: a VM defined and stopped while the listing runs is missing from it, and the
+      // controller must not take that absence as newer than the VM's events (it resolves stops of vanished VMs by it).
+      const collectedAt = new Date().toISOString();
       try {
         let domains = await this.options.inventory();
         if (domains.length > MAX_DOMAINS_PER_INVENTORY) {
@@ -226,7 +229,7 @@ export class Reporter {
         if (this.session !== session) return;
         const entries = domains.map(toInventoryDomain);
         this.noteTruncated(entries);
-        if (session.send({ type: "inventory", collectedAt: new Date().toISOString(), domains: entries })) {
+        if (session.send({ type: "inventory", collectedAt, domains: entries })) {
           this.inventoriesSent++;
           this.options.logger.debug({ why, domains: domains.length, ms: Math.round(performance.now() - started) }, "inventory sent");
         }

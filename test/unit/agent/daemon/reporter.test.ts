@@ -48,6 +48,24 @@ function setup(maxEvents = 100_000) {
 const eventIds = (sent: OutgoingMessage[]) => sent.flatMap((m) => (m.type === "events" ? m.events.map((e) => e.id) : []));
 
 describe("Reporter", () => {
+  it("dates an inventory from before libvirt was asked, not from when the answer was sent", async () => {
+    // A VM defined, started and destroyed while the listing was under way is not in it; were the inventory dated
+    // after the listing, the controller would take the VM's absence as newer than its stop and resolve the finding.
+    const spool = Spool.open({ dir, maxEvents: 100, fsync: false, logger });
+    let askedAt = 0;
+    const reporter = new Reporter({ spool, logger, canInventory: () => true, inventory: async () => {
+      askedAt = Date.now();
+      await new Promise((r) => setTimeout(r, 60));
+      return [];
+    } });
+    const s = session();
+    await reporter.sessionStarted(s);
+    const inventory = s.sent.find((m) => m.type === "inventory");
+    expect(inventory?.type).toBe("inventory");
+    expect(Date.parse(inventory!.type === "inventory" ? inventory!.collectedAt : "")).toBeLessThanOrEqual(askedAt);
+    reporter.stop();
+  });
+
   it("spools first and sends each event the moment it arrives; acks empty the spool", async () => {
     const { spool, reporter } = setup();
     const s = session();
