@@ -4,7 +4,7 @@
  * process (temp data dir, loopback), a prober timing GET /v1/hosts the whole
  * time, the controller's RSS read from /proc.
  *
- *   npm run bench:hostile -- [--frames 10] [--mib 3.8] [--shape array|object|wide] [--after-hello]
+ *   npm run bench:hostile -- [--frames 10] [--mib 3.8] [--shape array|object|wide|many-wide] [--after-hello]
  *
  * Phases: baseline (3 s of probes), attack (the frames, sent back to back
  * from a child process; when the controller closes the connection the

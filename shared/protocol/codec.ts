@@ -5,11 +5,11 @@
  */
 import type { z } from "zod";
 import {
-  AgentFrameSchema, ControllerMessageSchema, MAX_JSON_DEPTH, MAX_JSON_ITEMS, PROTOCOL_VERSION, type AgentFrame, type AgentMessage, type ControllerMessage,
+  AgentFrameSchema, ControllerMessageSchema, MAX_JSON_DEPTH, MAX_JSON_ENTRIES, MAX_JSON_ITEMS, PROTOCOL_VERSION, type AgentFrame, type AgentMessage, type ControllerMessage,
 } from "./messages.js";
 import { jsonShapeProblem } from "./json-shape.js";
 
-export type ProtocolErrorKind = "malformed-json" | "too-deep" | "too-many-items" | "unsupported-version" | "unknown-type" | "schema";
+export type ProtocolErrorKind = "malformed-json" | "too-deep" | "too-many-items" | "too-many-entries" | "unsupported-version" | "unknown-type" | "schema";
 
 export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string };
 
@@ -17,7 +17,7 @@ const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost"
 const KNOWN_CONTROLLER_TYPES = new Set(["welcome", "ack", "error", "step"]);
 
 function parseWith<T>(schema: z.ZodType<T>, known: Set<string>, text: string): ParseResult<T> {
-  const shape = jsonShapeProblem(text, MAX_JSON_DEPTH, MAX_JSON_ITEMS);
+  const shape = jsonShapeProblem(text, { maxDepth: MAX_JSON_DEPTH, maxItems: MAX_JSON_ITEMS, maxEntries: MAX_JSON_ENTRIES });
   if (shape) return { ok: false, kind: shape.kind, detail: shape.detail };
   let raw: unknown;
   try {
