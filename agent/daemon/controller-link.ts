@@ -11,6 +11,8 @@
  *   delay. The token file is read again before every attempt, so a re-enrolled
  *   host recovers without a restart.
  * - The backoff resets once a session was welcomed.
+ * - The welcome's inventory interval and heartbeat are held to this agent's
+ *   own bounds (welcome-bounds.ts): a controller can be stolen.
  * - `step` requests go to handlers.onStep; one the agent cannot read (a newer
  *   controller's action kind, a bad value) but that names an id goes to
  *   onInvalidStep, so the controller gets an answer instead of waiting for one.
@@ -25,6 +27,7 @@ import { MAX_MESSAGE_BYTES, type AgentMessage, type Hello, type StepRequest, typ
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ControllerRejectedError, DaemonError } from "./errors.js";
 import { formatDelay } from "./libvirt-session.js";
+import { boundedWelcome } from "./welcome-bounds.js";
 
 /** What `send` accepts: any agent message, without the version (the codec adds it). */
 export type OutgoingMessage = AgentMessage extends infer M ? (M extends AgentMessage ? Omit<M, "v"> : never) : never;
@@ -281,7 +284,12 @@ export class ControllerLink {
           }
           if (welcomeTimer) clearTimeout(welcomeTimer);
           welcomeTimer = null;
-          heartbeatMs = message.heartbeatSeconds * 1000;
+          const { welcome, clamped } = boundedWelcome(message);
+          for (const c of clamped) {
+            logger.warn({ code: "NS_ERR_CONTROLLER_WELCOME_BOUNDS", field: c.field, asked: c.asked, used: c.used, min: c.min, max: c.max },
+              `the controller's welcome asked for ${c.field} ${c.asked}; this agent takes ${c.min} to ${c.max} and uses ${c.used}`);
+          }
+          heartbeatMs = welcome.heartbeatSeconds * 1000;
           startHeartbeat();
           this.backoff.reset();
           if (hello && message.host !== hello.host) {
@@ -289,7 +297,7 @@ export class ControllerLink {
               "the controller welcomed us under another host name than the one in hello");
           }
           session = {
-            welcome: message,
+            welcome,
             send: (m) => {
               if (ws.readyState !== WebSocket.OPEN) return false;
               ws.send(encodeMessage(m));
@@ -297,8 +305,8 @@ export class ControllerLink {
             },
           };
           this.session = session;
-          logger.info({ url, sessionId: message.sessionId, host: message.host, heartbeatSeconds: message.heartbeatSeconds,
-            inventoryIntervalSeconds: message.inventoryIntervalSeconds }, "connected to the controller");
+          logger.info({ url, sessionId: welcome.sessionId, host: welcome.host, heartbeatSeconds: welcome.heartbeatSeconds,
+            inventoryIntervalSeconds: welcome.inventoryIntervalSeconds }, "connected to the controller");
           this.status(`connected to controller ${url}`);
           handlers.onSession(session);
           return;

@@ -185,6 +185,18 @@ export const HealthSchema = z.object({
   report: HealthReportSchema,
 });
 
+/**
+ * What an agent takes from a welcome, in seconds. A value outside is used as the nearest bound (logged
+ * NS_ERR_CONTROLLER_WELCOME_BOUNDS): a stolen controller must not make an agent send inventories in a loop
+ * (an interval of 1e-9 s, or 1e12 s, which overflows setTimeout to 1 ms), nor switch its dead-controller check
+ * off (a heartbeat of 1e12 s) or trip it at once (1e-9 s). The controller's agents.inventoryInterval and
+ * agents.heartbeat are held to the same bounds.
+ */
+export const WELCOME_LIMITS = {
+  inventoryIntervalSeconds: { min: 1, max: 86_400 },
+  heartbeatSeconds: { min: 1, max: 60 },
+} as const;
+
 export const WelcomeSchema = z.object({
   v: version,
   type: z.literal("welcome"),

@@ -1,0 +1,78 @@
+/**
+ * What a stolen or rogue controller can make the agent do, against
+ * `nightshift-agent run` as a real process (libvirt's test driver) and a
+ * protocol peer on a real port that says whatever the test wants: welcome
+ * values out of any sane range. The agent keeps its own bounds: inventories
+ * per second, its heartbeat and its CPU stay where an honest controller would
+ * keep them.
+ */
+import { setTimeout as sleep } from "node:timers/promises";
+import { describe, expect, it } from "vitest";
+import { cpuSeconds } from "../../../../bench/controller-load-proc.js";
+import { ProtocolPeer } from "../../../helpers/protocol-peer.js";
+import { AgentProcess, tempAgentDir } from "./agent-process.js";
+import { testDriverFixture } from "./test-driver-fixture.js";
+
+const TOKEN = "test-token-rogue";
+const { cleanups } = testDriverFixture("rogue");
+
+async function setup(options: { heartbeatSeconds?: number; inventoryIntervalSeconds?: number; env?: Record<string, string> } = {}) {
+  const peer = await ProtocolPeer.start({ token: TOKEN, heartbeatSeconds: options.heartbeatSeconds ?? 1,
+    inventoryIntervalSeconds: options.inventoryIntervalSeconds ?? 300 });
+  cleanups.push(() => peer.close());
+  const dirs = tempAgentDir(TOKEN);
+  cleanups.push(() => dirs.cleanup());
+  const agent = new AgentProcess({ controller: peer.url, tokenFile: dirs.tokenFile, stateDir: dirs.stateDir,
+    env: { NIGHTSHIFT_AGENT_LOG_LEVEL: "info", ...options.env } });
+  cleanups.push(async () => { await agent.stop(); });
+  await peer.waitFor(() => peer.inventories.length > 0, "the first inventory", 10_000);
+  return { peer, agent };
+}
+
+/** The agent's CPU seconds per second over `ms`. */
+async function cpuRate(pid: number, ms: number): Promise<number> {
+  const c0 = cpuSeconds(pid);
+  const t0 = performance.now();
+  await sleep(ms);
+  return (cpuSeconds(pid) - c0) / ((performance.now() - t0) / 1000);
+}
+
+const boundsWarning = (agent: AgentProcess) => agent.logs.find((l) => l.code === "NS_ERR_CONTROLLER_WELCOME_BOUNDS");
+
+describe("welcome values the agent does not take as they are", () => {
+  it.each([
+    [1e-9, 4],
+    [1e12, 0],
+  ])("an inventory interval of %s s: at most %i more inventories in 3 s, and a warning naming the bound used", async (asked, most) => {
+    const { peer, agent } = await setup({ inventoryIntervalSeconds: asked });
+    const first = peer.inventories.length;
+    const t0 = Date.now();
+    await sleep(3_000);
+    const sent = peer.inventories.length - first;
+    const perSecond = sent / ((Date.now() - t0) / 1000);
+    console.log(`welcome inventoryIntervalSeconds ${asked}: ${sent} inventories in 3 s (${perSecond.toFixed(1)}/s)`);
+    expect(sent).toBeLessThanOrEqual(most);
+    expect(boundsWarning(agent)).toMatchObject({ field: "inventoryIntervalSeconds", asked, used: asked < 1 ? 1 : 86_400 });
+    expect(agent.otherOutput).toEqual([]);
+  });
+
+  it("a heartbeat of 1e12 s: no timer overflow spinning the CPU; pings every 60 s at most, so a dead controller is found", async () => {
+    const { agent } = await setup({ heartbeatSeconds: 1e12 });
+    const rate = await cpuRate(agent.pid, 3_000);
+    const connected = agent.logs.find((l) => l.msg === "connected to the controller");
+    console.log(`welcome heartbeatSeconds 1e12: agent CPU ${rate.toFixed(3)} s/s, heartbeat used ${String(connected?.heartbeatSeconds)} s`);
+    expect(agent.otherOutput.join("\n")).not.toMatch(/TimeoutOverflowWarning/);
+    expect(rate).toBeLessThan(0.1);
+    expect(connected?.heartbeatSeconds).toBe(60);
+    expect(boundsWarning(agent)).toMatchObject({ field: "heartbeatSeconds", asked: 1e12, used: 60 });
+  });
+
+  it("a heartbeat of 1e-9 s: the agent keeps its connection instead of calling the controller dead at once, over and over", async () => {
+    const { peer, agent } = await setup({ heartbeatSeconds: 1e-9 });
+    await sleep(3_000);
+    console.log(`welcome heartbeatSeconds 1e-9: ${peer.hellos.length} hello(s), ${peer.closes.length} close(s) in 3 s`);
+    expect(peer.hellos.length).toBe(1);
+    expect(peer.closes).toEqual([]);
+    expect(boundsWarning(agent)).toMatchObject({ field: "heartbeatSeconds", asked: 1e-9, used: 1 });
+  });
+});
