@@ -16,6 +16,8 @@
  * - `step` requests go to handlers.onStep; one the agent cannot read (a newer
  *   controller's action kind, a bad value) but that names an id goes to
  *   onInvalidStep, so the controller gets an answer instead of waiting for one.
+ *   A frame refused before JSON.parse (json-shape.ts) is never parsed for its
+ *   id: no honest controller sends one, and parsing it is what the check prevents.
  */
 import { describeConnectFailure } from "../../shared/connect-errors.js";
 import fs from "node:fs";
@@ -81,15 +83,15 @@ export function readToken(tokenFile: string): string {
   return token;
 }
 
-/** The id of a `step` frame that failed validation, if it has a usable one. */
-function invalidStepId(text: string): string | null {
-  try {
-    const raw = JSON.parse(text) as { type?: unknown; id?: unknown };
-    if (raw.type === "step" && typeof raw.id === "string" && raw.id.length > 0 && raw.id.length <= 200) return raw.id;
-  } catch {
-    // Not JSON: nothing to answer.
-  }
-  return null;
+/**
+ * The id of a `step` frame that failed validation, if it has a usable one: read from what the codec
+ * parsed. A frame refused before JSON.parse (too deep, too wide, not JSON) has none and is not
+ * parsed here either: a deeply nested 4 MiB frame builds a graph of hundreds of MB.
+ */
+function invalidStepId(value: unknown): string | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { type, id } = value as { type?: unknown; id?: unknown };
+  return type === "step" && typeof id === "string" && id.length > 0 && id.length <= 200 ? id : null;
 }
 
 export class ControllerLink {
@@ -271,7 +273,7 @@ export class ControllerLink {
       const parsed = parseControllerMessage(text);
       if (!parsed.ok) {
         logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL", kind: parsed.kind }, `controller sent an unusable frame: ${parsed.detail}`);
-        const stepId = invalidStepId(text);
+        const stepId = invalidStepId(parsed.value);
         if (stepId !== null) guard("onInvalidStep", () => handlers.onInvalidStep?.(stepId, parsed.detail));
         return;
       }

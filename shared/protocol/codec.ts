@@ -11,7 +11,11 @@ import { jsonShapeProblem } from "./json-shape.js";
 
 export type ProtocolErrorKind = "malformed-json" | "too-deep" | "too-many-items" | "too-many-entries" | "unsupported-version" | "unknown-type" | "schema";
 
-export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string };
+/**
+ * A failure carries `value`, the parsed JSON, only when the text got as far as JSON.parse: never for
+ * a frame the shape check refused, so nothing downstream is tempted to parse one after all.
+ */
+export type ParseResult<T> = { ok: true; message: T } | { ok: false; kind: ProtocolErrorKind; detail: string; value?: unknown };
 
 const KNOWN_AGENT_TYPES = new Set(["hello", "inventory", "events", "events-lost", "agent-down", "health", "step-result"]);
 const KNOWN_CONTROLLER_TYPES = new Set(["welcome", "ack", "error", "step"]);
@@ -26,19 +30,20 @@ function parseWith<T>(schema: z.ZodType<T>, known: Set<string>, text: string): P
     return { ok: false, kind: "malformed-json", detail: `not JSON: ${(err as Error).message}` };
   }
   if (typeof raw !== "object" || raw === null || Array.isArray(raw)) {
-    return { ok: false, kind: "malformed-json", detail: "a message must be a JSON object" };
+    return { ok: false, kind: "malformed-json", detail: "a message must be a JSON object", value: raw };
   }
   const { v, type } = raw as { v?: unknown; type?: unknown };
   if (v !== PROTOCOL_VERSION) {
-    return { ok: false, kind: "unsupported-version", detail: `protocol version ${JSON.stringify(v)} is not supported; this end speaks v${PROTOCOL_VERSION}` };
+    return { ok: false, kind: "unsupported-version", detail: `protocol version ${JSON.stringify(v)} is not supported; this end speaks v${PROTOCOL_VERSION}`,
+      value: raw };
   }
   if (typeof type !== "string" || !known.has(type)) {
-    return { ok: false, kind: "unknown-type", detail: `unknown message type ${JSON.stringify(type)}; expected one of ${[...known].join(", ")}` };
+    return { ok: false, kind: "unknown-type", detail: `unknown message type ${JSON.stringify(type)}; expected one of ${[...known].join(", ")}`, value: raw };
   }
   const result = schema.safeParse(raw);
   if (!result.success) {
     const issues = result.error.issues.slice(0, 5).map((i) => `${i.path.join(".") || "(message)"}: ${i.message}`);
-    return { ok: false, kind: "schema", detail: `invalid ${type} message: ${issues.join("; ")}` };
+    return { ok: false, kind: "schema", detail: `invalid ${type} message: ${issues.join("; ")}`, value: raw };
   }
   return { ok: true, message: result.data };
 }

@@ -2,18 +2,22 @@
  * What a stolen or rogue controller can make the agent do, against
  * `nightshift-agent run` as a real process (libvirt's test driver) and a
  * protocol peer on a real port that says whatever the test wants: welcome
- * values out of any sane range. The agent keeps its own bounds: inventories
- * per second, its heartbeat and its CPU stay where an honest controller would
+ * values out of any sane range and frames built to cost a parser dearly. The
+ * agent keeps its own bounds: inventories per second, its heartbeat, its
+ * memory (VmRSS from /proc) and its CPU stay where an honest controller would
  * keep them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
-import { cpuSeconds } from "../../../../bench/controller-load-proc.js";
+import { cpuSeconds, memoryStatus } from "../../../../bench/controller-load-proc.js";
+import { encodeMessage } from "../../../../shared/protocol/codec.js";
+import { hostileJson } from "../../../helpers/hostile-json.js";
 import { ProtocolPeer } from "../../../helpers/protocol-peer.js";
 import { AgentProcess, tempAgentDir } from "./agent-process.js";
 import { testDriverFixture } from "./test-driver-fixture.js";
 
 const TOKEN = "test-token-rogue";
+const MIB = 2 ** 20;
 const { cleanups } = testDriverFixture("rogue");
 
 async function setup(options: { heartbeatSeconds?: number; inventoryIntervalSeconds?: number; env?: Record<string, string> } = {}) {
@@ -75,4 +79,45 @@ describe("welcome values the agent does not take as they are", () => {
     expect(peer.closes).toEqual([]);
     expect(boundsWarning(agent)).toMatchObject({ field: "heartbeatSeconds", asked: 1e-9, used: 1 });
   });
+});
+
+describe("frames built to cost the agent's parser dearly", () => {
+  it("ten 3.9 MiB deeply nested frames are refused unparsed: the agent's RSS stays where it was", async () => {
+    const { peer, agent } = await setup();
+    await sleep(500);
+    const before = memoryStatus(agent.pid);
+    const frame = hostileJson("array", 3.9 * MIB);
+    for (let i = 0; i < 10; i++) await peer.sendText(frame);
+    const refused = () => agent.logs.filter((l) => l.msg.startsWith("controller sent an unusable frame") && l.kind === "too-deep").length;
+    await peer.waitFor(() => refused() >= 10 || !agent.running, "ten refusals", 60_000);
+    const after = memoryStatus(agent.pid);
+    const figures = `agent RSS ${before.rssMB.toFixed(0)} -> ${after.rssMB.toFixed(0)} MB (peak ${after.peakRssMB.toFixed(0)}, before ${before.peakRssMB.toFixed(0)})`;
+    console.log(`ten 3.9 MiB nested frames: ${figures}`);
+    expect(refused(), figures).toBe(10);
+    // What remains is the frames themselves (39 MiB received, as buffers and strings) until a major GC; parsed, it was +670 MB.
+    expect(after.peakRssMB - before.rssMB, figures).toBeLessThan(150);
+  }, 90_000);
+
+  it("a step frame too deep to parse is not parsed for its id either; a readable but invalid one is answered", async () => {
+    const { peer, agent } = await setup();
+    await peer.sendText(`{"v":1,"type":"step","id":"deep-1","resume":false,"action":${hostileJson("array", 1 * MIB)}}`);
+    await peer.sendText(encodeMessage({ type: "step", id: "bad-1", resume: false, action: { kind: "no-such-kind", vm: "x" } } as never));
+    await peer.waitFor(() => peer.stepResults.length >= 1, "the answer to bad-1");
+    await sleep(300);
+    expect(peer.stepResults.map((r) => r.message.id)).toEqual(["bad-1"]);
+    expect(peer.stepResults[0]!.message.outcome).toMatchObject({ ok: false, error: { code: "NS_ERR_STEP_FAILED" } });
+    expect(agent.logs.some((l) => l.kind === "too-deep")).toBe(true);
+  });
+
+  it("two million entries in containers each under the width limit are refused unparsed (too-many-entries)", async () => {
+    const { peer, agent } = await setup();
+    const before = memoryStatus(agent.pid);
+    const frame = hostileJson("many-wide", 3.8 * MIB).replace('"type":"inventory","collectedAt":"1970-01-01T00:00:00.000Z","domains"', '"type":"ack","ids"');
+    for (let i = 0; i < 10; i++) await peer.sendText(frame);
+    const refused = () => agent.logs.filter((l) => l.kind === "too-many-entries").length;
+    await peer.waitFor(() => refused() >= 10, "ten refusals", 30_000);
+    const after = memoryStatus(agent.pid);
+    console.log(`ten 3.8 MiB many-wide frames: agent RSS ${before.rssMB.toFixed(0)} -> ${after.rssMB.toFixed(0)} MB (peak ${after.peakRssMB.toFixed(0)})`);
+    expect(after.peakRssMB - before.rssMB).toBeLessThan(150);
+  }, 60_000);
 });
