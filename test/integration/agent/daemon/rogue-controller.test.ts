@@ -2,10 +2,10 @@
  * What a stolen or rogue controller can make the agent do, against
  * `nightshift-agent run` as a real process (libvirt's test driver) and a
  * protocol peer on a real port that says whatever the test wants: welcome
- * values out of any sane range and frames built to cost a parser dearly. The
- * agent keeps its own bounds: inventories per second, its heartbeat, its
- * memory (VmRSS from /proc) and its CPU stay where an honest controller would
- * keep them.
+ * values out of any sane range, frames built to cost a parser dearly, and ten
+ * thousand steps at once. The agent keeps its own bounds: inventories per
+ * second, its heartbeat, its memory (VmRSS from /proc) and its CPU stay where
+ * an honest controller would keep them.
  */
 import { setTimeout as sleep } from "node:timers/promises";
 import { describe, expect, it } from "vitest";
@@ -120,4 +120,29 @@ describe("frames built to cost the agent's parser dearly", () => {
     console.log(`ten 3.8 MiB many-wide frames: agent RSS ${before.rssMB.toFixed(0)} -> ${after.rssMB.toFixed(0)} MB (peak ${after.peakRssMB.toFixed(0)})`);
     expect(after.peakRssMB - before.rssMB).toBeLessThan(150);
   }, 60_000);
+});
+
+describe("steps beyond what an honest controller sends", () => {
+  it("10,000 wait-guest-agent steps at once: those beyond the running and queued caps are refused at once with NS_ERR_STEP_BUSY; CPU and RSS bounded", async () => {
+    const { peer, agent } = await setup();
+    await sleep(500);
+    const before = memoryStatus(agent.pid);
+    const t0 = Date.now();
+    for (let i = 0; i < 10_000; i++) {
+      // The test driver's own VM "test" runs and has no guest agent: each step pings it until its timeout.
+      await peer.sendText(encodeMessage({ type: "step", id: `flood-${i}`, resume: false, action: { kind: "wait-guest-agent", vm: "test", timeoutMs: 120_000 } }));
+    }
+    await sleep(2_000);
+    const rate = await cpuRate(agent.pid, 5_000);
+    const after = memoryStatus(agent.pid);
+    const busy = peer.stepResults.filter((r) => !r.message.outcome.ok && r.message.outcome.error.code === "NS_ERR_STEP_BUSY");
+    const figures = `sent in ${Date.now() - t0 - 7_000} ms; agent CPU ${rate.toFixed(2)} s/s over 5 s, RSS ${before.rssMB.toFixed(0)} -> ` +
+      `${after.rssMB.toFixed(0)} MB (peak ${after.peakRssMB.toFixed(0)}); ${busy.length} refused busy, ${peer.stepResults.length} answered`;
+    console.log(`10,000 wait-guest-agent steps: ${figures}`);
+    expect(busy.length, figures).toBe(10_000 - 1_000 - 4_100);
+    expect(busy[0]!.message.outcome).toMatchObject({ error: { message: expect.stringMatching(/maintenance\.maxRunningSteps.*maintenance\.maxQueuedSteps/) } });
+    expect(rate, figures).toBeLessThan(0.3);
+    expect(after.peakRssMB - before.rssMB, figures).toBeLessThan(150);
+    expect(agent.running).toBe(true);
+  }, 120_000);
 });
