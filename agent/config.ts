@@ -13,6 +13,11 @@ import type { ConfigOverride } from "../shared/config.js";
 
 export const AGENT_ENV_PREFIX = "NIGHTSHIFT_AGENT_";
 
+/** maintenance.maxRunningSteps and maxQueuedSteps: what a stolen controller can make the agent run and hold at once. */
+export const DEFAULT_MAX_RUNNING_STEPS = 1_000;
+export const DEFAULT_MAX_QUEUED_STEPS = 4_100;
+const MAX_STEPS_LIMIT = 10_000;
+
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
 const absolutePath = () => z.string().refine((p) => path.isAbsolute(p), "must be an absolute path");
 
@@ -59,6 +64,13 @@ export const AgentConfigSchema = z.strictObject({
       .describe("Lets `guest-exec` run any command the controller sends; for labs, not for production hosts."),
     hooks: z.array(absolutePath()).default([])
       .describe("Absolute paths of the scripts `hook` steps (a run's `patch: {hook: ...}`) may run on this host."),
+    maxRunningSteps: z.number().int().positive().max(MAX_STEPS_LIMIT).default(DEFAULT_MAX_RUNNING_STEPS)
+      .describe("Maintenance steps this agent runs at once; more wait in a queue, first come first served. The default is the most VMs " +
+        "one run may have in flight on one host (its maxParallelPerHost), and the controller sends each VM one step at a time."),
+    maxQueuedSteps: z.number().int().nonnegative().max(MAX_STEPS_LIMIT).default(DEFAULT_MAX_QUEUED_STEPS)
+      .describe("Steps waiting for one of maintenance.maxRunningSteps; beyond them a new step is refused with NS_ERR_STEP_BUSY " +
+        "and nothing runs. With the default, running and waiting together cover one step for each of the 5000 VMs an inventory " +
+        "may list, plus retention, recovery and operator deletes."),
     group: z.string().regex(/^\S{1,128}$/, "must be a name without white space (1-128 characters)").optional()
       .meta({ unset: "not in scope (unless set with `nightshift machines set --host`)" })
       .describe("Puts this hypervisor in scope for maintenance plans in this group (sent in `hello`, source `agent-config`; " +

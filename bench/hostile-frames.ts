@@ -4,7 +4,7 @@
  * process (temp data dir, loopback), a prober timing GET /v1/hosts the whole
  * time, the controller's RSS read from /proc.
  *
- *   npm run bench:hostile -- [--frames 10] [--mib 3.8] [--shape array|object|wide] [--after-hello]
+ *   npm run bench:hostile -- [--frames 10] [--mib 3.8] [--shape array|object|wide|many-wide] [--after-hello]
  *
  * Phases: baseline (3 s of probes), attack (the frames, sent back to back
  * from a child process; when the controller closes the connection the
@@ -126,6 +126,8 @@ const mb = (n: number) => `${n.toFixed(0)} MB`;
 
 async function main(): Promise<void> {
   const dataDir = fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-hostile-"));
+  // Each frame refused before hello costs the attacker a reconnect: far more sessions per minute than agents.maxSessions allows.
+  process.env.NIGHTSHIFT_CONTROLLER_AGENTS_MAX_SESSIONS ??= "100000";
   const controller = await ControllerProcess.start(dataDir, null);
   try {
     const { token } = await controller.api<{ token: string }>("POST", "/v1/hosts", { name: HOST });

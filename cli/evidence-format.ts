@@ -5,6 +5,7 @@
  * control characters (terminal escapes) are shown escaped, never sent raw.
  */
 import type { EvidenceRecord } from "../shared/runs.js";
+import { escapeControl } from "../shared/terminal-text.js";
 import { formatDurationMs } from "./run-format.js";
 
 /** Column widths, so that lines printed in several batches (run start --wait) stay aligned. */
@@ -27,15 +28,6 @@ export function evidenceLayout(records: readonly EvidenceRecord[], vmNames: read
     step: Math.max(MIN_STEP_WIDTH, ...records.map((r) => stepOf(r).length)),
     duration: Math.max(MIN_DURATION_WIDTH, ...records.map((r) => formatDurationMs(r.durationMs).length)),
   };
-}
-
-/** Control characters (except tab) as \xNN, so guest output cannot drive the terminal. */
-export function escapeControl(text: string, keepNewlines = false): string {
-  // eslint-disable-next-line no-control-regex
-  return text.replace(/[\u0000-\u0008\u000a-\u001f\u007f-\u009f]/g, (c) => {
-    if (c === "\n") return keepNewlines ? "\n" : "\\n";
-    return `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`;
-  });
 }
 
 /** The output excerpt's lines, trailing blank lines and CRs dropped; [] when there is none. */

@@ -1,6 +1,7 @@
 /** `nightshift findings`: what the hosts' probes (and the controller) found wrong, worst first. */
 import { Command, InvalidArgumentError, Option } from "commander";
 import { formatTable } from "../shared/table.js";
+import { escapeControl } from "../shared/terminal-text.js";
 import type { FindingRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
 import { printJson, relativeTime } from "./format.js";
@@ -14,7 +15,9 @@ export function findingsTable(findings: readonly FindingRecord[], now = Date.now
     ["SEVERITY", "HOST", "CODE", "SUBJECT", "SINCE", "MESSAGE"],
     findings.map((f) => [f.severity, f.host, f.code, f.subject, relativeTime(f.firstSeenAt, now), f.message]),
   );
-  const remedies = findings.map((f) => `  ${f.host} ${f.code} ${f.subject}:\n    ${f.remedy}${f.resolvedAt ? ` (resolved ${relativeTime(f.resolvedAt, now)})` : ""}`);
+  // Outside the table, so escaped here: the subject and remedy are the agent's text.
+  const remedies = findings.map((f) => `  ${f.host} ${escapeControl(f.code)} ${escapeControl(f.subject)}:\n    ${escapeControl(f.remedy)}` +
+    `${f.resolvedAt ? ` (resolved ${relativeTime(f.resolvedAt, now)})` : ""}`);
   return `${table}\nRemedies:\n${remedies.join("\n")}\n`;
 }
 

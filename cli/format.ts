@@ -1,4 +1,5 @@
 /** Small text helpers for the CLI's human output (tables come from shared/table.ts). */
+import { escapeControl } from "../shared/terminal-text.js";
 
 /** "12s ago", "5m ago", "3h ago", "4d ago"; "never" for null. Future times (clock skew) read as "0s ago". */
 export function relativeTime(iso: string | null, now: number = Date.now()): string {
@@ -32,10 +33,10 @@ export const yesNo = (value: boolean): string => (value ? "yes" : "no");
 export const orDash = (value: string | number | null | undefined): string =>
   value === null || value === undefined || value === "" ? "-" : String(value);
 
-/** Aligned "key  value" lines, for single records such as `status`. */
+/** Aligned "key  value" lines, for single records such as `status`; values shown with control characters escaped, as table cells. */
 export function formatKeyValues(rows: readonly (readonly [string, string])[]): string {
   const width = Math.max(0, ...rows.map(([key]) => key.length));
-  return rows.map(([key, value]) => `${key.padEnd(width)}  ${value}`.trimEnd()).join("\n") + "\n";
+  return rows.map(([key, value]) => `${key.padEnd(width)}  ${escapeControl(value)}`.trimEnd()).join("\n") + "\n";
 }
 
 /** `key=value` pairs of an event's extra data; nested values as compact JSON. */

@@ -7,10 +7,14 @@ import { z } from "zod";
 import { duration } from "../shared/duration.js";
 import type { RenamedKeys } from "../shared/config-issues.js";
 import type { ConfigOverride } from "../shared/config.js";
+import { WELCOME_LIMITS } from "../shared/protocol/messages.js";
 
 export const CONTROLLER_ENV_PREFIX = "NIGHTSHIFT_CONTROLLER_";
 
 const LOG_LEVELS = ["fatal", "error", "warn", "info", "debug", "trace"] as const;
+
+/** A welcome bound (seconds) as a duration key's limits (ms). */
+const secondsBounds = (bounds: { min: number; max: number }) => ({ min: bounds.min * 1000, max: bounds.max * 1000 });
 
 export const ControllerConfigSchema = z.strictObject({
   listen: z.string().regex(/^(\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5}$/, "expected ADDR:PORT, e.g. 0.0.0.0:8650")
@@ -52,9 +56,11 @@ export const ControllerConfigSchema = z.strictObject({
     checkInterval: duration().prefault("5s").describe("How often that is checked."),
   }).prefault({}),
   agents: z.strictObject({
-    inventoryInterval: duration().prefault("5m")
-      .describe("Told to agents in `welcome`: how often to send a full inventory (each agent jitters it by ±20 %)."),
-    heartbeat: duration().prefault("15s").describe("WebSocket ping period, also told to agents; an agent silent for two periods is terminated."),
+    inventoryInterval: duration(secondsBounds(WELCOME_LIMITS.inventoryIntervalSeconds)).prefault("5m")
+      .describe("Told to agents in `welcome`: how often to send a full inventory (each agent jitters it by ±20 %); " +
+        "1s to 1d, the bounds agents hold a welcome to."),
+    heartbeat: duration(secondsBounds(WELCOME_LIMITS.heartbeatSeconds)).prefault("15s")
+      .describe("WebSocket ping period, also told to agents; an agent silent for two periods is terminated. 1s to 60s, the bounds agents hold a welcome to."),
     maxMessageBytes: z.number().int().positive().default(4 * 1024 * 1024).describe("Larger frames from an agent are refused (close code 1009)."),
     rejectedEventInterval: duration().prefault("1m").describe(
       "A loop of duplicate or too frequent agents gets at most one `rejected` history entry per host and reason this often, " +

@@ -59,6 +59,8 @@ export function durationText(what: string, examples = DURATION_EXAMPLES) {
 export interface DurationLimits {
   /** Zero is allowed (it means "off" where the key says so); otherwise a duration must be above 0. */
   zero?: boolean;
+  /** The smallest allowed, in ms. */
+  min?: number;
   /** The largest allowed, in ms. */
   max?: number;
 }
@@ -77,6 +79,7 @@ export function duration(limits: DurationLimits = {}) {
     }
     const ms = parseDuration(value)!;
     if (ms === 0 && !limits.zero) ctx.addIssue({ code: "custom", message: "must be more than 0s" });
+    else if (limits.min !== undefined && ms < limits.min) ctx.addIssue({ code: "custom", message: `must be at least ${formatDuration(limits.min)}` });
     if (limits.max !== undefined && ms > limits.max) ctx.addIssue({ code: "custom", message: `must be at most ${formatDuration(limits.max)}` });
   });
   return z.codec(text, z.number().int().min(0), {

@@ -249,6 +249,11 @@ export const ERROR_CODES = {
     meaning: "an agent frame with an array or object of more than 20,000 entries",
     remedy: "fix or upgrade the agent",
   },
+  NS_ERR_PROTOCOL_TOO_MANY_ENTRIES: {
+    area: "protocol",
+    meaning: "a frame with more than 600,000 entries across all its arrays and objects, refused before it is parsed (an honest frame has at most ~589,000); the connection stays open",
+    remedy: "fix or upgrade the sender",
+  },
   NS_ERR_PROTOCOL_ORDER: {
     area: "protocol",
     meaning: "an agent message before `hello`",
@@ -325,6 +330,11 @@ export const ERROR_CODES = {
     area: "agent",
     meaning: "the controller sent an `error`, an unusable frame, or no `welcome` in time",
     remedy: "see the message",
+  },
+  NS_ERR_CONTROLLER_WELCOME_BOUNDS: {
+    area: "agent",
+    meaning: "the controller's welcome asked for an inventory interval outside 1 s–1 d or a heartbeat outside 1–60 s; the agent used the nearest bound (a warning in its log)",
+    remedy: "set the controller's `agents.inventoryInterval` / `agents.heartbeat` within the bounds; a controller that allows no such value is not ours: suspect it",
   },
   NS_ERR_SYSTEMD_NOTIFY: {
     area: "agent",
@@ -481,6 +491,11 @@ export const ERROR_CODES = {
     area: "steps", status: 409,
     meaning: "the agent was asked to discard an internal snapshot; nothing changed",
     remedy: "delete it without `--discard`; going back to it is `virsh snapshot-revert`",
+  },
+  NS_ERR_STEP_BUSY: {
+    area: "steps", status: 409,
+    meaning: "the agent already had `maintenance.maxRunningSteps` steps running and `maintenance.maxQueuedSteps` waiting; this step was not started and nothing ran",
+    remedy: "find what sends that many steps to the host; raise the two keys only for an honest load",
   },
 
   // --- maintenance steps: the controller's side of a step (controller/hub/agent-calls.ts) ---

@@ -11,9 +11,13 @@
  *   delay. The token file is read again before every attempt, so a re-enrolled
  *   host recovers without a restart.
  * - The backoff resets once a session was welcomed.
+ * - The welcome's inventory interval and heartbeat are held to this agent's
+ *   own bounds (welcome-bounds.ts): a controller can be stolen.
  * - `step` requests go to handlers.onStep; one the agent cannot read (a newer
  *   controller's action kind, a bad value) but that names an id goes to
  *   onInvalidStep, so the controller gets an answer instead of waiting for one.
+ *   A frame refused before JSON.parse (json-shape.ts) is never parsed for its
+ *   id: no honest controller sends one, and parsing it is what the check prevents.
  */
 import { describeConnectFailure } from "../../shared/connect-errors.js";
 import fs from "node:fs";
@@ -25,6 +29,7 @@ import { MAX_MESSAGE_BYTES, type AgentMessage, type Hello, type StepRequest, typ
 import { Backoff, type BackoffOptions } from "./backoff.js";
 import { ControllerRejectedError, DaemonError } from "./errors.js";
 import { formatDelay } from "./libvirt-session.js";
+import { boundedWelcome } from "./welcome-bounds.js";
 
 /** What `send` accepts: any agent message, without the version (the codec adds it). */
 export type OutgoingMessage = AgentMessage extends infer M ? (M extends AgentMessage ? Omit<M, "v"> : never) : never;
@@ -78,15 +83,15 @@ export function readToken(tokenFile: string): string {
   return token;
 }
 
-/** The id of a `step` frame that failed validation, if it has a usable one. */
-function invalidStepId(text: string): string | null {
-  try {
-    const raw = JSON.parse(text) as { type?: unknown; id?: unknown };
-    if (raw.type === "step" && typeof raw.id === "string" && raw.id.length > 0 && raw.id.length <= 200) return raw.id;
-  } catch {
-    // Not JSON: nothing to answer.
-  }
-  return null;
+/**
+ * The id of a `step` frame that failed validation, if it has a usable one: read from what the codec
+ * parsed. A frame refused before JSON.parse (too deep, too wide, not JSON) has none and is not
+ * parsed here either: a deeply nested 4 MiB frame builds a graph of hundreds of MB.
+ */
+function invalidStepId(value: unknown): string | null {
+  if (typeof value !== "object" || value === null) return null;
+  const { type, id } = value as { type?: unknown; id?: unknown };
+  return type === "step" && typeof id === "string" && id.length > 0 && id.length <= 200 ? id : null;
 }
 
 export class ControllerLink {
@@ -268,7 +273,7 @@ export class ControllerLink {
       const parsed = parseControllerMessage(text);
       if (!parsed.ok) {
         logger.warn({ code: "NS_ERR_CONTROLLER_PROTOCOL" satisfies ErrorCode, kind: parsed.kind }, `controller sent an unusable frame: ${parsed.detail}`);
-        const stepId = invalidStepId(text);
+        const stepId = invalidStepId(parsed.value);
         if (stepId !== null) guard("onInvalidStep", () => handlers.onInvalidStep?.(stepId, parsed.detail));
         return;
       }
@@ -281,7 +286,12 @@ export class ControllerLink {
           }
           if (welcomeTimer) clearTimeout(welcomeTimer);
           welcomeTimer = null;
-          heartbeatMs = message.heartbeatSeconds * 1000;
+          const { welcome, clamped } = boundedWelcome(message);
+          for (const c of clamped) {
+            logger.warn({ code: "NS_ERR_CONTROLLER_WELCOME_BOUNDS", field: c.field, asked: c.asked, used: c.used, min: c.min, max: c.max },
+              `the controller's welcome asked for ${c.field} ${c.asked}; this agent takes ${c.min} to ${c.max} and uses ${c.used}`);
+          }
+          heartbeatMs = welcome.heartbeatSeconds * 1000;
           startHeartbeat();
           this.backoff.reset();
           if (hello && message.host !== hello.host) {
@@ -289,7 +299,7 @@ export class ControllerLink {
               "the controller welcomed us under another host name than the one in hello");
           }
           session = {
-            welcome: message,
+            welcome,
             send: (m) => {
               if (ws.readyState !== WebSocket.OPEN) return false;
               ws.send(encodeMessage(m));
@@ -297,8 +307,8 @@ export class ControllerLink {
             },
           };
           this.session = session;
-          logger.info({ url, sessionId: message.sessionId, host: message.host, heartbeatSeconds: message.heartbeatSeconds,
-            inventoryIntervalSeconds: message.inventoryIntervalSeconds }, "connected to the controller");
+          logger.info({ url, sessionId: welcome.sessionId, host: welcome.host, heartbeatSeconds: welcome.heartbeatSeconds,
+            inventoryIntervalSeconds: welcome.inventoryIntervalSeconds }, "connected to the controller");
           this.status(`connected to controller ${url}`);
           handlers.onSession(session);
           return;

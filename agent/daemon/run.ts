@@ -126,6 +126,8 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     libvirt: () => libvirt.connection,
     libvirtUri: config.libvirt.uri,
     config: config.maintenance,
+    maxRunning: config.maintenance.maxRunningSteps,
+    maxQueued: config.maintenance.maxQueuedSteps,
     logger,
   }), logger);
 

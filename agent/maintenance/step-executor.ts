@@ -12,6 +12,11 @@
  *   a handler bug becomes NS_ERR_STEP_FAILED, never a frame the controller
  *   rejects (which would leave the step without an answer).
  * - `handle` never rejects: whatever a handler throws becomes a typed error.
+ * - At most `maxRunning` steps run at once; more wait in a queue (first come,
+ *   first served), at most `maxQueued` of them. A step beyond both is refused
+ *   with NS_ERR_STEP_BUSY, not remembered, and nothing runs: a controller can
+ *   be stolen, and ten thousand polling steps at once would eat the host. An
+ *   honest controller sends each VM one step at a time.
  */
 import type { z } from "zod";
 import type { Logger } from "../../shared/logging.js";
@@ -20,6 +25,7 @@ import { StepErrorCodes, StepResultSchemas, type StepAction, type StepKind, type
 import type { LibvirtConnection } from "../libvirt/connection.js";
 import { StepError, errorPayload, toStepError } from "./errors.js";
 import type { ActionOf, AnyStepHandler, MaintenanceConfig, StepContext, StepHandler } from "./types.js";
+import { DEFAULT_MAX_QUEUED_STEPS, DEFAULT_MAX_RUNNING_STEPS } from "../config.js";
 
 export type StepOutcome = StepResultMessage["outcome"];
 
@@ -34,8 +40,12 @@ export interface StepExecutorOptions {
   logger: Logger;
   /** How long a finished outcome is kept; default one hour. */
   retentionMs?: number;
-  /** Outcomes (and running steps) kept at most; default 10,000. */
+  /** Outcomes (and running and waiting steps) kept at most; default 10,000, or running and waiting together if more. */
   maxEntries?: number;
+  /** Steps running at once (maintenance.maxRunningSteps); default DEFAULT_MAX_RUNNING_STEPS. */
+  maxRunning?: number;
+  /** Steps waiting for a running slot (maintenance.maxQueuedSteps); default DEFAULT_MAX_QUEUED_STEPS. */
+  maxQueued?: number;
   now?: () => number;
 }
 
@@ -43,16 +53,26 @@ interface Entry {
   kind: StepKind;
   vm: string;
   promise: Promise<StepOutcome>;
-  /** When it finished (options.now() time), null while it runs. */
+  /** When it finished (options.now() time), null while it runs or waits. */
   finishedAt: number | null;
 }
+
+/** A busy refusal is logged at most this often, with how many there were since. */
+const BUSY_LOG_INTERVAL_MS = 10_000;
 
 export class StepExecutor {
   private readonly entries = new Map<string, Entry>();
   private readonly handlers = new Map<StepKind, AnyStepHandler>();
   private readonly retentionMs: number;
   private readonly maxEntries: number;
+  private readonly maxRunning: number;
+  private readonly maxQueued: number;
   private readonly now: () => number;
+  /** Starts of the steps waiting for a running slot, oldest first. */
+  private readonly queue: (() => void)[] = [];
+  private runningCount = 0;
+  private busyRefused = 0;
+  private busyLoggedAt = -Infinity;
 
   constructor(private readonly options: StepExecutorOptions) {
     for (const handler of options.handlers) {
@@ -60,7 +80,9 @@ export class StepExecutor {
       this.handlers.set(handler.kind, handler);
     }
     this.retentionMs = options.retentionMs ?? 3_600_000;
-    this.maxEntries = options.maxEntries ?? 10_000;
+    this.maxRunning = options.maxRunning ?? DEFAULT_MAX_RUNNING_STEPS;
+    this.maxQueued = options.maxQueued ?? DEFAULT_MAX_QUEUED_STEPS;
+    this.maxEntries = options.maxEntries ?? Math.max(10_000, this.maxRunning + this.maxQueued);
     this.now = options.now ?? Date.now;
   }
 
@@ -69,11 +91,14 @@ export class StepExecutor {
     return this.entries.size;
   }
 
-  /** Steps still running. */
+  /** Steps running now. */
   get running(): number {
-    let n = 0;
-    for (const entry of this.entries.values()) if (entry.finishedAt === null) n++;
-    return n;
+    return this.runningCount;
+  }
+
+  /** Steps waiting for a running slot. */
+  get queued(): number {
+    return this.queue.length;
   }
 
   handle(request: Pick<StepRequest, "id" | "resume" | "action">): Promise<StepOutcome> {
@@ -95,17 +120,39 @@ export class StepExecutor {
       return Promise.resolve(failure(new StepError(StepErrorCodes.UNKNOWN, `step ${id} (${action.kind} on VM ${action.vm}) is not known ` +
         "to this agent: it restarted, or the outcome is older than an hour; its outcome is unknown, so check the VM before going on")));
     }
-    if (!this.makeRoom()) {
-      return Promise.resolve(failure(new StepError(StepErrorCodes.FAILED, `step ${id} was not started: this agent already runs ` +
-        `${this.maxEntries} steps; ask again once some have finished`)));
-    }
-    const promise = this.execute(id, action).then((outcome) => {
-      entry.finishedAt = this.now();
-      return outcome;
-    });
-    const entry: Entry = { kind: action.kind, vm: action.vm, promise, finishedAt: null };
+    if (this.runningCount + this.queue.length >= this.maxRunning + this.maxQueued || !this.makeRoom()) return Promise.resolve(this.busy(id, action));
+    let settle!: (outcome: StepOutcome) => void;
+    const entry: Entry = { kind: action.kind, vm: action.vm, promise: new Promise((resolve) => { settle = resolve; }), finishedAt: null };
+    const start = () => {
+      this.runningCount++;
+      // execute() never rejects.
+      void this.execute(id, action).then((outcome) => {
+        this.runningCount--;
+        entry.finishedAt = this.now();
+        settle(outcome);
+        this.queue.shift()?.();
+      });
+    };
     this.entries.set(id, entry);
-    return promise;
+    if (this.runningCount < this.maxRunning) start();
+    else this.queue.push(start);
+    return entry.promise;
+  }
+
+  /** The refusal of a step beyond the caps; logged at most every BUSY_LOG_INTERVAL_MS with the count since. */
+  private busy(id: string, action: StepAction): StepOutcome {
+    this.busyRefused++;
+    const now = this.now();
+    if (now - this.busyLoggedAt >= BUSY_LOG_INTERVAL_MS) {
+      this.options.logger.warn({ code: StepErrorCodes.BUSY, stepId: id, kind: action.kind, vm: action.vm, refused: this.busyRefused,
+        running: this.runningCount, queued: this.queue.length, maxRunning: this.maxRunning, maxQueued: this.maxQueued },
+      "steps refused: this agent runs and queues as many as maintenance.maxRunningSteps and maxQueuedSteps allow; is the controller sending more than it should?");
+      this.busyLoggedAt = now;
+      this.busyRefused = 0;
+    }
+    return failure(new StepError(StepErrorCodes.BUSY, `step ${id} (${action.kind} on VM ${action.vm}) was not started: this agent already ` +
+      `runs ${this.runningCount} steps and has ${this.queue.length} waiting (maintenance.maxRunningSteps ${this.maxRunning}, ` +
+      `maintenance.maxQueuedSteps ${this.maxQueued}); nothing was run, ask again once some have finished`));
   }
 
   private async execute(id: string, action: StepAction): Promise<StepOutcome> {
@@ -163,7 +210,7 @@ export class StepExecutor {
     }
   }
 
-  /** Makes room for one more entry by dropping the oldest finished ones; false when all are still running. */
+  /** Makes room for one more entry by dropping the oldest finished ones; false when all are still running or waiting. */
   private makeRoom(): boolean {
     if (this.entries.size < this.maxEntries) return true;
     for (const [id, entry] of this.entries) {

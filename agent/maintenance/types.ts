@@ -10,7 +10,8 @@ import type { StepAction, StepKind, StepResultOf } from "../../shared/protocol/s
 import type { AgentConfig } from "../config.js";
 import type { LibvirtConnection } from "../libvirt/connection.js";
 
-export type MaintenanceConfig = AgentConfig["maintenance"];
+/** What a step handler reads of maintenance.*: the allowances (the step caps are the executor's). */
+export type MaintenanceConfig = Omit<AgentConfig["maintenance"], "maxRunningSteps" | "maxQueuedSteps">;
 
 export type ActionOf<K extends StepKind> = Extract<StepAction, { kind: K }>;
 

@@ -34,6 +34,14 @@ export const MAX_HELLO_BYTES = 16 * 1024;
 export const MAX_JSON_DEPTH = 32;
 /** The longest arrays a message may hold have 10,000 entries (findings, mounts); an array or object with more is refused before JSON.parse. */
 export const MAX_JSON_ITEMS = 20_000;
+/**
+ * Entries (array elements and object members) of all arrays and objects of one frame together. The densest
+ * frame an agent can honestly send within MAX_MESSAGE_BYTES is an inventory of 5,000 VMs each with 16 roles
+ * and 64 HA groups of one character, the rest of the 4 MiB in minimal disks: about 589,000 entries
+ * (test/unit/shared/protocol/honest-frames.test.ts builds it). Two bytes make an entry (`0,`), so without
+ * this a 4 MiB frame could hold two million of them in containers each under MAX_JSON_ITEMS.
+ */
+export const MAX_JSON_ENTRIES = 600_000;
 export const MAX_DOMAINS_PER_INVENTORY = 5_000;
 export const MAX_EVENTS_PER_BATCH = 1_000;
 /**
@@ -201,6 +209,18 @@ export const HealthSchema = z.object({
   type: z.literal("health"),
   report: HealthReportSchema,
 });
+
+/**
+ * What an agent takes from a welcome, in seconds. A value outside is used as the nearest bound (logged
+ * NS_ERR_CONTROLLER_WELCOME_BOUNDS): a stolen controller must not make an agent send inventories in a loop
+ * (an interval of 1e-9 s, or 1e12 s, which overflows setTimeout to 1 ms), nor switch its dead-controller check
+ * off (a heartbeat of 1e12 s) or trip it at once (1e-9 s). The controller's agents.inventoryInterval and
+ * agents.heartbeat are held to the same bounds.
+ */
+export const WELCOME_LIMITS = {
+  inventoryIntervalSeconds: { min: 1, max: 86_400 },
+  heartbeatSeconds: { min: 1, max: 60 },
+} as const;
 
 export const WelcomeSchema = z.object({
   v: version,

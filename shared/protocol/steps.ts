@@ -155,6 +155,11 @@ export const StepErrorCodes = {
   TIMEOUT: "NS_ERR_STEP_TIMEOUT",
   LIBVIRT: "NS_ERR_STEP_LIBVIRT",
   FAILED: "NS_ERR_STEP_FAILED",
+  /**
+   * The agent already runs maintenance.maxRunningSteps steps and has maintenance.maxQueuedSteps waiting: this one
+   * was not started (nothing ran) and is not remembered; asking again with the same id later starts it.
+   */
+  BUSY: "NS_ERR_STEP_BUSY",
   /** A snapshot step named a snapshot that is not nightshift's (name scheme and the agent's marker): it was not touched. */
   SNAPSHOT_NOT_OURS: "NS_ERR_STEP_SNAPSHOT_NOT_OURS",
   /** A hook step's VM name is not of the shape a hook may get as its argument: nothing ran. */

@@ -8,7 +8,8 @@
  * welcome, events and events-lost answered with ack — and records everything.
  *
  * Knobs for failure tests: withhold acks, stop answering pings, go away
- * (close every connection and stop listening) and come back on the same port.
+ * (close every connection and stop listening) and come back on the same port;
+ * for a rogue controller, any welcome values and any text frame (sendText).
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -18,7 +19,7 @@ import { WebSocketServer, type WebSocket } from "ws";
 import { encodeMessage, parseAgentMessage } from "../../shared/protocol/codec.js";
 import { checkAgentFrame, listRefused, usableEventId } from "../../shared/protocol/items.js";
 import {
-  MAX_MESSAGE_BYTES, type AgentMessage, type DomainEventMessage, type EventsLost, type Hello, type Inventory,
+  MAX_MESSAGE_BYTES, type AgentMessage, type DomainEventMessage, type EventsLost, type Hello, type Inventory, type StepResultMessage,
 } from "../../shared/protocol/messages.js";
 
 export interface ProtocolPeerOptions {
@@ -47,6 +48,7 @@ export class ProtocolPeer {
   /** Every event as it arrived, duplicates included. */
   readonly eventDeliveries: Received<DomainEventMessage>[] = [];
   readonly lost: Received<EventsLost>[] = [];
+  readonly stepResults: Received<StepResultMessage>[] = [];
   readonly invalidFrames: string[] = [];
   readonly upgrades: UpgradeAttempt[] = [];
   /** Close codes of agent connections, in order. */
@@ -111,6 +113,11 @@ export class ProtocolPeer {
   /** Listens again on the same port. */
   async comeBack(): Promise<void> {
     await this.listen(this.port);
+  }
+
+  /** Sends `text` as it is (a frame the protocol may not allow) on the current connection(s); resolves once written. */
+  async sendText(text: string): Promise<void> {
+    await Promise.all([...this.sockets].map((ws) => new Promise<void>((resolve, reject) => ws.send(text, (err) => (err ? reject(err) : resolve())))));
   }
 
   /** Sends the acks that were withheld, on the current connection(s). */
@@ -220,6 +227,9 @@ export class ProtocolPeer {
         case "events-lost":
           this.lost.push({ at, connection, message });
           this.ack(ws, [message.id]);
+          break;
+        case "step-result":
+          this.stepResults.push({ at, connection, message });
           break;
       }
     });

@@ -21,7 +21,8 @@ const tokens: Record<string, string> = {};
 const { ok } = controllerApi(() => controller);
 
 beforeAll(async () => {
-  controller = await startController({ env: { NIGHTSHIFT_LOG_LEVEL: "error" } });
+  // Each frame refused before hello costs a reconnect of the same host: more per minute than agents.maxSessions lets a real agent.
+  controller = await startController({ config: { agents: { maxSessions: 100_000 } }, env: { NIGHTSHIFT_LOG_LEVEL: "error" } });
   for (const name of ["hv-attacker", "hv-good"]) tokens[name] = (await ok<{ token: string }>("POST", "/v1/hosts", { name }, 201)).token;
 });
 
@@ -122,5 +123,38 @@ describe("hostile frames", () => {
     expect(after.peakRssMB - before.rssMB, figures).toBeLessThan(150);
     expect(p95(latencies), figures).toBeLessThan(500);
     expect(controller.process.exitCode).toBeNull();
+  }, 120_000);
+
+  it("ten 3.8 MiB frames of ~100 arrays of 19,999 numbers each (every one under the per-container limit) are refused unparsed " +
+    "with NS_ERR_PROTOCOL_TOO_MANY_ENTRIES; RSS and API latency stay bounded", async () => {
+    const frame = hostileJson("many-wide", 3.8 * MIB);
+    const entries = (frame.match(/,/g) ?? []).length;
+    const good = await TestAgent.connect(controller.url, tokens["hv-good"]!);
+    good.hello("hv-good");
+    await good.next("welcome");
+    const attacker = await TestAgent.connect(controller.url, tokens["hv-attacker"]!);
+    attacker.hello("hv-attacker");
+    await attacker.next("welcome");
+    const before = memoryStatus(controller.process.pid!);
+    const codes: string[] = [];
+    const attack = (async () => {
+      for (let i = 0; i < 10; i++) {
+        attacker.send(frame);
+        codes.push((await attacker.next("error", 30_000)).code);
+      }
+    })();
+    const latencies = await apiLatencyDuring(attack);
+    const after = memoryStatus(controller.process.pid!);
+    await attacker.close();
+    const id = randomUUID();
+    good.send({ v: 1, type: "events", events: [{ id, time: new Date().toISOString(), domain: "web1", uuid: randomUUID(), kind: "lifecycle", event: "started", detail: "booted" }] });
+    expect((await good.next("ack")).ids).toEqual([id]);
+    await good.close();
+    const figures = `${(frame.length / MIB).toFixed(2)} MiB frames of ~${entries} entries: RSS ${before.rssMB.toFixed(0)} -> ` +
+      `${after.rssMB.toFixed(0)} MB (peak ${after.peakRssMB.toFixed(0)}), GET /v1/hosts p95 ${p95(latencies).toFixed(0)} ms over ${latencies.length} requests`;
+    console.log(figures);
+    expect(codes, figures).toEqual(Array(10).fill("NS_ERR_PROTOCOL_TOO_MANY_ENTRIES"));
+    expect(after.rssMB - before.rssMB, figures).toBeLessThan(60);
+    expect(p95(latencies), figures).toBeLessThan(100);
   }, 120_000);
 });

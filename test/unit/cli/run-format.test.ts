@@ -3,7 +3,8 @@ import { describe, expect, it } from "vitest";
 import { expectAligned } from "../../helpers/table-assert.js";
 import { RunSpecSchema, type EvidenceRecord, type RunDetail, type RunPlan, type RunVmRecord, type SnapshotRecord } from "../../../shared/runs.js";
 import { countsText, formatDurationMs, isoSeconds, planText, runDetailText, runsTable, runVmsTable, startedText } from "../../../cli/run-format.js";
-import { escapeControl, evidenceEntry, evidenceLayout, evidenceText, outputLines } from "../../../cli/evidence-format.js";
+import { evidenceEntry, evidenceLayout, evidenceText, outputLines } from "../../../cli/evidence-format.js";
+import { escapeControl } from "../../../shared/terminal-text.js";
 import { snapshotsTable } from "../../../cli/snapshots.js";
 import { abortedText } from "../../../cli/runs.js";
 

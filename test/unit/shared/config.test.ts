@@ -178,6 +178,15 @@ describe("durations", () => {
     expect(controller(undefined, { NIGHTSHIFT_CONTROLLER_PLANS_REMINDER: "0s" }).plans.reminder).toBe(0);
   });
 
+  it("the controller's agent intervals stay within what agents take from a welcome (1s-1d, 1s-60s)", () => {
+    expect(controller(undefined, { NIGHTSHIFT_CONTROLLER_AGENTS_INVENTORY_INTERVAL: "1s", NIGHTSHIFT_CONTROLLER_AGENTS_HEARTBEAT: "60s" }).agents)
+      .toMatchObject({ inventoryInterval: 1_000, heartbeat: 60_000 });
+    expect(() => controller(undefined, { NIGHTSHIFT_CONTROLLER_AGENTS_INVENTORY_INTERVAL: "500ms" })).toThrow(/inventoryInterval: must be at least 1s/);
+    expect(() => controller(undefined, { NIGHTSHIFT_CONTROLLER_AGENTS_INVENTORY_INTERVAL: "2d" })).toThrow(/inventoryInterval: must be at most 1d/);
+    expect(() => controller(undefined, { NIGHTSHIFT_CONTROLLER_AGENTS_HEARTBEAT: "900ms" })).toThrow(/heartbeat: must be at least 1s/);
+    expect(() => controller(undefined, { NIGHTSHIFT_CONTROLLER_AGENTS_HEARTBEAT: "61s" })).toThrow(/heartbeat: must be at most 1m/);
+  });
+
   it("no key name carries a unit", () => {
     for (const schema of [AgentConfigSchema, ControllerConfigSchema]) {
       const names = configKeys(schema, "").map((k) => k.path.join("."));

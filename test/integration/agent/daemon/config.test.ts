@@ -64,7 +64,7 @@ describe("an agent started with a misspelt key", () => {
       "  NIGHTSHIFT_AGENT_HEARTBEAT_SECONDS: renamed NIGHTSHIFT_AGENT_HEARTBEAT (a duration with its unit, like 100ms, 30s, 15m, 2h, 3d): " +
         "write NIGHTSHIFT_AGENT_HEARTBEAT=1s",
       `  ${config}:2: maintenance.guestComands: unknown key "guestComands" (did you mean guestCommands?); ` +
-        "known keys: guestCommands, allowAnyGuestCommand, hooks, group, roles, slotLength",
+        "known keys: guestCommands, allowAnyGuestCommand, hooks, maxRunningSteps, maxQueuedSteps, group, roles, slotLength",
       `  ${config}:4: probes.intervalSeconds: renamed interval (a duration with its unit, like 100ms, 30s, 15m, 2h, 3d): write interval: 5m`,
     ]);
   });

@@ -139,12 +139,41 @@ describe("StepExecutor", () => {
     const a = steps.handle({ id: "a", resume: false, action: start() });
     const b = steps.handle({ id: "b", resume: false, action: start() });
     const c = await steps.handle({ id: "c", resume: false, action: start() });
-    expect(c).toMatchObject({ ok: false, error: { code: StepErrorCodes.FAILED, message: expect.stringMatching(/was not started/) } });
+    expect(c).toMatchObject({ ok: false, error: { code: StepErrorCodes.BUSY, message: expect.stringMatching(/was not started/) } });
     for (const gate of gates) gate.resolve({ started: true });
     await Promise.all([a, b]);
     const again = steps.handle({ id: "c", resume: false, action: start() });
     gates[2]!.resolve({ started: true });
     expect(await again).toMatchObject({ ok: true });
+  });
+
+  it("runs at most maxRunning steps at once, queues maxQueued more first come first served, and refuses the rest with NS_ERR_STEP_BUSY", async () => {
+    const { handler, runs, gates } = controlledStart();
+    const steps = executor([handler], { maxRunning: 2, maxQueued: 3 });
+    const outcomes = ["a", "b", "c", "d", "e"].map((vm) => steps.handle({ id: vm, resume: false, action: start(vm) }));
+    const refused = await steps.handle({ id: "f", resume: false, action: start("f") });
+    expect(runs).toEqual(["a", "b"]);
+    expect([steps.running, steps.queued]).toEqual([2, 3]);
+    expect(refused).toMatchObject({ ok: false, error: { code: StepErrorCodes.BUSY,
+      message: expect.stringMatching(/step f \(start on VM f\) was not started: .*runs 2 steps and has 3 waiting \(maintenance\.maxRunningSteps 2, maintenance\.maxQueuedSteps 3\); nothing was run/) } });
+    // A waiting step is known: asked again (a reconnect's resume), it attaches to its place in the queue.
+    const resumed = steps.handle({ id: "d", resume: true, action: start("d") });
+    gates[0]!.resolve({ started: true });
+    expect(await outcomes[0]).toMatchObject({ ok: true });
+    await Promise.resolve();
+    expect(runs).toEqual(["a", "b", "c"]);
+    for (let i = 1; i < 5; i++) {
+      await new Promise((r) => setTimeout(r, 0));
+      gates[i]!.resolve({ started: true });
+    }
+    expect(await Promise.all([...outcomes, resumed])).toEqual(Array(6).fill({ ok: true, result: { started: true } }));
+    expect(runs).toEqual(["a", "b", "c", "d", "e"]);
+    // The refused one was not remembered: asked again now, it runs.
+    const again = steps.handle({ id: "f", resume: false, action: start("f") });
+    await Promise.resolve();
+    gates[5]!.resolve({ started: true });
+    expect(await again).toMatchObject({ ok: true });
+    expect([steps.running, steps.queued]).toEqual([0, 0]);
   });
 
   it("refuses a guest command that is not in maintenance.guestCommands before asking libvirt", async () => {
