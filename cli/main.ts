@@ -4,6 +4,7 @@ import { CommanderError } from "commander";
 import { NightshiftError } from "../shared/errors.js";
 import { nightshiftProgram } from "./program.js";
 import { UsageError } from "./errors.js";
+import { escapeControl } from "../shared/terminal-text.js";
 
 const EXIT_ERROR = 1;
 const EXIT_USAGE = 2;
@@ -18,6 +19,7 @@ for (const stream of [process.stdout, process.stderr]) {
 
 const program = nightshiftProgram();
 
+// Error messages can quote what an agent reported (a VM's name): printed with control characters escaped.
 try {
   await program.parseAsync(process.argv);
 } catch (err) {
@@ -26,13 +28,13 @@ try {
     process.exitCode = err.exitCode === 0 ? 0 : EXIT_USAGE;
   } else if (err instanceof UsageError) {
     // Found before anything was sent (a runbook, the run's options): the operator's to fix.
-    process.stderr.write(`nightshift: ${err.message} (${err.code})\n`);
+    process.stderr.write(`nightshift: ${escapeControl(err.message, true)} (${err.code})\n`);
     process.exitCode = EXIT_USAGE;
   } else if (err instanceof NightshiftError) {
-    process.stderr.write(`nightshift: ${err.message} (${err.code})\n`);
+    process.stderr.write(`nightshift: ${escapeControl(err.message, true)} (${err.code})\n`);
     process.exitCode = EXIT_ERROR;
   } else {
-    process.stderr.write(`nightshift: unexpected error: ${err instanceof Error ? err.stack ?? err.message : String(err)}\n`);
+    process.stderr.write(`nightshift: unexpected error: ${escapeControl(err instanceof Error ? err.stack ?? err.message : String(err), true)}\n`);
     process.exitCode = EXIT_ERROR;
   }
 }

@@ -70,4 +70,13 @@ describe("agent-reported text in the CLI's tables", () => {
     const hosts = JSON.parse((await runAgainst(controller, ["hosts", "--json"])).stdout) as { agentVersion: string }[];
     expect(hosts.map((h) => h.agentVersion)).toEqual([`0.1${HOSTILE}`]);
   });
+
+  it("an error message that names an agent's VM is escaped on stderr too", async () => {
+    // The controller's answer quotes the VM's name as the agent reported it.
+    const out = await runAgainst(controller, ["vm", "resolve", `hv1/${vm.name}`, "--reason", "checked"]);
+    expect(out.code).toBe(1);
+    expect(out.stderr).toContain("NS_ERR_VM_NOT_NEEDS_ATTENTION");
+    expect(out.stderr).not.toMatch(RAW_CONTROL);
+    expect(out.stderr).toContain(`web${ESCAPED}`);
+  });
 });
