@@ -236,6 +236,6 @@ export class HostVm {
   async remove(): Promise<void> {
     await this.conn.domainDestroy(this.dom).catch(() => undefined);
     await this.conn.domainUndefine(this.dom).catch(() => undefined);
-    for (const f of [this.files.rootDisk, this.files.dataDisk]) await fs.rm(f, { force: true });
+    for (const f of Object.values(this.files)) await fs.rm(f, { force: true });
   }
 }
