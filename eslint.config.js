@@ -2,7 +2,7 @@ import js from "@eslint/js";
 import tseslint from "typescript-eslint";
 
 export default tseslint.config(
-  { ignores: ["dist/**", "node_modules/**", "test/guest/cache/**"] },
+  { ignores: ["dist/**", "node_modules/**", "test/guest/cache/**", "test/hostvm/cache/**"] },
   js.configs.recommended,
   ...tseslint.configs.recommended,
   {

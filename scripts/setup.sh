@@ -11,6 +11,8 @@ DEBIAN_PACKAGES=(
   qemu-system-x86 qemu-utils
   # building the test guest from Debian packages
   dpkg-dev cpio busybox-static e2fsprogs
+  # building the hypervisor VM (Debian 12 with systemd as PID 1, test/hostvm/build-host.sh)
+  mmdebstrap
   # promtool (metrics and alert-rule checks), systemd-analyze and systemd-notify
   prometheus systemd
   # hung-mount tests: a FUSE mount whose daemon is stopped hangs like a dead NFS server
@@ -41,4 +43,6 @@ fi
 
 scripts/start-libvirtd.sh
 test/guest/build-guest.sh
+# ~2-4 min once (141 Debian packages), then cached in test/hostvm/cache/.
+test/hostvm/build-host.sh
 npm run build --silent

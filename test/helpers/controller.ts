@@ -27,6 +27,8 @@ export interface StartControllerOptions {
   dataDir?: string;
   /** A fixed port (a restart at the same address); default a free one. */
   port?: number;
+  /** The address to listen on; default 127.0.0.1 (e.g. a test bridge's address, for agents in VMs). */
+  host?: string;
   /** CA bundle to trust when the config enables TLS. */
   caFile?: string;
   /** A command that runs node in its place (each execs the next), e.g. `["prlimit", "--nofile=1024:1024", "--"]`. */
@@ -80,7 +82,7 @@ export async function startController(options: StartControllerOptions = {}): Pro
   const timeoutMs = options.readyTimeoutMs ?? 15_000;
   const ownsDataDir = options.dataDir === undefined;
   const dataDir = options.dataDir ?? fs.mkdtempSync(path.join(os.tmpdir(), "nightshift-controller-"));
-  const args: string[] = [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", `127.0.0.1:${options.port ?? 0}`];
+  const args: string[] = [CONTROLLER_BIN, "--data-dir", dataDir, "--listen", `${options.host ?? "127.0.0.1"}:${options.port ?? 0}`];
   if (options.config) {
     const file = path.join(dataDir, "controller.yaml");
     fs.writeFileSync(file, toYaml(options.config));
