@@ -10,7 +10,9 @@ import {
   MAX_HELLO_BYTES, type AgentDown, type AgentFrame, type ControllerMessage, type EventsEnvelope, type EventsLost, type HealthEnvelope, type Hello,
   type InventoryEnvelope,
 } from "../../shared/protocol/messages.js";
-import { checkDomains, checkEvents, checkHealthReport, listRefused, usableEventId, type RefusedItem } from "../../shared/protocol/items.js";
+import {
+  checkDomains, checkEvents, checkHealthReport, inventoryNames, listRefused, usableEventId, type RefusedItem,
+} from "../../shared/protocol/items.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
@@ -146,23 +148,25 @@ export class AgentSession {
     this.send({ type: "error", code: "NS_ERR_PROTOCOL_ITEM", message });
   }
 
+  /** Past checkDomains only its result is read: the list as received may hold anything (null, numbers, twins). */
   private async onInventory(inventory: InventoryEnvelope): Promise<void> {
     const now = Date.now();
-    const { accepted, refused } = checkDomains(inventory.domains);
+    const checked = checkDomains(inventory.domains);
+    const { accepted, refused } = checked;
+    // A refused VM is still there: only names missing from the whole inventory count as gone.
+    const present = inventoryNames(checked);
     await this.ctx.writer.write(() => {
       this.ctx.store.domains.replaceInventory(this.host.id, accepted, now, refusedVmUuids(refused));
       applyInventoryRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
-      // A refused VM is still there: only names missing from the whole inventory count as gone.
-      const present = new Set(inventory.domains.map((d) => (d as { name?: unknown }).name).filter((n): n is string => typeof n === "string"));
       resolveStopsOfVanishedVms(this.ctx.store, this.host.id, present, Math.min(Date.parse(inventory.collectedAt), now), now);
     });
-    this.refusedItems(`inventory: ${refused.length} of ${inventory.domains.length} domains refused, the others were stored `
+    this.refusedItems(`inventory: ${refused.length} of ${accepted.length + refused.length} domains refused, the others were stored `
       + "(a refused VM keeps its last stored state)", refused);
   }
 
   private async onEvents(batch: EventsEnvelope): Promise<void> {
     const now = Date.now();
-    const { accepted, refused } = checkEvents(batch.events);
+    const { accepted, refused, ackIds } = checkEvents(batch.events);
     const stored = await this.ctx.writer.write(() => {
       // Kept in the history as they arrived, so that they can be acked: resent, they would only be refused again.
       for (const item of refused) recordRefusedEvent(this.ctx.store, this.host.id, item, now);
@@ -189,9 +193,8 @@ export class AgentSession {
       if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc({ event: e.event ?? "unknown", detail: e.detail ?? "unknown" });
     }
     // Ack every id, duplicates and refused events included: the agent may drop them from its spool either way.
-    const ids = batch.events.map(usableEventId).filter((id): id is string => id !== null);
-    if (ids.length > 0) this.send({ type: "ack", ids });
-    this.refusedItems(`events: ${refused.length} of ${batch.events.length} events refused, the others were stored; `
+    if (ackIds.length > 0) this.send({ type: "ack", ids: ackIds });
+    this.refusedItems(`events: ${refused.length} of ${accepted.length + refused.length} events refused, the others were stored; `
       + "each refused event is kept in the history as event-refused", refused,
       (item) => (usableEventId(item.raw) === null ? " (no usable id: it cannot be acked)" : ""));
   }

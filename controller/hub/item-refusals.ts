@@ -55,7 +55,8 @@ export function applyInventoryRefusals(store: Store, hostId: number, hostName: s
       message: clip(`VM ${clip(subject, 200)} in the inventory of ${hostName} was refused (${item.problem}); `
         + "the controller keeps what it last stored for it, and the host's other VMs are current", MAX_TEXT),
       remedy: `upgrade nightshift-agent on ${hostName} if it is older than the controller (current agents send at most 256 disks `
-        + "and count the rest); a VM name longer than 256 characters cannot be reported: rename the VM (virsh domrename)",
+        + "and count the rest); a VM name longer than 256 characters cannot be reported: rename the VM (virsh domrename); "
+        + `entries no libvirt makes (a VM listed twice, two disks on one target, an entry that is no object): check what runs as the agent of ${hostName} and with its token`,
     }, "controller", now);
   }
   for (const subject of store.health.openSubjects(hostId, INVENTORY_VM_REFUSED)) {

@@ -99,7 +99,15 @@ export const DomainSchema = z.object({
   vcpus: z.number().int().nonnegative(),
   memoryKiB: z.number().int().nonnegative(),
   maxMemoryKiB: z.number().int().nonnegative(),
-  disks: z.array(DomainDiskSchema).max(MAX_DISKS_PER_DOMAIN),
+  /** Each with its own target: libvirt refuses a domain with two disks on one target, and the controller keys disks by it. */
+  disks: z.array(DomainDiskSchema).max(MAX_DISKS_PER_DOMAIN).superRefine((disks, ctx) => {
+    const first = new Map<string, number>();
+    disks.forEach((disk, i) => {
+      const earlier = first.get(disk.target);
+      if (earlier === undefined) first.set(disk.target, i);
+      else ctx.addIssue({ code: "custom", path: [i, "target"], message: `target '${disk.target.slice(0, 64)}' is also disks[${earlier}]'s` });
+    });
+  }),
   /** Disks left out of `disks` (beyond MAX_DISKS_PER_DOMAIN); absent when none were. */
   disksTruncated: z.number().int().positive().optional(),
   /** Present when the domain's <metadata> puts it in scope for maintenance plans. */
