@@ -20,7 +20,7 @@ import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
-import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedVmUuids } from "./item-refusals.js";
+import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedProbeNames, refusedVmUuids } from "./item-refusals.js";
 import { frameBytes, frameText, type FrameData } from "./frame-text.js";
 
 export interface SessionContext {
@@ -227,7 +227,7 @@ export class AgentSession {
     const { report, refused } = checkHealthReport(health.report);
     const { opened, resolved } = await this.ctx.writer.write(() => {
       applyHealthRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
-      return this.ctx.store.health.applyReport(this.host.id, report, now);
+      return this.ctx.store.health.applyReport(this.host.id, report, now, refusedProbeNames(refused));
     });
     const critical = report.findings.filter((f) => f.severity === "critical").length;
     this.ctx.log.info({ host: this.host.name, findings: report.findings.length, critical, opened, resolved }, "health report stored");

@@ -13,6 +13,7 @@
 import type { Store } from "../store/index.js";
 import { domainName, listRefused, usableEventId, usableUuid, type RefusedItem } from "../../shared/protocol/items.js";
 import { recordHostEvent } from "./host-events.js";
+import { PROBE_RUN_LIMITS } from "../../shared/protocol/findings.js";
 
 export const INVENTORY_VM_REFUSED = "NS_INVENTORY_VM_REFUSED";
 export const HEALTH_ITEM_REFUSED = "NS_HEALTH_ITEM_REFUSED";
@@ -33,6 +34,16 @@ function clip(text: string, max: number): string {
 /** The VM a refused inventory item is about: its name, else its UUID, else where it was. */
 function refusedVmSubject(item: RefusedItem): string {
   return clip(domainName(item.raw) ?? usableUuid(item.raw) ?? item.path, MAX_SUBJECT);
+}
+
+/** Names of refused probe runs that could have a stored row: those rows stay (applyReport's `keepProbes`). */
+export function refusedProbeNames(refused: readonly RefusedItem[]): Set<string> {
+  const names = new Set<string>();
+  for (const item of refused) {
+    const name = item.kind === "probe" && typeof item.raw === "object" && item.raw !== null ? (item.raw as { name?: unknown }).name : undefined;
+    if (typeof name === "string" && name.length <= PROBE_RUN_LIMITS.name) names.add(name);
+  }
+  return names;
 }
 
 /** UUIDs of refused VMs: their stored rows stay (replaceInventory's `keep`). */

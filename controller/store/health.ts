@@ -47,6 +47,7 @@ export class HealthStore {
   private readonly insertMount;
   private readonly upsertHostHealth;
   private readonly insertRun;
+  private readonly deleteOtherRuns;
 
   constructor(private readonly db: Db) {
     this.openByKey = db.prepare("SELECT id FROM findings WHERE host_id = ? AND code = ? AND subject = ? AND resolved_at IS NULL");
@@ -64,6 +65,7 @@ export class HealthStore {
       previous_boot_emergency = excluded.previous_boot_emergency`);
     this.insertRun = db.prepare(`INSERT OR REPLACE INTO probe_runs (host_id, probe, status, duration_ms, detail, reported_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
+    this.deleteOtherRuns = db.prepare("DELETE FROM probe_runs WHERE host_id = ? AND probe NOT IN (SELECT value FROM json_each(?))");
   }
 
   /** Opens or refreshes one finding. Returns true when it is new (not open before). */
@@ -93,9 +95,12 @@ export class HealthStore {
   /**
    * Applies a health report: its findings open or stay open, the agent's
    * findings it no longer has are resolved, and mounts, systemd state and
-   * probe runs are replaced. Call inside a transaction.
+   * probe runs are replaced. The probe runs are the report's, plus the stored
+   * ones named in `keepProbes` (runs the controller refused, which keep their
+   * last state): a probe the host no longer reports leaves the table and
+   * /metrics, so a host has at most MAX_PROBE_RUNS of them. Call inside a transaction.
    */
-  applyReport(hostId: number, report: HealthReport, now: number): { opened: number; resolved: number } {
+  applyReport(hostId: number, report: HealthReport, now: number, keepProbes: ReadonlySet<string> = new Set()): { opened: number; resolved: number } {
     let opened = 0;
     const present = new Set<string>();
     for (const f of report.findings) {
@@ -119,6 +124,7 @@ export class HealthStore {
     this.upsertHostHealth.run(hostId, now, report.systemd?.state ?? null, JSON.stringify(report.systemd?.failedUnits ?? []),
         report.systemd?.previousBootEmergency === undefined || report.systemd?.previousBootEmergency === null
           ? null : report.systemd.previousBootEmergency ? 1 : 0);
+    this.deleteOtherRuns.run(hostId, JSON.stringify([...report.probes.map((p) => p.name), ...keepProbes]));
     for (const p of report.probes) this.insertRun.run(hostId, p.name, p.status, p.durationMs, p.detail ?? null, now);
     return { opened, resolved };
   }
