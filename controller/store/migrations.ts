@@ -399,6 +399,14 @@ export const MIGRATIONS: readonly Migration[] = [
         WHERE json_type(preference, '$.notice') = 'text' AND trim(json_extract(preference, '$.notice')) <> '' AND trim(json_extract(preference, '$.notice')) NOT GLOB '*[^0-9.]*';
     `,
   },
+  {
+    version: 12,
+    name: "resolved findings are listed newest first and deleted by age",
+    sql: `
+      -- GET /v1/findings?resolved=true pages the history by resolved_at; retention deletes by it.
+      CREATE INDEX findings_resolved ON findings (resolved_at) WHERE resolved_at IS NOT NULL;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;
