@@ -114,7 +114,7 @@ export const DomainSchema = z.object({
   maintenance: DomainMaintenanceSchema.optional(),
 });
 
-/** A libvirt domain event as the agent saw it; `id` is the agent's, unique, and makes redelivery harmless. */
+/** A libvirt domain event as the agent saw it; `id` is the agent's, unique for its host, and makes redelivery harmless. */
 export const DomainEventSchema = z.object({
   id: z.string().min(8).max(64),
   time: isoTime,
