@@ -93,7 +93,10 @@ function sharedKeys(items: readonly unknown[], key: (raw: unknown) => string | n
   const byKey = new Map<string, number[]>();
   items.forEach((raw, i) => {
     const k = key(raw);
-    if (k !== null) byKey.set(k, [...(byKey.get(k) ?? []), i]);
+    if (k === null) return;
+    const positions = byKey.get(k);
+    if (positions) positions.push(i);
+    else byKey.set(k, [i]);
   });
   const shared = new Map<number, { key: string; positions: number[] }>();
   for (const [k, positions] of byKey) if (positions.length > 1) for (const i of positions) shared.set(i, { key: k, positions });

@@ -2,7 +2,8 @@
  * The group writer on a real SQLite file: one failing job in a group costs
  * only itself. Its writes are undone, it alone is rejected, and the group's
  * other jobs still commit together, in one transaction (one fsync with
- * synchronous=FULL), not one each.
+ * synchronous=FULL), not one each; while failures are recent, no other job
+ * is even run twice.
  */
 import { afterEach, describe, expect, it } from "vitest";
 import fs from "node:fs";
@@ -10,7 +11,7 @@ import os from "node:os";
 import path from "node:path";
 import { randomUUID } from "node:crypto";
 import { Store } from "../../../../controller/store/index.js";
-import { StoreWriter } from "../../../../controller/hub/store-writer.js";
+import { GUARDED_GROUPS, StoreWriter } from "../../../../controller/hub/store-writer.js";
 import { sampleDomain } from "../../../helpers/ws-agent.js";
 import type { Domain } from "../../../../shared/protocol/messages.js";
 
@@ -81,6 +82,32 @@ describe("StoreWriter: a failing job in a group", () => {
     expect(store.events.count()).toBe(10);
     expect(store.db.inTransaction).toBe(false);
     expect(writer.transactionsCommitted - before).toBe(1);
+  });
+
+  it("after a failure, groups run each job once, in a savepoint: a failing job makes no other job run twice", async () => {
+    const { store, hostId } = openStore();
+    const writer = new StoreWriter(store);
+    const runs = new Map<string, number>();
+    const counted = (id: string) => () => {
+      runs.set(id, (runs.get(id) ?? 0) + 1);
+      return eventJob(store, hostId, id)();
+    };
+    const failing = () => writer.write(() => store.domains.replaceInventory(hostId, [twinDiskDomain()], Date.now())).catch(() => "refused");
+    const group = async (label: string) => {
+      const ids = Array.from({ length: 20 }, (_, i) => `${label}-${String(i).padStart(3, "0")}`);
+      const jobs = [...ids.slice(0, 10).map((id) => writer.write(counted(id))), failing(), ...ids.slice(10).map((id) => writer.write(counted(id)))];
+      await Promise.all(jobs);
+      return ids.map((id) => runs.get(id));
+    };
+    // The first failure after a quiet time: the transaction is rolled back, the 10 jobs before it are done again.
+    expect(await group("first")).toEqual([...Array<number>(10).fill(2), ...Array<number>(10).fill(1)]);
+    const before = writer.transactionsCommitted;
+    expect(await group("second")).toEqual(Array<number>(20).fill(1));
+    expect(writer.transactionsCommitted - before).toBe(1);
+    // GUARDED_GROUPS quiet groups later, groups run without savepoints again.
+    for (let g = 0; g < GUARDED_GROUPS; g++) await writer.write(eventJob(store, hostId, `quiet-${g}`));
+    expect(await group("later")).toEqual([...Array<number>(10).fill(2), ...Array<number>(10).fill(1)]);
+    expect(store.events.count()).toBe(60 + GUARDED_GROUPS);
   });
 
   it("a group of 1,000 jobs of which every tenth fails still commits once", async () => {
