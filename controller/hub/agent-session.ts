@@ -22,6 +22,7 @@ import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
 import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedProbeNames, refusedVmUuids } from "./item-refusals.js";
 import { frameBytes, frameText, type FrameData } from "./frame-text.js";
+import { lifecycleLabels } from "./lifecycle-labels.js";
 
 export interface SessionContext {
   store: Store;
@@ -190,7 +191,7 @@ export class AgentSession {
     });
     for (const e of stored) {
       this.ctx.metrics.eventsStored.inc();
-      if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc({ event: e.event ?? "unknown", detail: e.detail ?? "unknown" });
+      if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc(lifecycleLabels(e.event, e.detail));
     }
     // Ack every id, duplicates and refused events included: the agent may drop them from its spool either way.
     if (ackIds.length > 0) this.send({ type: "ack", ids: ackIds });
