@@ -18,6 +18,30 @@ export interface AgentsConfig {
   eventsPerBatch: number;
   /** Unacked batches an agent may have outstanding. */
   inflight: number;
+  /** Hostile agents (bench/load-poison.ts), left out of every figure and check but the poison report. */
+  poison: PoisonConfig;
+}
+
+/**
+ * What a poisoning agent sends while the honest ones stream: `duplicate-disk`, a VM with two disks
+ * on target vda; `null-domain`, an inventory with a null entry. Each was, on a controller without
+ * per-item checks for it, a store job that always failed.
+ */
+export type PoisonKind = "duplicate-disk" | "null-domain";
+
+export interface PoisonConfig {
+  hosts: HostCredentials[];
+  kind: PoisonKind;
+  /** Poisoned inventories each one keeps unanswered. */
+  inflight: number;
+}
+
+/** What the poisoning agents sent and how the controller answered. */
+export interface PoisonReport {
+  sent: number;
+  answered: number;
+  /** `error` answers by code. */
+  answers: Record<string, number>;
 }
 
 /** What the controller must end up holding for one VM. */
@@ -52,6 +76,7 @@ export interface StreamReport {
   drainedAt: number;
   /** Send-to-ack latency of batches, ms. */
   ackLatencyMs: { p50: number; p90: number; p99: number; max: number };
+  poison: PoisonReport;
 }
 
 export type DriverMessage =

@@ -4,7 +4,7 @@
  * (bench/load-agents.ts), so the controller's CPU and RSS are its own.
  *
  *   npm run build && node dist/bench/controller-load.js [--agents 1000] [--vms 20] [--stream-seconds 15]
- *       [--batch 20] [--inflight 2] [--cpu-prof] [--data-parent DIR]
+ *       [--batch 20] [--inflight 2] [--poison 0] [--poison-kind duplicate-disk|null-domain] [--cpu-prof] [--data-parent DIR]
  *
  * Enrolment: N hosts through POST /v1/hosts (timed, not part of convergence).
  * Phase 1, convergence: every agent connects at once, says hello, waits for
@@ -13,6 +13,11 @@
  * Phase 2, events: every agent streams lifecycle/reboot/agent-lifecycle event
  * batches with at most `inflight` unacked; the controller acks only after its
  * transaction committed, so events acked per second is events stored per second.
+ *
+ * `--poison P` adds P hostile agents (bench/load-poison.ts) that, during the
+ * stream window, keep sending an inventory the controller answers with an
+ * `error` (`--poison-kind`), `inflight` at a time: the events/s of the honest
+ * fleet beside them is what one hostile agent costs everyone else.
  *
  * It fails loudly if the controller lost, duplicated or refused anything: VM
  * count and every VM's disks and final state, events stored = events acked +
@@ -25,7 +30,7 @@ import fs from "node:fs";
 import os from "node:os";
 import path from "node:path";
 import { parseArgs } from "node:util";
-import { monoMs, type ExpectedVm, type HostCredentials } from "./controller-load-ipc.js";
+import { monoMs, type ExpectedVm, type HostCredentials, type PoisonKind } from "./controller-load-ipc.js";
 import { AgentsProcess, ControllerProcess } from "./controller-load-children.js";
 import { CpuMeter, ioWritten, listenDrops, memoryStatus, RssSampler, type CpuSpan } from "./controller-load-proc.js";
 import { formatChecks, formatFigures, mb, pct, sec, type Check, type Row } from "./controller-load-report.js";
@@ -41,6 +46,8 @@ const { values: flags } = parseArgs({
     "stream-seconds": { type: "string", default: "15" },
     batch: { type: "string", default: "20" },
     inflight: { type: "string", default: "2" },
+    poison: { type: "string", default: "0" },
+    "poison-kind": { type: "string", default: "duplicate-disk" },
     "cpu-prof": { type: "boolean", default: false },
     "data-parent": { type: "string", default: os.tmpdir() },
   },
@@ -54,6 +61,11 @@ const params = {
   agents: positive("agents", flags.agents), vms: positive("vms", flags.vms), streamSeconds: positive("stream-seconds", flags["stream-seconds"]),
   batch: positive("batch", flags.batch), inflight: positive("inflight", flags.inflight), cpuProf: flags["cpu-prof"] ?? false,
 };
+const POISON_KINDS: readonly PoisonKind[] = ["duplicate-disk", "null-domain"];
+const poisonKind = flags["poison-kind"] as PoisonKind;
+if (!POISON_KINDS.includes(poisonKind)) throw new Error(`--poison-kind ${poisonKind}: expected ${POISON_KINDS.join(" or ")}`);
+const poisonCount = Number(flags.poison);
+if (!(Number.isInteger(poisonCount) && poisonCount >= 0)) throw new Error(`--poison ${flags.poison}: expected 0 or a positive integer`);
 const N = params.agents;
 const expectedVms = N * params.vms;
 
@@ -81,13 +93,13 @@ interface VmListing {
 
 const sleep = (ms: number) => new Promise((r) => setTimeout(r, ms));
 
-async function enroll(ctl: ControllerProcess): Promise<HostCredentials[]> {
-  const hosts: HostCredentials[] = new Array<HostCredentials>(N);
+async function enroll(ctl: ControllerProcess, count: number, prefix: string): Promise<HostCredentials[]> {
+  const hosts: HostCredentials[] = new Array<HostCredentials>(count);
   let next = 0;
   await Promise.all(Array.from({ length: 16 }, async () => {
-    while (next < N) {
+    while (next < count) {
       const i = next++;
-      const name = `hv${String(i).padStart(5, "0")}`;
+      const name = `${prefix}${String(i).padStart(5, "0")}`;
       hosts[i] = { name, token: (await ctl.api<{ token: string }>("POST", "/v1/hosts", { name })).token };
     }
   }));
@@ -145,7 +157,8 @@ async function run(dataDir: string): Promise<number> {
   try {
     const rssIdle = memoryStatus(ctl.pid).rssMB;
     const tEnroll = monoMs();
-    const hosts = await enroll(ctl);
+    const hosts = await enroll(ctl, N, "hv");
+    const poisonHosts = await enroll(ctl, poisonCount, "px");
     const enrollMs = monoMs() - tEnroll;
     const rssEnrolled = memoryStatus(ctl.pid).rssMB;
 
@@ -153,6 +166,7 @@ async function run(dataDir: string): Promise<number> {
     cleanup.push(() => agents!.kill());
     agents.send({ type: "config", config: {
       url: ctl.url.replace(/^http/, "ws") + "/v1/agent", hosts, vmsPerAgent: params.vms, eventsPerBatch: params.batch, inflight: params.inflight,
+      poison: { hosts: poisonHosts, kind: poisonKind, inflight: params.inflight },
     } });
     await agents.next("ready", 60_000, () => ctl.gone);
 
@@ -185,7 +199,7 @@ async function run(dataDir: string): Promise<number> {
       const at = monoMs();
       polls++;
       slowestPollMs = Math.max(slowestPollMs, at - t);
-      if (!allConnectedAt && s.agentsConnected === N) allConnectedAt = at;
+      if (!allConnectedAt && s.agentsConnected === N + poisonCount) allConnectedAt = at;
       if (s.vms.total > expectedVms) throw new Error(`the controller holds ${s.vms.total} VMs, more than the ${expectedVms} the fleet has`);
       if (s.vms.total === expectedVms) {
         convergedAt = at;
@@ -203,9 +217,10 @@ async function run(dataDir: string): Promise<number> {
     const convergeMs = convergedAt - connect.t0;
 
     const hostList = await ctl.api<HostListing[]>("GET", "/v1/hosts");
-    const badHosts = hostList.filter((h) => h.status !== "up" || !h.connected || h.vms !== params.vms);
+    const honestHosts = new Set(hosts.map((h) => h.name));
+    const badHosts = hostList.filter((h) => honestHosts.has(h.name) && (h.status !== "up" || !h.connected || h.vms !== params.vms));
     const checks: Check[] = [{
-      what: "every host up, connected, with all its VMs", pass: hostList.length === N && badHosts.length === 0,
+      what: "every host up, connected, with all its VMs", pass: hostList.length === N + poisonCount && badHosts.length === 0,
       detail: `${hostList.length} hosts, ${badHosts.length} not up/connected/complete${badHosts[0] ? ` (e.g. ${JSON.stringify(badHosts[0])})` : ""}`,
     }];
 
@@ -229,12 +244,12 @@ async function run(dataDir: string): Promise<number> {
     });
     const after = await ctl.api<Status>("GET", "/v1/status");
     // The controller's own history entries so far: `enrolled` and `connected` for every host.
-    const hostEvents = 2 * N;
+    const hostEvents = 2 * (N + poisonCount);
     checks.push(
       { what: "every event sent was acked", pass: stream.eventsAckedTotal === stream.eventsSent, detail: `${stream.eventsAckedTotal} of ${stream.eventsSent}` },
       { what: "events stored = acked + host events", pass: after.eventsStored === stream.eventsAckedTotal + hostEvents,
         detail: `${after.eventsStored} stored, ${stream.eventsAckedTotal} acked + ${hostEvents} host events` },
-      { what: "every agent still connected", pass: after.agentsConnected === N, detail: `${after.agentsConnected} of ${N}` },
+      { what: "every agent still connected", pass: after.agentsConnected === N + poisonCount, detail: `${after.agentsConnected} of ${N + poisonCount}` },
     );
     agents.send({ type: "expected" });
     const expected = await agents.next("expected", 60_000, () => ctl.gone);
@@ -275,6 +290,10 @@ async function run(dataDir: string): Promise<number> {
       { what: "phase 1: TCP listen overflows / drops", value: `${dropsAfter.overflows - dropsBefore.overflows} / ${dropsAfter.drops - dropsBefore.drops}` },
       { what: "phase 2: events stored per second", value: eventsPerSecond.toFixed(0), target: `>= ${TARGETS.eventsPerSecond}`, pass: eventsPerSecond >= TARGETS.eventsPerSecond },
       { what: "phase 2: events per whole second min / median / max", value: perSecondCell(stream.perSecond) },
+      ...(poisonCount > 0 ? [{
+        what: `phase 2: ${poisonCount} poisoning agent(s), ${poisonKind}: inventories sent / answered`,
+        value: `${stream.poison.sent} / ${stream.poison.answered} (${Object.entries(stream.poison.answers).map(([c, n]) => `${c} ${n}`).join(", ") || "no answer"})`,
+      }] : []),
       { what: "phase 2: events acked in window / total", value: `${stream.eventsAckedInWindow} / ${stream.eventsAckedTotal}` },
       { what: "phase 2: ack latency p50 / p90 / p99 / max", value: `${stream.ackLatencyMs.p50.toFixed(0)} / ${stream.ackLatencyMs.p90.toFixed(0)} / ${stream.ackLatencyMs.p99.toFixed(0)} / ${stream.ackLatencyMs.max.toFixed(0)} ms` },
       { what: "phase 2: controller write(2) / block-layer writes", value: (() => {
@@ -303,9 +322,10 @@ async function run(dataDir: string): Promise<number> {
     ];
 
     console.log(`\ncontroller load benchmark: ${N} agents x ${params.vms} VMs, event batches of ${params.batch}, ` +
-      `at most ${params.inflight} unacked per agent, ${params.streamSeconds} s stream window (measured ${windowS.toFixed(2)} s)`);
+      `at most ${params.inflight} unacked per agent, ${params.streamSeconds} s stream window (measured ${windowS.toFixed(2)} s)` +
+      (poisonCount > 0 ? `, ${poisonCount} poisoning agent(s) sending ${poisonKind} inventories` : ""));
     console.log(`parameters: --agents ${N} --vms ${params.vms} --stream-seconds ${params.streamSeconds} --batch ${params.batch} ` +
-      `--inflight ${params.inflight}${params.cpuProf ? " --cpu-prof" : ""}`);
+      `--inflight ${params.inflight}${poisonCount > 0 ? ` --poison ${poisonCount} --poison-kind ${poisonKind}` : ""}${params.cpuProf ? " --cpu-prof" : ""}`);
     console.log(`machine: ${os.cpus().length} cores, ${(os.totalmem() / 2 ** 30).toFixed(0)} GB, Node ${process.version}, ` +
       `load average before ${os.loadavg().map((l) => l.toFixed(2)).join(" ")}; controller log level warn; data dir on ${dataDir}\n`);
     console.log(formatFigures(rows));

@@ -14,6 +14,7 @@ import { randomUUID } from "node:crypto";
 import WebSocket from "ws";
 import { encodeMessage, parseControllerMessage } from "../shared/protocol/codec.js";
 import { MAX_MESSAGE_BYTES, type Domain, type DomainEventMessage } from "../shared/protocol/messages.js";
+import { PoisonFleet } from "./load-poison.js";
 import { monoMs, type AgentsConfig, type AgentsMessage, type DriverMessage, type ExpectedVm, type StreamReport } from "./controller-load-ipc.js";
 
 interface SimVm {
@@ -171,6 +172,7 @@ class SimAgent {
 
 class Fleet {
   readonly agents: SimAgent[];
+  readonly poison: PoisonFleet;
   streaming = false;
   eventsSent = 0;
   private opened = 0;
@@ -186,12 +188,14 @@ class Fleet {
 
   constructor(readonly config: AgentsConfig) {
     this.agents = config.hosts.map((h) => new SimAgent(h.name, h.token, this));
+    this.poison = new PoisonFleet(config.url, config.poison);
   }
 
   /** Every agent at once: the thundering herd after a controller restart is the harsh case. */
   connectAll(): void {
     this.connectReport.t0 = monoMs();
     for (const a of this.agents) a.connect();
+    this.poison.connectAll(() => {}, fail);
   }
 
   onOpen(): void {
@@ -244,9 +248,11 @@ class Fleet {
     this.window.start = monoMs();
     send({ type: "window-start", at: this.window.start });
     for (const a of this.agents) for (let i = 0; i < this.config.inflight; i++) a.sendBatch();
+    this.poison.start();
     await new Promise((r) => setTimeout(r, seconds * 1000));
     this.window.end = monoMs();
     this.streaming = false;
+    this.poison.stop();
     send({ type: "window-end", at: this.window.end });
     // What is in flight now must still be stored and acked; the driver cross-checks the total.
     await this.until(() => this.agents.every((a) => a.inflight === 0), 60_000, "the last acks");
@@ -260,6 +266,7 @@ class Fleet {
       perSecond: Array.from({ length: Math.floor((this.window.end - this.window.start) / 1000) }, (_, i) => this.perSecond[i] ?? 0),
       eventsSent: this.eventsSent, drainedAt: monoMs(),
       ackLatencyMs: { p50: q(0.5), p90: q(0.9), p99: q(0.99), max: sorted[sorted.length - 1] ?? 0 },
+      poison: { ...this.poison.report },
     };
   }
 
@@ -271,6 +278,7 @@ class Fleet {
 
   async closeAll(): Promise<void> {
     for (const a of this.agents) a.close();
+    this.poison.closeAll();
     await this.until(() => this.closed === this.agents.length, 10_000, "every connection to close").catch(() => {});
   }
 }

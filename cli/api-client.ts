@@ -63,6 +63,19 @@ export interface FindingsQuery {
   host?: string | undefined;
   severity?: string | undefined;
   resolved?: boolean | undefined;
+  /** Findings per page (the controller answers 1000 without one, at most 10000). */
+  limit?: number | undefined;
+  /** The cursor of the page to get (FindingsPage.after of the page before). */
+  after?: string | undefined;
+}
+
+/** One page of GET /v1/findings. */
+export interface FindingsPage {
+  findings: FindingRecord[];
+  /** How many match on every page; null from a controller that does not page. */
+  total: number | null;
+  /** The next page's cursor; null on the last page. */
+  after: string | null;
 }
 
 
@@ -114,10 +127,18 @@ export class ApiClient {
     return this.request("GET", "/v1/events", { query: { ...query } });
   }
 
-  listFindings(query: FindingsQuery = {}): Promise<FindingRecord[]> {
-    return this.request("GET", "/v1/findings", {
-      query: { host: query.host, severity: query.severity, resolved: query.resolved ? "true" : undefined },
+  /** One page; `after` (from the page's `Link: <...>; rel="next"`) is where the next one starts. */
+  async findingsPage(query: FindingsQuery = {}): Promise<FindingsPage> {
+    const { body, headers } = await this.requestWithHeaders<FindingRecord[]>("GET", "/v1/findings", {
+      query: { host: query.host, severity: query.severity, resolved: query.resolved ? "true" : undefined, limit: query.limit, after: query.after },
     });
+    const next = /<([^>]*)>\s*;\s*rel="next"/.exec(headers.get("link") ?? "")?.[1];
+    const total = Number(headers.get("x-total-count") ?? NaN);
+    return {
+      findings: body, total: Number.isSafeInteger(total) ? total : null,
+      // Only the cursor is taken from the link: behind a proxy its path may not be the one this client uses.
+      after: next === undefined ? null : new URLSearchParams(next.split("?")[1] ?? "").get("after"),
+    };
   }
 
   expectStop(vm: string, body: { host: string; reason: string; forSeconds?: number }): Promise<ExpectedStopRecord> {
@@ -246,6 +267,14 @@ export class ApiClient {
     const { res, text, target } = await this.send(method, pathname, options, "application/json");
     const body = this.parseJson(method, target, res, text);
     if (res.ok) return body as T;
+    throw this.errorFor(method, target, res, body);
+  }
+
+  /** request(), with the answer's headers (a listing's paging). */
+  async requestWithHeaders<T>(method: string, pathname: string, options: { query?: Query; body?: unknown } = {}): Promise<{ body: T; headers: Headers }> {
+    const { res, text, target } = await this.send(method, pathname, options, "application/json");
+    const body = this.parseJson(method, target, res, text);
+    if (res.ok) return { body: body as T, headers: res.headers };
     throw this.errorFor(method, target, res, body);
   }
 

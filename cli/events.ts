@@ -67,8 +67,8 @@ future cannot push everyone else's events out of the listing, and an event
 delivered days late shows up in --since 10m when it arrives, with its
 AGENT-TIME.
 
-Fields (--json, an array of GET /v1/events): seq, id (unique event id), time
-(when it happened, as the agent's clock said, ISO), receivedAt (when the
+Fields (--json, an array of GET /v1/events): seq, id (the event's id, unique
+per host), time (when it happened, as the agent's clock said, ISO), receivedAt (when the
 controller stored it: the listing's order and --since), host,
 kind, vm (domain name or null), uuid (domain UUID or null), event, detail,
 data (object or null).

@@ -2,8 +2,9 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { formatTable } from "../shared/table.js";
 import { escapeControl } from "../shared/terminal-text.js";
-import type { FindingRecord } from "../shared/api.js";
+import { FINDINGS_PAGE_DEFAULT, FINDINGS_PAGE_MAX, type FindingRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
+import type { ApiClient } from "./api-client.js";
 import { printJson, relativeTime } from "./format.js";
 import { SETTINGS_HELP } from "./settings.js";
 import { SEVERITIES } from "../shared/protocol/findings.js";
@@ -21,16 +22,56 @@ export function findingsTable(findings: readonly FindingRecord[], now = Date.now
   return `${table}\nRemedies:\n${remedies.join("\n")}\n`;
 }
 
+function parseLimit(text: string): number {
+  const n = Number(text);
+  if (!/^\d+$/.test(text) || !Number.isSafeInteger(n) || n < 1) throw new InvalidArgumentError("expected a positive integer");
+  return n;
+}
+
+interface FindingsFlags {
+  host?: string;
+  severity?: string;
+  resolved?: boolean;
+  limit?: number;
+  all?: boolean;
+  json?: boolean;
+}
+
+/** The first page, or with --all every page; and what the operator is told when pages were left out. */
+async function fetchFindings(client: ApiClient, flags: FindingsFlags): Promise<{ findings: FindingRecord[]; note: string | null }> {
+  const query = { host: flags.host, severity: flags.severity, resolved: flags.resolved, limit: flags.limit };
+  let page = await client.findingsPage(query);
+  const findings = [...page.findings];
+  while (flags.all && page.after !== null) {
+    page = await client.findingsPage({ ...query, after: page.after });
+    findings.push(...page.findings);
+  }
+  if (page.after === null) return { findings, note: null };
+  const order = flags.resolved ? "open ones first, then the most recently resolved" : "worst first";
+  return { findings, note: `showing ${findings.length} of ${page.total ?? "more"} findings (${order}); --limit N (at most ${MAX_PAGE}) or --all for the rest` };
+}
+
+const MAX_PAGE = FINDINGS_PAGE_MAX;
+
 export function findingsCommand(): Command {
   return new Command("findings")
     .description("list the open findings of every host (or one): fstab that would block boot, hung mounts, emergency mode, VM placement risks, unexpected VM stops")
     .option("--host <name>", "only this host's findings")
     .addOption(new Option("--severity <level>", "only findings of this severity").choices([...SEVERITIES]))
     .option("--resolved", "include resolved findings (the history)")
+    .option("--limit <n>", `at most N findings (default ${FINDINGS_PAGE_DEFAULT}, at most ${MAX_PAGE})`, parseLimit)
+    .option("--all", "every finding, fetched a page at a time")
     .option("--json", "print the API's JSON array (fields below)")
     .addHelpText("after", `
 Columns: SEVERITY HOST CODE SUBJECT SINCE MESSAGE, then each finding's remedy (for an
-fstab entry, the corrected line). Sorted critical first. Codes are listed in the README.
+fstab entry, the corrected line). Sorted critical first; with --resolved the open
+ones come first, then the history, most recently resolved first. Codes are listed
+in the README.
+
+At most ${FINDINGS_PAGE_DEFAULT} findings are shown (--limit N, up to ${MAX_PAGE}); when more match,
+a line on stderr says how many there are, and --all fetches them all. The controller
+keeps resolved findings for retention.resolvedFindings (default 90 days) and at most
+retention.resolvedFindingsPerHost (default 10000) per host.
 
 Fields (--json, an array of GET /v1/findings): host, code, severity (critical, warning,
 info), subject, message, remedy, probe, source (agent, controller), firstSeenAt,
@@ -40,12 +81,14 @@ Examples:
   nightshift findings
   nightshift findings --severity critical
   nightshift findings --host web1 --json | jq -r '.[].remedy'
+  nightshift findings --resolved --all --json > findings-history.json
 ${SETTINGS_HELP}
 `)
-    .action(async (flags: { host?: string; severity?: string; resolved?: boolean; json?: boolean }, cmd: Command) => {
-      const findings = await clientFor(cmd).listFindings({ host: flags.host, severity: flags.severity, resolved: flags.resolved });
+    .action(async (flags: FindingsFlags, cmd: Command) => {
+      const { findings, note } = await fetchFindings(clientFor(cmd), flags);
       if (flags.json) printJson(findings);
       else process.stdout.write(findingsTable(findings));
+      if (note) process.stderr.write(`nightshift: ${note}\n`);
     });
 }
 

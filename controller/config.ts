@@ -79,7 +79,12 @@ export const ControllerConfigSchema = z.strictObject({
   }).prefault({}),
   retention: z.strictObject({
     schedule: z.string().default("*/10 * * * *")
-      .describe("node-cron expression of the job deleting expired snapshots (5 fields, or 6 with seconds)."),
+      .describe("node-cron expression of the retention jobs, deleting expired snapshots and old resolved findings (5 fields, or 6 with seconds)."),
+    resolvedFindings: duration().prefault("90d").describe(
+      "Resolved findings (the history of `nightshift findings --resolved`) are deleted this long after they were resolved; open ones are kept."),
+    resolvedFindingsPerHost: z.number().int().positive().default(10_000).describe(
+      "At most this many resolved findings are kept per host, the most recently resolved: an agent that opens and resolves " +
+      "findings by the thousand cannot grow the history without bound within resolvedFindings."),
   }).prefault({}),
   notifications: z.strictObject({
     webhooks: z.array(z.string().url()).default([])

@@ -22,6 +22,7 @@ export class ControllerMetrics {
   readonly webhookFailures: Counter;
   readonly snapshotsDeleted: Counter<"result">;
   readonly connectionsRefused: Counter<"reason">;
+  readonly resolvedFindingsDeleted: Counter<"reason">;
   private openConnections: () => number = () => 0;
 
   constructor(store: Store, live: LiveSource) {
@@ -99,6 +100,12 @@ export class ControllerMetrics {
       name: "nightshift_snapshots_deleted_total", help: "Expired snapshots the retention job deleted (result=deleted|gone|failed).",
       labelNames: ["result"], registers,
     });
+    this.resolvedFindingsDeleted = new Counter({
+      name: "nightshift_resolved_findings_deleted_total",
+      help: "Resolved findings the retention job deleted, by reason (age: resolved longer ago than retention.resolvedFindings; per-host-limit: beyond retention.resolvedFindingsPerHost).",
+      labelNames: ["reason"], registers,
+    });
+    for (const reason of ["age", "per-host-limit"]) this.resolvedFindingsDeleted.inc({ reason }, 0);
     new Gauge({
       name: "nightshift_host_up", help: "1 when the host's agent was heard from recently (status up), else 0.",
       labelNames: ["host", "status"], registers,

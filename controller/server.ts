@@ -29,6 +29,7 @@ import { AgentCalls } from "./hub/agent-calls.js";
 import { RunEngine } from "./runs/engine.js";
 import { RunNotifier } from "./runs/notifier.js";
 import { SnapshotRetention } from "./runs/retention.js";
+import { FindingRetention } from "./finding-retention.js";
 import { SnapshotDeleter } from "./runs/recovery.js";
 import { runTimeouts } from "./runs/timeouts.js";
 import { registerRunsApi } from "./http/runs-api.js";
@@ -46,6 +47,7 @@ export interface RunningController {
   engine: RunEngine;
   plans: PlanExecutor;
   retention: SnapshotRetention;
+  findingRetention: FindingRetention;
   adminTokenFile: string | null;
   close(): Promise<void>;
 }
@@ -100,6 +102,10 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const deleter = new SnapshotDeleter({ store, calls, stepTimeoutMs: timeouts.snapshotMs + timeouts.marginMs });
   const retention = new SnapshotRetention({
     store, calls, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule, stepTimeoutMs: timeouts.quickMs, deleter,
+  });
+  const findingRetention = new FindingRetention({
+    store, metrics, log: log.child({ part: "retention" }), schedule: config.retention.schedule,
+    maxAgeMs: config.retention.resolvedFindings, perHost: config.retention.resolvedFindingsPerHost,
   });
   const clock = options.clock ?? Date.now;
   const planNotifier = new PlanNotifier({
@@ -171,6 +177,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   // The current plan goes on from its state in the store: slots whose time came while the controller was down start now, or are missed.
   plans.start();
   retention.start();
+  findingRetention.start();
   ready = true;
   const actualPort = (server.address() as AddressInfo).port;
   const scheme = server instanceof https.Server ? "https" : "http";
@@ -178,12 +185,13 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   log.info({ url, dataDir: config.dataDir }, "controller listening");
 
   return {
-    url, port: actualPort, store, hub, liveness, engine, plans, retention, adminTokenFile,
+    url, port: actualPort, store, hub, liveness, engine, plans, retention, findingRetention, adminTokenFile,
     async close() {
       ready = false;
       liveness.stop();
       plans.stop();
       await retention.stop();
+      await findingRetention.stop();
       // Runs stop where they are; the store says where, and the next start resumes them.
       engine.stop();
       calls.abandonAll();

@@ -26,6 +26,10 @@ export interface EventRecord {
   data: Record<string, unknown> | null;
 }
 
+/** GET /v1/findings answers this many findings per page unless `limit` says otherwise, and never more than the maximum. */
+export const FINDINGS_PAGE_DEFAULT = 1000;
+export const FINDINGS_PAGE_MAX = 10_000;
+
 /** GET /v1/findings: a probe's finding, with where and since when. */
 export interface FindingRecord extends Finding {
   host: string;

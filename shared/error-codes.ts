@@ -251,7 +251,7 @@ export const ERROR_CODES = {
   },
   NS_ERR_PROTOCOL_TOO_MANY_ENTRIES: {
     area: "protocol",
-    meaning: "a frame with more than 600,000 entries across all its arrays and objects, refused before it is parsed (an honest frame has at most ~589,000); the connection stays open",
+    meaning: "a frame with more than 600,000 entries across all its arrays and objects, refused before it is parsed (an honest frame has at most ~586,000); the connection stays open",
     remedy: "fix or upgrade the sender",
   },
   NS_ERR_PROTOCOL_ORDER: {

@@ -11,7 +11,7 @@ import type { ControllerMetrics } from "../metrics.js";
 import { generateToken } from "../tokens.js";
 import { recordHostEvent } from "../hub/host-events.js";
 import { parseSince, SINCE_FORMS } from "../../shared/duration.js";
-import { SEVERITIES } from "../../shared/protocol/findings.js";
+import { registerFindingsApi } from "./findings-api.js";
 import { UNEXPECTED_STOP } from "../hub/unexpected-stops.js";
 
 export interface ApiDeps {
@@ -36,7 +36,6 @@ const ExpectStopBody = z.object({
   /** How long from now a stop counts as expected; default 2 h. */
   forSeconds: z.number().positive().max(30 * 86_400).default(7_200),
 });
-const SEVERITY = z.enum(SEVERITIES);
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -120,16 +119,7 @@ export function registerApi(router: Router, deps: ApiDeps): void {
     });
   });
 
-  router.add("GET", "/v1/findings", ({ url }) => {
-    const host = url.searchParams.get("host") ?? undefined;
-    if (host && !store.hosts.findByName(host)) throw new ApiError("NS_ERR_NO_HOST", `no host named '${host}'`);
-    const severityText = url.searchParams.get("severity");
-    const severity = severityText === null ? undefined : SEVERITY.safeParse(severityText);
-    if (severity && !severity.success) {
-      throw new ApiError("NS_ERR_BAD_REQUEST", `severity=${severityText}: expected one of ${SEVERITIES.join(", ")}`);
-    }
-    return store.health.findings({ host, severity: severity?.data, includeResolved: url.searchParams.get("resolved") === "true" });
-  });
+  registerFindingsApi(router, store);
 
   router.add("POST", "/v1/vms/:name/expect-stop", ({ params, body }) => {
     const parsed = ExpectStopBody.safeParse(body);

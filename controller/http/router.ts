@@ -66,6 +66,8 @@ export class Router {
       if (result instanceof RawResponse) {
         res.writeHead(result.status, { "Content-Type": result.contentType });
         res.end(result.body);
+      } else if (result instanceof JsonWithHeaders) {
+        sendJson(res, 200, result.body, result.headers);
       } else {
         const status = result instanceof Created ? 201 : 200;
         sendJson(res, status, result instanceof Created ? result.body : result);
@@ -84,15 +86,20 @@ export class RawResponse {
   constructor(readonly status: number, readonly contentType: string, readonly body: string) {}
 }
 
+/** A JSON answer with status 200 and headers of its own (a listing's paging: Link, X-Total-Count). */
+export class JsonWithHeaders {
+  constructor(readonly body: unknown, readonly headers: Readonly<Record<string, string>>) {}
+}
+
 /** A JSON answer with status 201. */
 export class Created {
   constructor(readonly body: unknown) {}
 }
 
-function sendJson(res: ServerResponse, status: number, value: unknown): void {
+function sendJson(res: ServerResponse, status: number, value: unknown, headers: Readonly<Record<string, string>> = {}): void {
   if (res.headersSent) return;
   const body = JSON.stringify(value);
-  res.writeHead(status, { "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
+  res.writeHead(status, { ...headers, "Content-Type": "application/json", "Content-Length": Buffer.byteLength(body) });
   res.end(body);
 }
 

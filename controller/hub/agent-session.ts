@@ -11,7 +11,9 @@ import {
   MAX_HELLO_BYTES, type AgentDown, type AgentFrame, type ControllerMessage, type EventsEnvelope, type EventsLost, type HealthEnvelope, type Hello,
   type InventoryEnvelope, type LibvirtState,
 } from "../../shared/protocol/messages.js";
-import { checkDomains, checkEvents, checkHealthReport, listRefused, usableEventId, type RefusedItem } from "../../shared/protocol/items.js";
+import {
+  checkDomains, checkEvents, checkHealthReport, inventoryNames, listRefused, usableEventId, type RefusedItem,
+} from "../../shared/protocol/items.js";
 import type { AgentCalls } from "./agent-calls.js";
 import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
@@ -20,8 +22,9 @@ import type { ControllerMetrics } from "../metrics.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
 import { applyLibvirtState } from "./libvirt-state.js";
-import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedVmUuids } from "./item-refusals.js";
+import { applyHealthRefusals, applyInventoryRefusals, recordRefusedEvent, refusedProbeNames, refusedVmUuids } from "./item-refusals.js";
 import { frameBytes, frameText, type FrameData } from "./frame-text.js";
+import { lifecycleLabels } from "./lifecycle-labels.js";
 
 export interface SessionContext {
   store: Store;
@@ -153,23 +156,25 @@ export class AgentSession {
     this.send({ type: "error", code: "NS_ERR_PROTOCOL_ITEM" satisfies ErrorCode, message });
   }
 
+  /** Past checkDomains only its result is read: the list as received may hold anything (null, numbers, twins). */
   private async onInventory(inventory: InventoryEnvelope): Promise<void> {
     const now = Date.now();
-    const { accepted, refused } = checkDomains(inventory.domains);
+    const checked = checkDomains(inventory.domains);
+    const { accepted, refused } = checked;
+    // A refused VM is still there: only names missing from the whole inventory count as gone.
+    const present = inventoryNames(checked);
     await this.ctx.writer.write(() => {
       this.ctx.store.domains.replaceInventory(this.host.id, accepted, now, refusedVmUuids(refused));
       applyInventoryRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
-      // A refused VM is still there: only names missing from the whole inventory count as gone.
-      const present = new Set(inventory.domains.map((d) => (d as { name?: unknown }).name).filter((n): n is string => typeof n === "string"));
       resolveStopsOfVanishedVms(this.ctx.store, this.host.id, present, Math.min(Date.parse(inventory.collectedAt), now), now);
     });
-    this.refusedItems(`inventory: ${refused.length} of ${inventory.domains.length} domains refused, the others were stored `
+    this.refusedItems(`inventory: ${refused.length} of ${accepted.length + refused.length} domains refused, the others were stored `
       + "(a refused VM keeps its last stored state)", refused);
   }
 
   private async onEvents(batch: EventsEnvelope): Promise<void> {
     const now = Date.now();
-    const { accepted, refused } = checkEvents(batch.events);
+    const { accepted, refused, ackIds } = checkEvents(batch.events);
     const stored = await this.ctx.writer.write(() => {
       // Kept in the history as they arrived, so that they can be acked: resent, they would only be refused again.
       for (const item of refused) recordRefusedEvent(this.ctx.store, this.host.id, item, now);
@@ -193,12 +198,11 @@ export class AgentSession {
     });
     for (const e of stored) {
       this.ctx.metrics.eventsStored.inc();
-      if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc({ event: e.event ?? "unknown", detail: e.detail ?? "unknown" });
+      if (e.kind === "lifecycle") this.ctx.metrics.lifecycleEvents.inc(lifecycleLabels(e.event, e.detail));
     }
     // Ack every id, duplicates and refused events included: the agent may drop them from its spool either way.
-    const ids = batch.events.map(usableEventId).filter((id): id is string => id !== null);
-    if (ids.length > 0) this.send({ type: "ack", ids });
-    this.refusedItems(`events: ${refused.length} of ${batch.events.length} events refused, the others were stored; `
+    if (ackIds.length > 0) this.send({ type: "ack", ids: ackIds });
+    this.refusedItems(`events: ${refused.length} of ${accepted.length + refused.length} events refused, the others were stored; `
       + "each refused event is kept in the history as event-refused", refused,
       (item) => (usableEventId(item.raw) === null ? " (no usable id: it cannot be acked)" : ""));
   }
@@ -240,7 +244,7 @@ export class AgentSession {
     const { report, refused } = checkHealthReport(health.report);
     const { opened, resolved } = await this.ctx.writer.write(() => {
       applyHealthRefusals(this.ctx.store, this.host.id, this.host.name, refused, now);
-      return this.ctx.store.health.applyReport(this.host.id, report, now);
+      return this.ctx.store.health.applyReport(this.host.id, report, now, refusedProbeNames(refused));
     });
     const critical = report.findings.filter((f) => f.severity === "critical").length;
     this.ctx.log.info({ host: this.host.name, findings: report.findings.length, critical, opened, resolved }, "health report stored");

@@ -13,6 +13,7 @@
 import type { Store } from "../store/index.js";
 import { domainName, listRefused, usableEventId, usableUuid, type RefusedItem } from "../../shared/protocol/items.js";
 import { recordHostEvent } from "./host-events.js";
+import { PROBE_RUN_LIMITS } from "../../shared/protocol/findings.js";
 
 export const INVENTORY_VM_REFUSED = "NS_INVENTORY_VM_REFUSED";
 export const HEALTH_ITEM_REFUSED = "NS_HEALTH_ITEM_REFUSED";
@@ -35,6 +36,16 @@ function refusedVmSubject(item: RefusedItem): string {
   return clip(domainName(item.raw) ?? usableUuid(item.raw) ?? item.path, MAX_SUBJECT);
 }
 
+/** Names of refused probe runs that could have a stored row: those rows stay (applyReport's `keepProbes`). */
+export function refusedProbeNames(refused: readonly RefusedItem[]): Set<string> {
+  const names = new Set<string>();
+  for (const item of refused) {
+    const name = item.kind === "probe" && typeof item.raw === "object" && item.raw !== null ? (item.raw as { name?: unknown }).name : undefined;
+    if (typeof name === "string" && name.length <= PROBE_RUN_LIMITS.name) names.add(name);
+  }
+  return names;
+}
+
 /** UUIDs of refused VMs: their stored rows stay (replaceInventory's `keep`). */
 export function refusedVmUuids(refused: readonly RefusedItem[]): Set<string> {
   const uuids = new Set<string>();
@@ -55,7 +66,8 @@ export function applyInventoryRefusals(store: Store, hostId: number, hostName: s
       message: clip(`VM ${clip(subject, 200)} in the inventory of ${hostName} was refused (${item.problem}); `
         + "the controller keeps what it last stored for it, and the host's other VMs are current", MAX_TEXT),
       remedy: `upgrade nightshift-agent on ${hostName} if it is older than the controller (current agents send at most 256 disks `
-        + "and count the rest); a VM name longer than 256 characters cannot be reported: rename the VM (virsh domrename)",
+        + "and count the rest); a VM name longer than 256 characters cannot be reported: rename the VM (virsh domrename); "
+        + `entries no libvirt makes (a VM listed twice, two disks on one target, an entry that is no object): check what runs as the agent of ${hostName} and with its token`,
     }, "controller", now);
   }
   for (const subject of store.health.openSubjects(hostId, INVENTORY_VM_REFUSED)) {

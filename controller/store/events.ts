@@ -2,7 +2,9 @@
  * The append-only event history: libvirt events from agents and the
  * controller's own host events (connected, disconnected, missing, back,
  * enrolled, revoked, events-lost). Triggers in the schema refuse updates and
- * deletes; `event_id` is unique, so a redelivered event is stored once.
+ * deletes; `event_id` is unique per host, so a redelivered event is stored
+ * once, and no host can have another's events taken for redeliveries by
+ * sending their ids first.
  *
  * Two times per event: `time` as the agent said (kept as said, whatever its
  * clock), `received_at` by the controller's clock. Listings order and filter
@@ -55,7 +57,7 @@ export class EventStore {
     this.countStmt = db.prepare("SELECT count(*) FROM events").pluck();
   }
 
-  /** Stores one event; false when its id was stored before (a redelivery). */
+  /** Stores one event; false when its host stored an event with this id before (a redelivery). */
   insert(e: NewEvent, receivedAt: number): boolean {
     const result = this.insertStmt.run(e.eventId, e.hostId, e.time, receivedAt, e.kind, e.domainName ?? null,
       e.domainUuid ?? null, e.event ?? null, e.detail ?? null, e.data ? JSON.stringify(e.data) : null);

@@ -6,36 +6,11 @@
  * the operator's records of expected stops that prevent them.
  */
 import type { Db } from "./db.js";
-import type { FindingRecord } from "../../shared/api.js";
-import type { Finding, HealthReport, Severity } from "../../shared/protocol/findings.js";
+import type { Finding, HealthReport } from "../../shared/protocol/findings.js";
 import { FactStore } from "./facts.js";
-
-
-interface FindingRow {
-  id: number;
-  host: string;
-  code: string;
-  severity: Severity;
-  subject: string;
-  message: string;
-  remedy: string;
-  probe: string;
-  source: "agent" | "controller";
-  first_seen_at: number;
-  last_seen_at: number;
-  resolved_at: number | null;
-}
-
-export interface FindingQuery {
-  host?: string | undefined;
-  severity?: Severity | undefined;
-  /** Include resolved findings (history). */
-  includeResolved?: boolean | undefined;
-}
+import { FindingPages, type FindingPage, type FindingPageQuery } from "./finding-pages.js";
 
 export interface ProbeRunRow { host: string; probe: string; status: string; duration_ms: number }
-
-const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
 export class HealthStore {
   private readonly openByKey;
@@ -46,6 +21,11 @@ export class HealthStore {
   private readonly insertRun;
   /** The probes' facts, replaced with each report. */
   readonly facts: FactStore;
+  private readonly deleteOtherRuns;
+  private readonly deleteResolvedBeforeStmt;
+  private readonly hostsOverStmt;
+  private readonly trimResolvedStmt;
+  private readonly pages;
 
   constructor(private readonly db: Db) {
     this.facts = new FactStore(db);
@@ -57,6 +37,13 @@ export class HealthStore {
     this.resolveStmt = db.prepare("UPDATE findings SET resolved_at = ? WHERE id = ?");
     this.insertRun = db.prepare(`INSERT OR REPLACE INTO probe_runs (host_id, probe, status, duration_ms, detail, reported_at)
       VALUES (?, ?, ?, ?, ?, ?)`);
+    this.deleteOtherRuns = db.prepare("DELETE FROM probe_runs WHERE host_id = ? AND probe NOT IN (SELECT value FROM json_each(?))");
+    this.deleteResolvedBeforeStmt = db.prepare(`DELETE FROM findings WHERE id IN (SELECT id FROM findings
+      WHERE resolved_at IS NOT NULL AND resolved_at < ? ORDER BY resolved_at LIMIT ?)`);
+    this.hostsOverStmt = db.prepare(`SELECT host_id FROM findings WHERE resolved_at IS NOT NULL GROUP BY host_id HAVING count(*) > ?`).pluck();
+    this.trimResolvedStmt = db.prepare(`DELETE FROM findings WHERE id IN (SELECT id FROM findings
+      WHERE host_id = ? AND resolved_at IS NOT NULL ORDER BY resolved_at DESC, id DESC LIMIT ? OFFSET ?)`);
+    this.pages = new FindingPages(db);
   }
 
   /** Opens or refreshes one finding. Returns true when it is new (not open before). */
@@ -86,9 +73,12 @@ export class HealthStore {
   /**
    * Applies a health report: its findings open or stay open, the agent's
    * findings it no longer has are resolved, and the facts and probe runs
-   * are replaced. Call inside a transaction.
+   * are replaced. The probe runs are the report's, plus the stored ones named
+   * in `keepProbes` (runs the controller refused, which keep their last
+   * state): a probe the host no longer reports leaves the table and /metrics,
+   * so a host has at most MAX_PROBE_RUNS of them. Call inside a transaction.
    */
-  applyReport(hostId: number, report: HealthReport, now: number): { opened: number; resolved: number } {
+  applyReport(hostId: number, report: HealthReport, now: number, keepProbes: ReadonlySet<string> = new Set()): { opened: number; resolved: number } {
     let opened = 0;
     const present = new Set<string>();
     for (const f of report.findings) {
@@ -106,25 +96,29 @@ export class HealthStore {
       resolved++;
     }
     this.facts.replace(hostId, report.facts, now);
+    this.deleteOtherRuns.run(hostId, JSON.stringify([...report.probes.map((p) => p.name), ...keepProbes]));
     for (const p of report.probes) this.insertRun.run(hostId, p.name, p.status, p.durationMs, p.detail ?? null, now);
     return { opened, resolved };
   }
 
-  findings(q: FindingQuery): FindingRecord[] {
-    const where: string[] = [];
-    const params: unknown[] = [];
-    if (q.host) { where.push("h.name = ?"); params.push(q.host); }
-    if (q.severity) { where.push("f.severity = ?"); params.push(q.severity); }
-    if (!q.includeResolved) where.push("f.resolved_at IS NULL");
-    const rows = this.db.prepare(`SELECT f.*, h.name AS host FROM findings f JOIN hosts h ON h.id = f.host_id
-      ${where.length ? `WHERE ${where.join(" AND ")}` : ""}
-      ORDER BY CASE f.severity WHEN 'critical' THEN 0 WHEN 'warning' THEN 1 ELSE 2 END, h.name, f.code, f.subject, f.first_seen_at`)
-      .all(...params) as FindingRow[];
-    return rows.map((r) => ({
-      host: r.host, code: r.code, severity: r.severity, subject: r.subject, message: r.message, remedy: r.remedy,
-      probe: r.probe, source: r.source, firstSeenAt: iso(r.first_seen_at)!, lastSeenAt: iso(r.last_seen_at)!,
-      resolvedAt: iso(r.resolved_at),
-    }));
+  /** One page of GET /v1/findings (finding-pages.ts). */
+  findingsPage(q: FindingPageQuery): FindingPage {
+    return this.pages.page(q);
+  }
+
+  /** Deletes up to `max` findings resolved before `cutoff` (epoch ms), oldest first; how many it deleted. */
+  deleteResolvedBefore(cutoff: number, max: number): number {
+    return this.deleteResolvedBeforeStmt.run(cutoff, max).changes;
+  }
+
+  /** Hosts holding more than `keep` resolved findings. */
+  hostsWithResolvedOver(keep: number): number[] {
+    return this.hostsOverStmt.all(keep) as number[];
+  }
+
+  /** Deletes up to `max` of the host's resolved findings beyond its `keep` most recently resolved; how many it deleted. */
+  trimResolved(hostId: number, keep: number, max: number): number {
+    return this.trimResolvedStmt.run(hostId, max, keep).changes;
   }
 
   /** Open findings, for metrics. */

@@ -444,6 +444,49 @@ export const MIGRATIONS: readonly Migration[] = [
       DROP TABLE host_health;
     `,
   },
+  {
+    version: 14,
+    name: "resolved findings are listed newest first and deleted by age",
+    sql: `
+      -- GET /v1/findings?resolved=true pages the history by resolved_at; retention deletes by it.
+      CREATE INDEX findings_resolved ON findings (resolved_at) WHERE resolved_at IS NOT NULL;
+    `,
+  },
+  {
+    version: 15,
+    name: "event ids are unique per host",
+    sql: `
+      -- An agent's event id was unique across all hosts, so a host that sent another host's ids first
+      -- had that host's events taken for redeliveries: acked, never stored. Rebuilt with
+      -- UNIQUE (host_id, event_id); rows, seq values, indexes and the append-only triggers are kept.
+      DROP TRIGGER events_no_update;
+      DROP TRIGGER events_no_delete;
+      CREATE TABLE events_by_host (
+        seq INTEGER PRIMARY KEY,
+        event_id TEXT NOT NULL,
+        host_id INTEGER NOT NULL REFERENCES hosts(id),
+        time INTEGER NOT NULL,
+        received_at INTEGER NOT NULL,
+        kind TEXT NOT NULL,
+        domain_name TEXT,
+        domain_uuid TEXT,
+        event TEXT,
+        detail TEXT,
+        data TEXT,
+        UNIQUE (host_id, event_id)
+      );
+      INSERT INTO events_by_host (seq, event_id, host_id, time, received_at, kind, domain_name, domain_uuid, event, detail, data)
+        SELECT seq, event_id, host_id, time, received_at, kind, domain_name, domain_uuid, event, detail, data FROM events;
+      DROP TABLE events;
+      ALTER TABLE events_by_host RENAME TO events;
+      CREATE INDEX events_host_time ON events (host_id, time);
+      CREATE INDEX events_time ON events (time);
+      CREATE INDEX events_received ON events (received_at);
+      CREATE INDEX events_host_received ON events (host_id, received_at);
+      CREATE TRIGGER events_no_update BEFORE UPDATE ON events BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+      CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

@@ -59,12 +59,73 @@ function domainLabel(raw: unknown): string | null {
   return uuid === null ? `'${clipLabel(name)}'` : `'${clipLabel(name)}' (${uuid})`;
 }
 
-export function checkDomains(domains: readonly unknown[]): ItemCheck<Domain> {
-  return checkEach("domain", DomainSchema, domains, "domains", domainLabel);
+/** Positions of the items sharing a key with another item, by item: "domains[0], domains[3]". */
+function sharedKeys(items: readonly unknown[], key: (raw: unknown) => string | null): Map<number, { key: string; positions: number[] }> {
+  const byKey = new Map<string, number[]>();
+  items.forEach((raw, i) => {
+    const k = key(raw);
+    if (k === null) return;
+    const positions = byKey.get(k);
+    if (positions) positions.push(i);
+    else byKey.set(k, [i]);
+  });
+  const shared = new Map<number, { key: string; positions: number[] }>();
+  for (const [k, positions] of byKey) if (positions.length > 1) for (const i of positions) shared.set(i, { key: k, positions });
+  return shared;
 }
 
-export function checkEvents(events: readonly unknown[]): ItemCheck<DomainEventMessage> {
-  return checkEach("event", DomainEventSchema, events, "events", usableEventId);
+function duplicateProblem(what: string, shown: string, positions: readonly number[]): string {
+  const listed = positions.slice(0, MAX_ISSUES).map((p) => `domains[${p}]`).join(", ");
+  return `${what}: ${shown} is the ${what === "uuid" ? "UUID" : "name"} of ${positions.length} entries (${listed}` +
+    `${positions.length > MAX_ISSUES ? ", ..." : ""}); libvirt allows one per host, so which entry is the VM cannot be told`;
+}
+
+/**
+ * Each domain on its own, and then across the inventory: entries sharing a
+ * UUID or a name (libvirt allows neither on one host) are all refused, since
+ * which of them is the VM cannot be told; the VM keeps its stored state.
+ */
+export function checkDomains(domains: readonly unknown[]): ItemCheck<Domain> {
+  const sameUuid = sharedKeys(domains, (raw) => usableUuid(raw)?.toLowerCase() ?? null);
+  const sameName = sharedKeys(domains, domainName);
+  const accepted: Domain[] = [];
+  const refused: RefusedItem[] = [];
+  domains.forEach((raw, i) => {
+    const result = DomainSchema.safeParse(raw);
+    const problems: string[] = [];
+    const uuid = sameUuid.get(i);
+    if (uuid) problems.push(duplicateProblem("uuid", uuid.key, uuid.positions));
+    const name = sameName.get(i);
+    if (name) problems.push(duplicateProblem("name", `'${clipLabel(name.key)}'`, name.positions));
+    if (!result.success) problems.push(describeIssues(result.error));
+    if (problems.length === 0 && result.success) accepted.push(result.data);
+    else refused.push({ kind: "domain", path: `domains[${i}]`, label: domainLabel(raw), problem: problems.join("; "), raw });
+  });
+  return { accepted, refused };
+}
+
+/** The names of an inventory's VMs as far as they can be read: its accepted ones and its refused ones that have one. */
+export function inventoryNames(check: ItemCheck<Domain>): Set<string> {
+  const names = new Set(check.accepted.map((d) => d.name));
+  for (const item of check.refused) {
+    const name = domainName(item.raw);
+    if (name !== null) names.add(name);
+  }
+  return names;
+}
+
+export interface EventCheck extends ItemCheck<DomainEventMessage> {
+  /** The ids that can be acked (accepted and refused events with a usable id), in the batch's order. */
+  ackIds: string[];
+}
+
+export function checkEvents(events: readonly unknown[]): EventCheck {
+  const ackIds: string[] = [];
+  for (const raw of events) {
+    const id = usableEventId(raw);
+    if (id !== null) ackIds.push(id);
+  }
+  return { ...checkEach("event", DomainEventSchema, events, "events", usableEventId), ackIds };
 }
 
 /** Where a report's facts are: `facts`, or for an agent from before facts were keyed by probe, `mounts` and `systemd`. */

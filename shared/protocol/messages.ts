@@ -37,7 +37,7 @@ export const MAX_JSON_ITEMS = 20_000;
 /**
  * Entries (array elements and object members) of all arrays and objects of one frame together. The densest
  * frame an agent can honestly send within MAX_MESSAGE_BYTES is an inventory of 5,000 VMs each with 16 roles
- * and 64 HA groups of one character, the rest of the 4 MiB in minimal disks: about 589,000 entries
+ * and 64 HA groups of one character, the rest of the 4 MiB in minimal disks: about 586,000 entries
  * (test/unit/shared/protocol/honest-frames.test.ts builds it). Two bytes make an entry (`0,`), so without
  * this a 4 MiB frame could hold two million of them in containers each under MAX_JSON_ITEMS.
  */
@@ -109,14 +109,22 @@ export const DomainSchema = z.object({
   vcpus: z.number().int().nonnegative(),
   memoryKiB: z.number().int().nonnegative(),
   maxMemoryKiB: z.number().int().nonnegative(),
-  disks: z.array(DomainDiskSchema).max(MAX_DISKS_PER_DOMAIN),
+  /** Each with its own target: libvirt refuses a domain with two disks on one target, and the controller keys disks by it. */
+  disks: z.array(DomainDiskSchema).max(MAX_DISKS_PER_DOMAIN).superRefine((disks, ctx) => {
+    const first = new Map<string, number>();
+    disks.forEach((disk, i) => {
+      const earlier = first.get(disk.target);
+      if (earlier === undefined) first.set(disk.target, i);
+      else ctx.addIssue({ code: "custom", path: [i, "target"], message: `target '${disk.target.slice(0, 64)}' is also disks[${earlier}]'s` });
+    });
+  }),
   /** Disks left out of `disks` (beyond MAX_DISKS_PER_DOMAIN); absent when none were. */
   disksTruncated: z.number().int().positive().optional(),
   /** Present when the domain's <metadata> puts it in scope for maintenance plans. */
   maintenance: DomainMaintenanceSchema.optional(),
 });
 
-/** A libvirt domain event as the agent saw it; `id` is the agent's, unique, and makes redelivery harmless. */
+/** A libvirt domain event as the agent saw it; `id` is the agent's, unique for its host, and makes redelivery harmless. */
 export const DomainEventSchema = z.object({
   id: z.string().min(8).max(64),
   time: isoTime,

@@ -3,7 +3,8 @@ import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomUUID } from "node:crypto";
 import { startController, type TestController } from "../../helpers/controller.js";
 import { sampleDomain, TestAgent } from "../../helpers/ws-agent.js";
-import { api, runAgainst } from "./run-cli.js";
+import { api, enrolledAgent, runAgainst } from "./run-cli.js";
+import { pollFor } from "../../helpers/poll.js";
 
 let controller: TestController;
 let agent: TestAgent;
@@ -84,5 +85,41 @@ describe("nightshift findings", () => {
     const result = await runAgainst(controller, ["expect-stop", "web1", "--host", "hv1"]);
     expect(result.code).toBe(2);
     expect(result.stderr).toMatch(/--reason/);
+  });
+});
+
+describe("nightshift findings --resolved over a history longer than a page", () => {
+  it("shows the first 1000 (open first, then the most recently resolved) and says how many there are; --all shows every one", async () => {
+    const hist = await enrolledAgent(controller, "hv-hist", []);
+    const mountFinding = (subject: string) => ({ code: "NS_MOUNT_HUNG", severity: "critical", subject, probe: "mounts",
+      message: `statfs ${subject} did not answer`, remedy: `umount -l ${subject}` });
+    const health = (findings: unknown[]) => ({ v: 1, type: "health", report: { collectedAt: new Date().toISOString(),
+      probes: [{ name: "mounts", status: "ok", durationMs: 1 }], findings, mounts: [], systemd: null } });
+    hist.send(health(Array.from({ length: 1500 }, (_, i) => mountFinding(`/srv/m${i}`))));
+    await pollFor(async () => ((await api(controller, "/v1/findings?host=hv-hist&limit=2000") as unknown[]).length === 1500 ? true : null), "1500 open");
+    hist.send(health([mountFinding("/srv/still-hung")]));
+    await pollFor(async () => ((await api(controller, "/v1/findings?host=hv-hist") as unknown[]).length === 1 ? true : null), "1500 resolved");
+    await hist.close();
+
+    const first = await runAgainst(controller, ["findings", "--resolved", "--host", "hv-hist", "--json"]);
+    expect(first.code).toBe(0);
+    const page = JSON.parse(first.stdout) as { subject: string; resolvedAt: string | null }[];
+    expect(page).toHaveLength(1000);
+    expect(page[0]).toMatchObject({ subject: "/srv/still-hung", resolvedAt: null });
+    expect(first.stderr).toBe("nightshift: showing 1000 of 1501 findings (open ones first, then the most recently resolved); " +
+      "--limit N (at most 10000) or --all for the rest\n");
+
+    const all = await runAgainst(controller, ["findings", "--resolved", "--host", "hv-hist", "--all", "--json"]);
+    expect(all.code).toBe(0);
+    const every = JSON.parse(all.stdout) as { subject: string }[];
+    expect(every).toHaveLength(1501);
+    expect(new Set(every.map((f) => f.subject)).size).toBe(1501);
+    expect(all.stderr).toBe("");
+
+    const table = await runAgainst(controller, ["findings", "--resolved", "--host", "hv-hist", "--limit", "5"]);
+    expect(table.code).toBe(0);
+    expect(table.stdout.split("\n").filter((l) => /^critical\s+hv-hist\s/.test(l))).toHaveLength(5);
+    expect(table.stderr).toMatch(/^nightshift: showing 5 of 1501 findings/);
+    expect((await runAgainst(controller, ["findings", "--limit", "0"])).code).toBe(2);
   });
 });

@@ -78,3 +78,41 @@ describe("events-lost", () => {
     expect(receivedAt).toBeLessThanOrEqual(Date.now());
   });
 });
+
+describe("event ids", () => {
+  async function connected(host: string): Promise<TestAgent> {
+    const token = (await ok<{ token: string }>("POST", "/v1/hosts", { name: host }, 201)).token;
+    const agent = await TestAgent.connect(controller.url, token);
+    agent.hello(host);
+    await agent.next("welcome");
+    return agent;
+  }
+
+  it("are the sending host's own: a host that sends another host's ids first suppresses none of its events", async () => {
+    const victim = await connected("hv-victim");
+    const attacker = await connected("hv-attacker");
+    const uuid = randomUUID();
+    const ids = [randomUUID(), randomUUID()];
+    const event = (id: string, domain: string) => ({ id, time: new Date().toISOString(), domain, uuid, kind: "lifecycle", event: "stopped", detail: "crashed" });
+    // The attacker's copies arrive first, one as an event, one as an events-lost report.
+    attacker.send({ v: 1, type: "events", events: [event(ids[0]!, "decoy")] });
+    expect((await attacker.next("ack")).ids).toEqual([ids[0]]);
+    attacker.send({ v: 1, type: "events-lost", id: ids[1], count: 1, firstLostAt: new Date().toISOString(), lastLostAt: new Date().toISOString() });
+    await attacker.next("ack");
+
+    victim.send({ v: 1, type: "events", events: [event(ids[0]!, "db1"), event(ids[1]!, "db1")] });
+    expect((await victim.next("ack")).ids).toEqual(ids);
+    const history = await ok<EventRecord[]>("GET", "/v1/events?host=hv-victim");
+    expect(history.filter((e) => e.kind === "lifecycle").map((e) => [e.id, e.vm, e.detail])).toEqual([[ids[0], "db1", "crashed"], [ids[1], "db1", "crashed"]]);
+    const findings = await ok<{ code: string; subject: string }[]>("GET", "/v1/findings?host=hv-victim");
+    expect(findings).toEqual([expect.objectContaining({ code: "NS_VM_UNEXPECTED_STOP", subject: "db1" })]);
+
+    // Within one host an id still means one event: a redelivery is acked and stored once.
+    victim.send({ v: 1, type: "events", events: [event(ids[0]!, "db1")] });
+    await victim.next("ack");
+    expect((await ok<EventRecord[]>("GET", "/v1/events?host=hv-victim")).filter((e) => e.kind === "lifecycle")).toHaveLength(2);
+    expect((await ok<EventRecord[]>("GET", "/v1/events?host=hv-attacker")).filter((e) => e.vm === "decoy")).toHaveLength(1);
+    await victim.close();
+    await attacker.close();
+  });
+});

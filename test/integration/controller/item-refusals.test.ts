@@ -101,6 +101,99 @@ describe("an inventory with one bad VM", () => {
   });
 });
 
+async function refusedDomainsCounted(): Promise<number> {
+  const metrics = await (await fetch(controller.url + "/metrics")).text();
+  return Number(/^nightshift_agent_items_refused_total\{kind="domain"\} (\d+)$/m.exec(metrics)?.[1] ?? 0);
+}
+
+describe("an inventory with a null entry", () => {
+  it("refuses that entry alone: the other VMs are stored, and an open stop of a VM still there stays open", async () => {
+    const agent = await connected("hv-null");
+    const web = sampleDomain("web1");
+    const db = sampleDomain("db1");
+    agent.send(inventory([web, db]));
+    await until("the first inventory", () => get<VmRecord[]>("/v1/vms?host=hv-null"), (vms) => vms.length === 2);
+    agent.send({ v: 1, type: "events", events: [{ id: randomUUID(), time: new Date().toISOString(), domain: "web1", uuid: web.uuid,
+      kind: "lifecycle", event: "stopped", detail: "destroyed" }] });
+    await agent.next("ack");
+    const counted = await refusedDomainsCounted();
+
+    // Collected after the stop was reported: were web1 taken as gone from it, its stop would resolve. It is there, refused.
+    agent.send(inventory([{ ...web, state: "shutoff", stateReason: "destroyed", disks: disks(300) }, null, { ...db, vcpus: 4 }]));
+    const err = await agent.next("error");
+    expect(err.code).toBe("NS_ERR_PROTOCOL_ITEM");
+    expect(err.message).toMatch(/2 of 3 domains refused.*domains\[1\]: \(item\): Invalid input: expected object, received null/);
+    const vms = await until("the second inventory", () => get<VmRecord[]>("/v1/vms?host=hv-null"), (list) => list.some((v) => v.vcpus === 4));
+    expect(vms.map((v) => [v.name, v.state, v.vcpus])).toEqual([["db1", "running", 4], ["web1", "shutoff", 2]]);
+    const findings = await get<FindingRecord[]>("/v1/findings?host=hv-null");
+    expect(findings.map((f) => [f.code, f.subject]).sort()).toEqual([
+      ["NS_INVENTORY_VM_REFUSED", "domains[1]"], ["NS_INVENTORY_VM_REFUSED", "web1"], ["NS_VM_UNEXPECTED_STOP", "web1"],
+    ]);
+    expect(await refusedDomainsCounted()).toBe(counted + 2);
+    await agent.close();
+  });
+});
+
+describe("an inventory with a VM whose two disks share a target", () => {
+  it("refuses that VM alone, keeps its last stored state, and stores the others", async () => {
+    const agent = await connected("hv-twin");
+    const web = sampleDomain("web1");
+    const twin = sampleDomain("twin");
+    agent.send(inventory([web, twin]));
+    await until("the first inventory", () => get<VmRecord[]>("/v1/vms?host=hv-twin"), (vms) => vms.length === 2);
+
+    const vda = twin.disks[0]!;
+    agent.send(inventory([{ ...web, state: "paused" }, { ...twin, vcpus: 8, disks: [vda, { ...vda, source: "/images/other.qcow2" }] }, sampleDomain("db1")]));
+    const err = await agent.next("error");
+    expect(err.code).toBe("NS_ERR_PROTOCOL_ITEM");
+    expect(err.message).toMatch(/1 of 3 domains refused.*domains\[1\] 'twin' \([0-9a-f-]{36}\): disks\.1\.target: target 'vda' is also disks\[0\]'s/);
+    const vms = await until("the second inventory", () => get<VmRecord[]>("/v1/vms?host=hv-twin"), (list) => list.length === 3);
+    expect(vms.map((v) => [v.name, v.state])).toEqual([["db1", "running"], ["twin", "running"], ["web1", "paused"]]);
+    expect(vms.find((v) => v.name === "twin")).toMatchObject({ vcpus: 2, disks: [vda] });
+    const findings = await get<FindingRecord[]>("/v1/findings?host=hv-twin");
+    expect(findings).toEqual([expect.objectContaining({ code: "NS_INVENTORY_VM_REFUSED", subject: "twin" })]);
+    expect(findings[0]!.message).toMatch(/target 'vda' is also disks\[0\]'s/);
+    await agent.close();
+  });
+});
+
+describe("an inventory with two entries for one UUID, and two for one name", () => {
+  it("refuses every entry of a duplicated UUID or name (which is the VM cannot be told), keeps their stored state, stores the rest", async () => {
+    const agent = await connected("hv-dup");
+    const web = sampleDomain("web1");
+    const db = sampleDomain("db1");
+    const app = sampleDomain("app1");
+    agent.send(inventory([web, db, app]));
+    await until("the first inventory", () => get<VmRecord[]>("/v1/vms?host=hv-dup"), (vms) => vms.length === 3);
+    const counted = await refusedDomainsCounted();
+
+    agent.send(inventory([
+      { ...web, state: "paused" }, { ...web, name: "web1-impostor", vcpus: 16 },
+      { ...db, vcpus: 4 }, sampleDomain("db1"),
+      { ...app, state: "paused" },
+    ]));
+    const err = await agent.next("error");
+    expect(err.code).toBe("NS_ERR_PROTOCOL_ITEM");
+    expect(err.message).toMatch(/4 of 5 domains refused/);
+    expect(err.message).toContain(`domains[1] 'web1-impostor' (${web.uuid}): uuid: ${web.uuid} is the UUID of 2 entries (domains[0], domains[1])`);
+    expect(err.message).toMatch(/domains\[3\] 'db1' \([0-9a-f-]{36}\): name: 'db1' is the name of 2 entries \(domains\[2\], domains\[3\]\)/);
+    const vms = await until("the second inventory", () => get<VmRecord[]>("/v1/vms?host=hv-dup"), (list) => list.some((v) => v.name === "app1" && v.state === "paused"));
+    expect(vms.map((v) => [v.name, v.uuid, v.state, v.vcpus])).toEqual([
+      ["app1", app.uuid, "paused", 2], ["db1", db.uuid, "running", 2], ["web1", web.uuid, "running", 2],
+    ]);
+    const findings = await get<FindingRecord[]>("/v1/findings?host=hv-dup");
+    expect(findings.map((f) => f.subject)).toEqual(["db1", "web1", "web1-impostor"]);
+    expect(findings.every((f) => f.code === "NS_INVENTORY_VM_REFUSED")).toBe(true);
+    expect(await refusedDomainsCounted()).toBe(counted + 4);
+
+    // Unique again: stored, and the findings resolve.
+    agent.send(inventory([{ ...web, state: "paused" }, { ...db, vcpus: 4 }, app]));
+    await until("the third inventory", () => get<VmRecord[]>("/v1/vms?host=hv-dup"), (list) => list.some((v) => v.name === "db1" && v.vcpus === 4));
+    expect(await get<FindingRecord[]>("/v1/findings?host=hv-dup")).toEqual([]);
+    await agent.close();
+  });
+});
+
 describe("an events batch with one bad event", () => {
   it("stores the 999 others, records the bad one in the history, and acks all 1000 so the agent's spool lets go", async () => {
     const agent = await connected("hv-ev");

@@ -75,3 +75,34 @@ describe("/metrics", () => {
     expect(metricsText).toMatch(/^nightshift_agent_message_errors_total\{kind="malformed-json"\} 1$/m);
   });
 });
+
+describe("nightshift_lifecycle_events_total", () => {
+  it("is labelled only with libvirt's event and detail names: 200 made-up ones add two `other` series, not 200", async () => {
+    const admin = fs.readFileSync(path.join(dataDir, "admin.token"), "utf8").trim();
+    const { token } = (await (await fetch(`${controller.url}/v1/hosts`, {
+      method: "POST", headers: { Authorization: `Bearer ${admin}` }, body: JSON.stringify({ name: "hv-labels" }),
+    })).json()) as { token: string };
+    const agent = await TestAgent.connect(controller.url, token);
+    agent.hello("hv-labels");
+    await agent.next("welcome");
+    const uuid = randomUUID();
+    const event = (event: string, detail: string) => ({ id: randomUUID(), time: new Date().toISOString(), domain: "web9", uuid, kind: "lifecycle", event, detail });
+    agent.send({ v: 1, type: "events", events: [
+      ...Array.from({ length: 100 }, (_, i) => event("stopped", `made-up-${i}`)),
+      ...Array.from({ length: 100 }, (_, i) => event(`made-up-${i}`, "booted")),
+      event("stopped", "destroyed"),
+    ] });
+    await agent.next("ack");
+    const text = await (await fetch(`${controller.url}/metrics`)).text();
+    const series = text.split("\n").filter((l) => l.startsWith("nightshift_lifecycle_events_total{"));
+    expect(series.filter((l) => l.includes("made-up"))).toEqual([]);
+    expect(text).toMatch(/^nightshift_lifecycle_events_total\{event="stopped",detail="other"\} 100$/m);
+    expect(text).toMatch(/^nightshift_lifecycle_events_total\{event="other",detail="other"\} 100$/m);
+    expect(text).toMatch(/^nightshift_lifecycle_events_total\{event="stopped",detail="destroyed"\} 1$/m);
+    expect(series.length).toBeLessThanOrEqual(5);
+    // The history keeps what the agent sent.
+    const history = (await (await fetch(`${controller.url}/v1/events?host=hv-labels&limit=500`, { headers: { Authorization: `Bearer ${admin}` } })).json()) as { detail: string }[];
+    expect(history.filter((e) => e.detail?.startsWith("made-up-"))).toHaveLength(100);
+    await agent.close();
+  });
+});

@@ -153,6 +153,29 @@ describe("migrations", () => {
     expect(() => openDatabase(file)).toThrow(/schema version 99, newer than this controller knows/);
   });
 
+  it("makes event ids unique per host (version 15), keeping every event of version 14 with its seq", () => {
+    dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
+    const file = path.join(dir, "nightshift.db");
+    const old = openDatabase(file, MIGRATIONS.filter((m) => m.version <= 14));
+    old.prepare("INSERT INTO hosts (id, name, enrolled_at) VALUES (1, 'hv1', 1000), (2, 'hv2', 1000)").run();
+    const insert = old.prepare("INSERT INTO events (seq, event_id, host_id, time, received_at, kind, event) VALUES (?, ?, ?, ?, ?, 'host', ?)");
+    insert.run(7, "ev-00000001", 1, 2000, 2001, "connected");
+    insert.run(9, "ev-00000002", 2, 2100, 2101, "connected");
+    expect(() => insert.run(10, "ev-00000001", 2, 2200, 2201, "back")).toThrow(/UNIQUE/);
+    const before = old.prepare("SELECT * FROM events ORDER BY seq").all();
+    old.close();
+
+    const db = openDatabase(file);
+    expect(schemaVersion(db)).toBe(SCHEMA_VERSION);
+    expect(db.prepare("SELECT * FROM events ORDER BY seq").all()).toEqual(before);
+    const again = db.prepare("INSERT INTO events (event_id, host_id, time, received_at, kind, event) VALUES (?, ?, 2300, 2301, 'host', 'back')");
+    expect(again.run("ev-00000001", 2).lastInsertRowid).toBe(10);
+    expect(() => again.run("ev-00000001", 1)).toThrow(/UNIQUE constraint failed: events.host_id, events.event_id/);
+    const indexes = (db.prepare("SELECT name FROM sqlite_master WHERE type = 'index' AND tbl_name = 'events' AND sql IS NOT NULL").pluck().all() as string[]).sort();
+    expect(indexes).toEqual(["events_host_received", "events_host_time", "events_received", "events_time"]);
+    db.close();
+  });
+
   it("keeps the event history append-only", () => {
     dir = fs.mkdtempSync(path.join(os.tmpdir(), "ns-mig-"));
     const file = path.join(dir, "nightshift.db");

@@ -13,7 +13,8 @@ import {
 } from "../../../../shared/protocol/messages.js";
 
 const UUID = "00000000-0000-0000-0000-000000000000";
-const disk = (): DomainDisk => ({ target: "", bus: null, device: "", type: "", source: null, driverType: null, readonly: false, shareable: false });
+/** A disk with target `i` (3 characters, so every disk is as long): targets are unique within a VM. */
+const disk = (i = 0): DomainDisk => ({ target: String(i).padStart(3, "0"), bus: null, device: "", type: "", source: null, driverType: null, readonly: false, shareable: false });
 
 /** Entries of all arrays and objects of a parsed value. */
 function entries(value: unknown): number {
@@ -44,7 +45,7 @@ describe("the densest honest frames pass the shape check", () => {
     let room = Math.floor((MAX_MESSAGE_BYTES - encodeMessage(inventory).length) / diskBytes);
     for (const d of domains) {
       const n = Math.min(MAX_DISKS_PER_DOMAIN, room);
-      d.disks = Array.from({ length: n }, disk);
+      d.disks = Array.from({ length: n }, (_, i) => disk(i));
       room -= n;
       if (room === 0) break;
     }
