@@ -7,8 +7,7 @@
 import { describeConnectFailure } from "../shared/connect-errors.js";
 import { NightshiftError } from "../shared/errors.js";
 import type {
-  EnrolledHostRecord, EventRecord, ExpectedStopRecord, FindingRecord, HostRecord, RevokedHostRecord, StatusRecord, VmRecord,
-} from "../shared/api.js";
+  EnrolledHostRecord, EventRecord, ExpectedStopRecord, FindingRecord, HostRecord, RevokedHostRecord, StatusRecord, VmRecord, ConsoleLineRecord } from "../shared/api.js";
 import type {
   EvidenceRecord, RunDetail, RunPlan, RunRecord, RunSpecInput, SnapshotDeleteBody, SnapshotDeleteRecord, SnapshotRecord, StartRunRequest,
   VmResolutionRecord, VmResolveBody,
@@ -117,6 +116,10 @@ export class ApiClient {
 
   revokeHost(name: string): Promise<RevokedHostRecord> {
     return this.request("POST", `/v1/hosts/${encodeURIComponent(name)}/revoke`);
+  }
+
+  hostConsole(name: string): Promise<ConsoleLineRecord[]> {
+    return this.request("GET", `/v1/hosts/${encodeURIComponent(name)}/console`);
   }
 
   listVms(host?: string): Promise<VmRecord[]> {

@@ -1,5 +1,6 @@
-/** `nightshift hosts`, `nightshift hosts enroll NAME`, `nightshift hosts revoke NAME`. */
+/** `nightshift hosts`, `nightshift hosts enroll NAME`, `nightshift hosts revoke NAME`, `nightshift hosts console NAME`. */
 import { Command } from "commander";
+import { escapeControl } from "../shared/terminal-text.js";
 import { formatTable } from "../shared/table.js";
 import type { EnrolledHostRecord, HostLibvirtRecord, HostRecord, RevokedHostRecord } from "../shared/api.js";
 import { clientFor } from "./connect.js";
@@ -30,11 +31,19 @@ export function libvirtColumn(h: Pick<HostRecord, "libvirt" | "libvirtVersion">)
   return orDash(h.libvirtVersion);
 }
 
+/** The STATUS column: `emergency (srv-data.mount)` while the host's console says it is in emergency or rescue mode. */
+export function statusColumn(h: Pick<HostRecord, "status" | "emergency">): string {
+  if (!h.emergency) return h.status;
+  const mode = h.emergency.target === "rescue.target" ? "rescue" : "emergency";
+  const units = h.emergency.failedUnits;
+  return units.length === 0 ? mode : `${mode} (${units.slice(0, 2).join(", ")}${units.length > 2 ? `, +${units.length - 2}` : ""})`;
+}
+
 export function hostsTable(hosts: readonly HostRecord[], now: number = Date.now()): string {
   return formatTable(
     ["NAME", "STATUS", "CONNECTED", "LAST-SEEN", "VMS", "AGENT", "LIBVIRT"],
     hosts.map((h) => [
-      h.name, h.status, yesNo(h.connected), relativeTime(h.lastSeenAt, now), String(h.vms),
+      h.name, statusColumn(h), yesNo(h.connected), relativeTime(h.lastSeenAt, now), String(h.vms),
       orDash(h.agentVersion), libvirtColumn(h),
     ]),
   );
@@ -54,7 +63,10 @@ export function revokedText(host: RevokedHostRecord): string {
 const LIST_HELP = `
 Columns: NAME STATUS CONNECTED LAST-SEEN VMS AGENT LIBVIRT
   STATUS     enrolled (agent never connected), up, missing (agent silent too
-             long), revoked
+             long), revoked; "emergency (srv-data.mount)" or "rescue (...)"
+             while the host's console (netconsole) says it is in emergency or
+             rescue mode, with the failed units, until its agent connects
+             again (finding NS_HOST_EMERGENCY has the fstab lines)
   LAST-SEEN  when the agent was last heard from, e.g. "12s ago"; never
   LIBVIRT    libvirt's version, or "unreachable (socket missing)" while the
              agent cannot reach libvirtd (its VMs are then as last reported;
@@ -64,11 +76,13 @@ Fields (hosts --json, an array of GET /v1/hosts): name, status, connected
 (bool), lastSeenAt (ISO time or null), hostname, agentVersion, libvirtVersion
 (the last one known; null until the agent has reached libvirt), libvirt
 ({state: connected|unreachable, code, detail, since} as the agent last said,
-or null if it never did), vms (number of VMs), enrolledAt (ISO time).`;
+or null if it never did), vms (number of VMs), enrolledAt (ISO time),
+emergency ({since, target, boot, failedUnits, fstab: [{unit, line}]} while
+the console says the host is in emergency or rescue mode, else null).`;
 
 export function hostsCommand(): Command {
   const hosts = new Command("hosts")
-    .description("list enrolled hypervisors with their status (the default), or enroll and revoke them")
+    .description("list enrolled hypervisors with their status (the default), enroll and revoke them, show their console")
     .addHelpText("after", `${LIST_HELP}
 
 Examples:
@@ -76,6 +90,7 @@ Examples:
   nightshift hosts --json | jq -r '.[] | select(.status == "missing") | .name'
   nightshift hosts enroll web1
   nightshift hosts revoke web1
+  nightshift hosts console web1
 ${SETTINGS_HELP}
 `);
 
@@ -93,7 +108,7 @@ ${SETTINGS_HELP}
 `)
     .action(async (flags: { json?: boolean }, cmd: Command) => {
       if (cmd.args.length > 0) {
-        cmd.error(`error: unknown command '${cmd.args[0]}' for 'nightshift hosts' (commands: list, enroll, revoke)`);
+        cmd.error(`error: unknown command '${cmd.args[0]}' for 'nightshift hosts' (commands: list, enroll, revoke, console)`);
       }
       const list = await clientFor(cmd).listHosts();
       if (flags.json) printJson(list);
@@ -152,6 +167,30 @@ ${SETTINGS_HELP}
       const host = await clientFor(cmd).revokeHost(name);
       if (flags.json) printJson(host);
       else process.stdout.write(revokedText(host));
+    });
+
+  hosts.command("console")
+    .description("print a host's last console lines, as its kernel sent them over netconsole")
+    .argument("<name>", "enrolled host name")
+    .option("--json", "print the API's JSON array [{at, text}] instead")
+    .addHelpText("after", `
+The controller keeps the last 100 lines each host's kernel sent to
+netconsole.listen (in memory: a controller restart forgets them). They are what
+a host said while its agent could not: a boot stopped in emergency mode, a
+panic, the last words before a host went missing. Each line is printed with the
+time the controller received it; control characters are escaped.
+
+Fields (--json, the answer of GET /v1/hosts/NAME/console): at (ISO time), text.
+
+Examples:
+  nightshift hosts console web1
+  nightshift hosts console web1 --json | jq -r '.[].text'
+${SETTINGS_HELP}
+`)
+    .action(async (name: string, flags: { json?: boolean }, cmd: Command) => {
+      const lines = await clientFor(cmd).hostConsole(name);
+      if (flags.json) printJson(lines);
+      else process.stdout.write(lines.map((l) => `${l.at}  ${escapeControl(l.text)}\n`).join(""));
     });
 
   return hosts;

@@ -51,6 +51,12 @@ export const ControllerConfigSchema = z.strictObject({
   }).prefault({}),
   adminToken: z.string().min(16).optional().meta({ secret: true, unset: "generated into DATA_DIR/admin.token (mode 0600) on first start" })
     .describe("An admin API token (at least 16 characters)."),
+  netconsole: z.strictObject({
+    listen: z.string().regex(/^((\[[0-9a-fA-F:]+\]|[^:\s]+):\d{1,5})?$/, "expected ADDR:PORT, e.g. 0.0.0.0:6666, or empty").default("")
+      .describe("UDP ADDR:PORT where hosts' kernels send their console lines (netconsole): a host in emergency mode is seen within " +
+        "seconds, while its agent does not run. Empty: not listening. Lines are taken only from enrolled hosts' addresses (their " +
+        "agents' latest session)."),
+  }).prefault({}),
   liveness: z.strictObject({
     missingAfter: duration().prefault("90s").describe("A host whose agent was not heard from for this long is `missing`."),
     checkInterval: duration().prefault("5s").describe("How often that is checked."),

@@ -23,6 +23,7 @@ export class ControllerMetrics {
   readonly snapshotsDeleted: Counter<"result">;
   readonly connectionsRefused: Counter<"reason">;
   readonly resolvedFindingsDeleted: Counter<"reason">;
+  readonly netconsoleLines: Counter<"result">;
   private openConnections: () => number = () => 0;
 
   constructor(store: Store, live: LiveSource) {
@@ -106,6 +107,25 @@ export class ControllerMetrics {
       labelNames: ["reason"], registers,
     });
     for (const reason of ["age", "per-host-limit"]) this.resolvedFindingsDeleted.inc({ reason }, 0);
+    this.netconsoleLines = new Counter({
+      name: "nightshift_netconsole_lines_total",
+      help: "Console lines received on netconsole.listen: accepted (from an enrolled host's address) or unknown-source (counted and dropped).",
+      labelNames: ["result"], registers,
+    });
+    for (const result of ["accepted", "unknown-source"]) this.netconsoleLines.inc({ result }, 0);
+    new Gauge({
+      name: "nightshift_host_emergency",
+      help: "1 while the host's console (netconsole) says it is in emergency or rescue mode (target), until its agent connects again.",
+      labelNames: ["host", "target"], registers,
+      collect() {
+        this.reset();
+        for (const h of store.hosts.list()) {
+          if (!h.emergency) continue;
+          const target = (JSON.parse(h.emergency) as { target?: string }).target ?? "emergency.target";
+          this.set({ host: h.name, target }, 1);
+        }
+      },
+    });
     new Gauge({
       name: "nightshift_host_up", help: "1 when the host's agent was heard from recently (status up), else 0.",
       labelNames: ["host", "status"], registers,

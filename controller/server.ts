@@ -18,6 +18,9 @@ import { registerApi } from "./http/api.js";
 import { parseRequestTarget } from "./http/request-target.js";
 import { refuseOnSocket } from "./http/socket-refusal.js";
 import { createListener } from "./http/listener.js";
+import { ConsoleLines } from "./console/console-lines.js";
+import { NetconsoleListener } from "./console/netconsole-listener.js";
+import { Deliveries } from "./deliveries.js";
 import { NightshiftError } from "../shared/errors.js";
 import { ensureAdminToken } from "./admin-token.js";
 import { lockDataDir } from "./data-dir-lock.js";
@@ -49,6 +52,8 @@ export interface RunningController {
   retention: SnapshotRetention;
   findingRetention: FindingRetention;
   adminTokenFile: string | null;
+  /** The UDP port of netconsole.listen, or null when it is not set. */
+  netconsolePort: number | null;
   close(): Promise<void>;
 }
 
@@ -118,11 +123,17 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     store, engine, notifier: planNotifier, service: planService, clock, tickMs: config.plans.tick,
     reminderMs: config.plans.reminder, log: log.child({ part: "plans" }),
   });
+  const consoleLines = new ConsoleLines();
+  const netconsole = new NetconsoleListener({
+    store, metrics, log: log.child({ part: "netconsole" }), lines: consoleLines,
+    webhooks: config.notifications.webhooks, webhookTimeoutMs: config.notifications.timeout,
+    deliveries: new Deliveries({ log: log.child({ part: "notify" }), onFailure: () => metrics.webhookFailures.inc() }),
+  });
   const liveness = new LivenessMonitor(store, hub, log.child({ part: "liveness" }),
     config.liveness.missingAfter, config.liveness.checkInterval);
 
   const router = new Router();
-  registerApi(router, { store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
+  registerApi(router, { consoleLines, store, hub, metrics, version: AGENT_VERSION, startedAt, isReady: () => ready });
   registerRunsApi(router, { store, engine, deleter });
   registerPlansApi(router, { store, service: planService, executor: plans, clock });
   const authorize = (req: http.IncomingMessage) => {
@@ -158,12 +169,22 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   const { server, gate } = createListener(config, metrics, log, onRequest, onUpgrade);
 
   const { host, port } = parseListen(config.listen);
+  let netconsolePort: number | null = null;
   try {
     await new Promise<void>((resolve, reject) => {
       server.once("error", (err: NodeJS.ErrnoException) =>
         reject(new NightshiftError("NS_ERR_LISTEN", `cannot listen on ${config.listen}: ${err.code === "EADDRINUSE" ? "address in use" : err.message}`)));
       server.listen(port, host, () => resolve());
     });
+    if (config.netconsole.listen) {
+      const at = parseListen(config.netconsole.listen);
+      netconsolePort = await netconsole.listen(at.host, at.port).catch((err: NodeJS.ErrnoException) => {
+        server.close();
+        throw new NightshiftError("NS_ERR_LISTEN", `cannot listen for netconsole on ${config.netconsole.listen} (UDP): `
+          + `${err.code === "EADDRINUSE" ? "address in use" : err.message}`);
+      });
+      log.info({ address: at.host, port: netconsolePort }, "netconsole listener ready");
+    }
   } catch (err) {
     // Nothing started yet but the store: leave the data directory free for the next try.
     await hub.close();
@@ -185,9 +206,10 @@ export async function startController(config: ControllerConfig, log: Logger, opt
   log.info({ url, dataDir: config.dataDir }, "controller listening");
 
   return {
-    url, port: actualPort, store, hub, liveness, engine, plans, retention, findingRetention, adminTokenFile,
+    url, port: actualPort, store, hub, liveness, engine, plans, retention, findingRetention, adminTokenFile, netconsolePort,
     async close() {
       ready = false;
+      netconsole.close();
       liveness.stop();
       plans.stop();
       await retention.stop();

@@ -52,6 +52,24 @@ export interface HostRecord {
   libvirt: HostLibvirtRecord | null;
   vms: number;
   enrolledAt: string | null;
+  /** While the host's console (netconsole) says it is in emergency or rescue mode, until its agent connects again; else null. */
+  emergency: HostEmergencyRecord | null;
+}
+
+export interface HostEmergencyRecord {
+  since: string;
+  /** emergency.target or rescue.target */
+  target: string;
+  boot: string | null;
+  failedUnits: string[];
+  /** The fstab lines behind failed mount units, as the host's emergency report gave them. */
+  fstab: { unit: string; line: string }[];
+}
+
+/** GET /v1/hosts/:name/console: the host's last netconsole lines, oldest first (in the controller's memory). */
+export interface ConsoleLineRecord {
+  at: string;
+  text: string;
 }
 
 export interface HostLibvirtRecord {

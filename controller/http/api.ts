@@ -2,7 +2,7 @@
  * The JSON API under /v1 that the `nightshift` CLI uses. Response shapes are
  * part of the CLI's documented `--json` output: add fields, never rename.
  */
-import type { EnrolledHostRecord, ExpectedStopRecord, HostRecord, RevokedHostRecord, StatusRecord } from "../../shared/api.js";
+import type { ConsoleLineRecord, EnrolledHostRecord, ExpectedStopRecord, HostEmergencyRecord, HostRecord, RevokedHostRecord, StatusRecord } from "../../shared/api.js";
 import { z } from "zod";
 import { ApiError, Created, RawResponse, type Router } from "./router.js";
 import type { Store } from "../store/index.js";
@@ -13,8 +13,12 @@ import { recordHostEvent } from "../hub/host-events.js";
 import { parseSince, SINCE_FORMS } from "../../shared/duration.js";
 import { registerFindingsApi } from "./findings-api.js";
 import { UNEXPECTED_STOP } from "../hub/unexpected-stops.js";
+import type { ConsoleLines } from "../console/console-lines.js";
+import { readEmergency } from "../console/host-emergency.js";
 
 export interface ApiDeps {
+  /** The hosts' last netconsole lines (GET /v1/hosts/:name/console). */
+  consoleLines: ConsoleLines;
   store: Store;
   hub: AgentHub;
   metrics: ControllerMetrics;
@@ -36,6 +40,11 @@ const ExpectStopBody = z.object({
   /** How long from now a stop counts as expected; default 2 h. */
   forSeconds: z.number().positive().max(30 * 86_400).default(7_200),
 });
+
+function emergencyRecord(json: string | null): HostEmergencyRecord | null {
+  const e = readEmergency(json);
+  return e && { since: new Date(e.since).toISOString(), target: e.target, boot: e.boot, failedUnits: e.failedUnits, fstab: e.fstab };
+}
 
 const iso = (ms: number | null) => (ms === null ? null : new Date(ms).toISOString());
 
@@ -64,7 +73,14 @@ export function registerApi(router: Router, deps: ApiDeps): void {
         : { state: h.libvirt_state, code: h.libvirt_code, detail: h.libvirt_detail, since: iso(h.libvirt_since) },
       vms: vmCounts.get(h.id) ?? 0,
       enrolledAt: iso(h.enrolled_at),
+      emergency: emergencyRecord(h.emergency),
     }));
+  });
+
+  router.add("GET", "/v1/hosts/:name/console", ({ params }) => {
+    const host = store.hosts.findByName(params.name!);
+    if (!host) throw new ApiError("NS_ERR_NO_HOST", `no host named '${params.name}'`);
+    return deps.consoleLines.last(host.id).map((l): ConsoleLineRecord => ({ at: new Date(l.at).toISOString(), text: l.text }));
   });
 
   router.add("POST", "/v1/hosts", ({ body }) => {

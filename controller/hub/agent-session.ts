@@ -19,6 +19,7 @@ import type { Store } from "../store/index.js";
 import type { HostRow } from "../store/hosts.js";
 import type { StoreWriter } from "./store-writer.js";
 import type { ControllerMetrics } from "../metrics.js";
+import { clearEmergency } from "../console/host-emergency.js";
 import { recordHostEvent } from "./host-events.js";
 import { applyUnexpectedStops, resolveStopsOfVanishedVms } from "./unexpected-stops.js";
 import { applyLibvirtState } from "./libvirt-state.js";
@@ -134,6 +135,8 @@ export class AgentSession {
         recordHostEvent(this.ctx.store, this.host.id, "back", now, { missingSinceLastSeen: current.last_seen_at });
       }
       if (current?.status !== "up") this.ctx.store.hosts.setStatus(this.host.id, "up");
+      // The agent runs: this boot got past the emergency mode its console reported.
+      clearEmergency(this.ctx.store, this.host.id, now);
     });
     this.greeted = true;
     this.ctx.log.info({ host: this.host.name, session: this.id, agentVersion: hello.agentVersion, libvirt: hello.libvirtVersion }, "agent said hello");

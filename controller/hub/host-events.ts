@@ -3,7 +3,7 @@ import { randomUUID } from "node:crypto";
 import type { Store } from "../store/index.js";
 
 export type HostEventName = "enrolled" | "revoked" | "connected" | "disconnected" | "missing" | "back" | "events-lost" | "agent-down"
-  | "rejected" | "expected-stop" | "event-refused";
+  | "rejected" | "expected-stop" | "event-refused" | "emergency" | "emergency-ended";
 
 export interface HostEventOptions {
   /** A sender's id, so a redelivered report is stored once; default a fresh one. */

@@ -21,10 +21,12 @@ export interface HostRow {
   libvirt_code: string | null;
   libvirt_detail: string | null;
   libvirt_since: number | null;
+  /** JSON of HostEmergency while the host's console says it is in emergency or rescue mode (controller/console/). */
+  emergency: string | null;
 }
 
 const COLUMNS = "id, name, status, enrolled_at, revoked_at, last_seen_at, hostname, agent_version, libvirt_version, libvirt_uri, "
-  + "libvirt_state, libvirt_code, libvirt_detail, libvirt_since";
+  + "libvirt_state, libvirt_code, libvirt_detail, libvirt_since, emergency";
 
 export class HostStore {
   private readonly byToken;
@@ -82,6 +84,22 @@ export class HostStore {
 
   revoke(id: number, now: number): void {
     this.db.prepare("UPDATE hosts SET token_hash = NULL, revoked_at = ?, status = 'revoked' WHERE id = ?").run(now, id);
+  }
+
+  /** The host's emergency state (JSON), or null: not in emergency mode as far as its console said. */
+  setEmergency(id: number, emergency: string | null): void {
+    this.db.prepare("UPDATE hosts SET emergency = ? WHERE id = ?").run(emergency, id);
+  }
+
+  /**
+   * Each enrolled host's address as its agent's latest session came from (an IPv4-mapped IPv6
+   * address as plain IPv4): netconsole lines are matched to hosts by their source address.
+   */
+  lastAddresses(): Map<string, number> {
+    const rows = this.db.prepare(`SELECT s.host_id, s.remote_addr FROM agent_sessions s JOIN hosts h ON h.id = s.host_id
+      WHERE h.revoked_at IS NULL AND s.remote_addr IS NOT NULL AND s.connected_at = (
+        SELECT max(connected_at) FROM agent_sessions WHERE host_id = s.host_id)`).all() as { host_id: number; remote_addr: string }[];
+    return new Map(rows.map((r) => [r.remote_addr.replace(/^::ffff:(?=\d+\.)/, ""), r.host_id]));
   }
 
   setStatus(id: number, status: HostStatus): void {

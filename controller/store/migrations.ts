@@ -487,6 +487,17 @@ export const MIGRATIONS: readonly Migration[] = [
       CREATE TRIGGER events_no_delete BEFORE DELETE ON events BEGIN SELECT RAISE(ABORT, 'event history is append-only'); END;
     `,
   },
+  {
+    version: 16,
+    name: "a host's emergency mode as its console (netconsole) reported it",
+    sql: `
+      -- JSON {since, target, boot, failedUnits, fstab: [{unit, line}]} while the host's console said it
+      -- is in emergency or rescue mode; NULL once its agent said hello again (or never).
+      ALTER TABLE hosts ADD COLUMN emergency TEXT;
+      -- Each host's latest session (its address) without a scan of the whole session history.
+      CREATE INDEX agent_sessions_host_connected ON agent_sessions (host_id, connected_at);
+    `,
+  },
 ];
 
 export const SCHEMA_VERSION = MIGRATIONS[MIGRATIONS.length - 1]!.version;

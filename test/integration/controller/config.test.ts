@@ -42,7 +42,7 @@ describe("a controller started with a misspelt key", () => {
     expect(result.status).toBe(1);
     expect(result.stdout).not.toContain("listening");
     expect(result.stderr).toBe(`nightshift-controller: invalid configuration (file ${config}, flags):\n` +
-      `  ${config}:1: listn: unknown key "listn" (did you mean listen?); known keys: listen, dataDir, store, tls, http, adminToken, ` +
+      `  ${config}:1: listn: unknown key "listn" (did you mean listen?); known keys: listen, dataDir, store, tls, http, adminToken, netconsole, ` +
       "liveness, agents, runs, retention, notifications, plans, log\n" +
       "Keys, defaults and variables: docs/configuration.md; nightshift-controller check-config prints the effective configuration (NS_ERR_CONFIG)\n");
     // Nothing was started: no database, no admin token.

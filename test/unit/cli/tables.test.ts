@@ -47,7 +47,7 @@ describe("small formatters", () => {
 const host = (over: Partial<HostRecord>): HostRecord => ({
   name: "web1", status: "up", connected: true, lastSeenAt: ago(12_000), hostname: "web1.example",
   agentVersion: "0.1.0", libvirtVersion: "9.0.0", libvirt: { state: "connected", code: null, detail: null, since: ago(60_000) },
-  vms: 3, enrolledAt: ago(86_400_000), ...over,
+  vms: 3, enrolledAt: ago(86_400_000), emergency: null, ...over,
 });
 
 describe("hosts", () => {
