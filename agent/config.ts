@@ -52,6 +52,12 @@ export const AgentConfigSchema = z.strictObject({
     caFile: z.string().optional().describe("CA bundle to trust for a controller with a private certificate."),
   }).prefault({}),
   probes: AgentProbesSchema.prefault({}),
+  netconsole: z.strictObject({
+    file: absolutePath().default("/etc/modprobe.d/nightshift-netconsole.conf")
+      .describe("Where the agent writes kernel netconsole's options (the controller as target, computed from the live route to it) " +
+        "when the controller's welcome has a netconsole port; removed when it has none. Loaded by nightshift-emergency-report " +
+        "when a boot stops in emergency or rescue mode."),
+  }).prefault({}),
   /**
    * What maintenance steps may run. The controller asks; this decides: a
    * compromised or mistaken controller can only run what the host's own

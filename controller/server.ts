@@ -96,6 +96,7 @@ export async function startController(config: ControllerConfig, log: Logger, opt
     sessionLimit: { max: config.agents.maxSessions, intervalMs: config.agents.maxSessionsInterval },
     // The listener is built after the hub; by the time an agent is accepted it exists.
     onAccepted: (socket) => gate.exempt(socket),
+    netconsolePort: () => netconsolePort,
   });
   const timeouts = runTimeouts(config.runs);
   const notifier = new RunNotifier({

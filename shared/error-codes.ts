@@ -301,6 +301,11 @@ export const ERROR_CODES = {
     meaning: "the agent cannot read, append to or compact its spool (or its alive marker, or the downtime report)",
     remedy: "check the disk and permissions of `stateDir`",
   },
+  NS_ERR_NETCONSOLE: {
+    area: "agent",
+    meaning: "the agent cannot point the host's kernel netconsole at the controller: no IPv4 route, no Ethernet next hop (no MAC in /proc/net/arp), or the options file cannot be written",
+    remedy: "give the host an IPv4 Ethernet path to the controller (netconsole sends raw UDP frames on one NIC), or add `ReadWritePaths=-/etc/modprobe.d` back to the agent's unit; the agent log names the reason",
+  },
   NS_ERR_SPOOL_OVERFLOW: {
     area: "agent",
     meaning: "the spool was full; the oldest events were dropped and reported (`events-lost`)",

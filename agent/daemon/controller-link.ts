@@ -36,6 +36,8 @@ export type OutgoingMessage = AgentMessage extends infer M ? (M extends AgentMes
 
 export interface ControllerSession {
   readonly welcome: Welcome;
+  /** The TCP connection's own and the controller's address (netconsole is pointed along it); null if unknown. */
+  readonly addresses?: { local: string; remote: string } | null;
   /** False when the socket is no longer open; the message is then simply not sent. */
   send(message: OutgoingMessage): boolean;
 }
@@ -181,6 +183,11 @@ export class ControllerLink {
       return;
     }
     this.ws = ws;
+    let addresses: { local: string; remote: string } | null = null;
+    ws.on("upgrade", (res) => {
+      const { localAddress, remoteAddress } = res.socket;
+      if (localAddress && remoteAddress) addresses = { local: localAddress, remote: remoteAddress };
+    });
 
     let heartbeatMs = this.options.heartbeatSeconds * 1000;
     let lastSeen = Date.now();
@@ -300,6 +307,7 @@ export class ControllerLink {
           }
           session = {
             welcome,
+            addresses,
             send: (m) => {
               if (ws.readyState !== WebSocket.OPEN) return false;
               ws.send(encodeMessage(m));

@@ -34,6 +34,7 @@ import { runProbes, selectProbes } from "../probes/runner.js";
 import { HostRoot } from "../probes/host-root.js";
 import { liveCommands } from "../probes/live-commands.js";
 import { withSettingsHaGroups } from "../probes/domain-metadata.js";
+import { configureNetconsole, removeNetconsole } from "../netconsole/configure.js";
 import { StepExecutor } from "../maintenance/step-executor.js";
 import { StepResponder } from "../maintenance/step-responder.js";
 import { STEP_HANDLERS } from "../maintenance/actions/index.js";
@@ -150,6 +151,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     handlers: {
       onSession: (started) => {
         session = started;
+        pointNetconsole(started, config.netconsole.file, logger);
         // First, so the controller knows libvirt's state before anything that depends on it.
         const state = libvirtState.message();
         if (state) started.send(state);
@@ -235,6 +237,29 @@ export function watchdogWithheld(libvirt: Pick<LibvirtSession, "attemptAgeMs">, 
   const age = libvirt.attemptAgeMs(now);
   if (age < STUCK_LIBVIRT_ATTEMPT_MS) return null;
   return `a libvirt connect attempt has been waiting for libvirtd's answer for ${Math.round(age / 1000)} s`;
+}
+
+/**
+ * The controller's welcome says where its netconsole listens (or not): the host's next boot is
+ * set up to send its console there (agent/netconsole/), or no longer.
+ */
+function pointNetconsole(session: ControllerSession, file: string, logger: Logger): void {
+  const port = session.welcome.netconsolePort;
+  if (port === undefined) {
+    if (removeNetconsole(file)) logger.info({ file }, "the controller has no netconsole listener: netconsole options removed");
+    return;
+  }
+  if (!session.addresses) {
+    logger.warn({ code: "NS_ERR_NETCONSOLE" satisfies ErrorCode }, "netconsole not set up: the connection's addresses are unknown");
+    return;
+  }
+  const outcome = configureNetconsole({ localAddress: session.addresses.local, controllerAddress: session.addresses.remote, port }, { file });
+  if (outcome.state === "unavailable") {
+    logger.warn({ code: "NS_ERR_NETCONSOLE" satisfies ErrorCode, file }, `netconsole not set up: ${outcome.reason}; `
+      + "a boot that stops in emergency mode will be seen only when the host is missing");
+  } else if (outcome.changed) {
+    logger.info({ file, options: outcome.options }, "netconsole set up for the next boot: the console goes to the controller");
+  }
 }
 
 /** Turns the previous process's last sign of life into a downtime report for the controller. */

@@ -34,6 +34,8 @@ export interface HubOptions {
   sessionLimit: SessionLimitOptions;
   /** A socket that became an agent's session (the listener stops counting it against its address). */
   onAccepted?(socket: Duplex): void;
+  /** The netconsole.listen UDP port, told to agents in welcome; null when not listening. */
+  netconsolePort?(): number | null;
 }
 
 export const AGENT_PATH = "/v1/agent";
@@ -66,6 +68,7 @@ export class AgentHub {
       store: opts.store, writer: this.writer, metrics: opts.metrics, log: opts.log,
       inventoryIntervalSeconds: opts.inventoryIntervalSeconds, heartbeatSeconds: opts.heartbeatSeconds,
       calls: opts.calls,
+      netconsolePort: () => opts.netconsolePort?.() ?? null,
       touch: (hostId) => this.lastSeenAt.set(hostId, Date.now()),
     };
     this.heartbeat = setInterval(() => this.beat(), opts.heartbeatSeconds * 1000);

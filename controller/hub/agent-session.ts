@@ -33,6 +33,7 @@ export interface SessionContext {
   metrics: ControllerMetrics;
   log: Logger;
   inventoryIntervalSeconds: number;
+  netconsolePort(): number | null;
   heartbeatSeconds: number;
   /** Maintenance steps in flight to agents; told about welcomed sessions and step results. */
   calls: AgentCalls;
@@ -143,6 +144,7 @@ export class AgentSession {
     this.send({
       type: "welcome", sessionId: this.id, host: this.host.name,
       inventoryIntervalSeconds: this.ctx.inventoryIntervalSeconds, heartbeatSeconds: this.ctx.heartbeatSeconds,
+      ...(this.ctx.netconsolePort() !== null ? { netconsolePort: this.ctx.netconsolePort()! } : {}),
     });
     this.ctx.calls.sessionStarted(this.host.id, this);
   }

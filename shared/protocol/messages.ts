@@ -237,6 +237,8 @@ export const WelcomeSchema = z.object({
   host: name,
   inventoryIntervalSeconds: z.number().positive(),
   heartbeatSeconds: z.number().positive(),
+  /** The controller's netconsole.listen UDP port, when it listens: the agent points the host's netconsole at it. */
+  netconsolePort: z.number().int().min(1).max(65_535).optional(),
 });
 
 export const AckSchema = z.object({

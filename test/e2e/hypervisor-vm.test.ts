@@ -24,6 +24,7 @@
  */
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { randomBytes } from "node:crypto";
+import dgram from "node:dgram";
 import fs from "node:fs/promises";
 import os from "node:os";
 import path from "node:path";
@@ -53,6 +54,18 @@ const BOOT_TIMEOUT_MS = 150_000;
 const EXPECTED = new Set(["NS_LIBVIRT_UNREACHABLE", "NS_FSTAB_UNSTABLE_DEVICE_NAME"]);
 
 const pool = guestAddressPool();
+let netconsolePort: number;
+let vmAddress: string;
+let controllerAddress: string;
+
+/** A UDP port free on `address` now (the controller binds it a moment later). */
+async function freeUdpPort(address: string): Promise<number> {
+  const socket = dgram.createSocket("udp4");
+  await new Promise<void>((resolve) => socket.bind(0, address, resolve));
+  const { port } = socket.address();
+  await new Promise<void>((resolve) => socket.close(() => resolve()));
+  return port;
+}
 let controller: TestController;
 let conn: LibvirtConnection;
 let vm: HostVm;
@@ -87,7 +100,12 @@ describe.skipIf(!BUILT)("the agent on a real systemd hypervisor VM", () => {
   beforeAll(async () => {
     const bridge = await ensureTestBridge();
     const address = await pool.take();
-    controller = await startController({ host: bridge.hostAddress, config: { agents: { heartbeat: "2s" } } });
+    vmAddress = address.cidr.split("/")[0]!;
+    controllerAddress = bridge.hostAddress;
+    netconsolePort = await freeUdpPort(bridge.hostAddress);
+    controller = await startController({ host: bridge.hostAddress, config: {
+      agents: { heartbeat: "2s" }, netconsole: { listen: `${bridge.hostAddress}:${netconsolePort}` },
+    } });
     const { token } = await ok<{ token: string }>("POST", "/v1/hosts", { name: HOST }, 201);
     workDir = await fs.mkdtemp(path.join(os.tmpdir(), "nightshift-hostvm-"));
     media = path.join(GUEST_IMAGES_DIR, `${VM_NAME}.install.raw`);
@@ -142,6 +160,11 @@ describe.skipIf(!BUILT)("the agent on a real systemd hypervisor VM", () => {
       return f.some((x) => x.probe === "fstab") ? f : null;
     }, "the first findings stored", 60_000, 500);
     expect(open.map((f) => f.code).filter((c) => !EXPECTED.has(c))).toEqual([]);
+    // The controller listens for netconsole: the agent, in its sandbox, pointed the next boot's
+    // netconsole at it along its own connection (the bridge is on-link: the controller's own MAC).
+    const bridgeMac = (await fs.readFile(`/sys/class/net/${(await ensureTestBridge()).name}/address`, "utf8")).trim();
+    const conf = await vm.sh("cat /etc/modprobe.d/nightshift-netconsole.conf");
+    expect(conf).toContain(`options netconsole netconsole=6665@${vmAddress}/eth0,${netconsolePort}@${controllerAddress}/${bridgeMac}`);
   }, 180_000);
 
   it("(a) a good reboot: the agent comes back under its unit, the boot id changes, nothing new is found", async () => {
@@ -185,7 +208,24 @@ describe.skipIf(!BUILT)("the agent on a real systemd hypervisor VM", () => {
     const mark = await vm.console.mark();
     const askedAt = await vm.reboot();
     const marker = await vm.console.waitFor(EMERGENCY_MARKER, mark, BOOT_TIMEOUT_MS);
-    timings.rebootToEmergency = Date.now() - askedAt;
+    const emergencyAt = Date.now();
+    timings.rebootToEmergency = emergencyAt - askedAt;
+    // The controller hears it from the kernel (netconsole), the agent not running.
+    const inEmergency = await pollFor(async () => { const h = await hostRecord(); return h?.emergency ? h : null; },
+      "the controller shows the host in emergency", 60_000, 200).catch(async (e: unknown) => {
+      throw new Error(`${String(e)}\nconsole: ${(await vm.console.read(mark)).slice(-3000)}\ncontroller: ${controller.logs().slice(-2000)}`);
+    });
+    timings.emergencyTargetToController = Date.now() - emergencyAt;
+    timings.rebootToControllerEmergency = Date.now() - askedAt;
+    expect(inEmergency.connected).toBe(false);
+    expect(inEmergency.emergency).toMatchObject({ target: "emergency.target", boot: marker[2] });
+    expect(inEmergency.emergency!.failedUnits).toContain("srv-data.mount");
+    const emergencyFinding = await pollFor(async () => (await findings()).find((f) => f.code === "NS_HOST_EMERGENCY" && f.message.includes("fstab:")),
+      "NS_HOST_EMERGENCY with the fstab line", 60_000, 500);
+    expect(emergencyFinding).toMatchObject({ severity: "critical", subject: "emergency.target" });
+    expect(emergencyFinding.message).toContain("srv-data.mount: /dev/vdc /srv/data xfs defaults 0 2");
+    const lines = await ok<{ text: string }[]>("GET", `/v1/hosts/${HOST}/console`);
+    expect(lines.some((l) => l.text.includes("nightshift-emergency: v1 host=" + HOST))).toBe(true);
     expect(marker[2]).not.toBe(bootBefore);
     // The rig's guest agent (no default dependencies) answers in emergency mode.
     await vm.waitForGuestAgent(60_000);
@@ -210,6 +250,9 @@ describe.skipIf(!BUILT)("the agent on a real systemd hypervisor VM", () => {
       throw new Error(`${String(e)}\nfindings: ${JSON.stringify(await findings())}\n${await diagnostics()}`);
     });
     timings.repairRebootToFinding = Date.now() - askedAt;
+    // The agent's hello ended the emergency state the console had reported.
+    expect((await hostRecord())?.emergency).toBeNull();
+    expect((await findings()).filter((f) => f.code === "NS_HOST_EMERGENCY")).toEqual([]);
     expect(finding).toMatchObject({ severity: "warning", subject: "previous-boot", source: "agent" });
     expect(finding.message).toMatch(/previous boot entered emergency mode \(emergency\.(target|service) at /);
     expect(finding.message).toContain("srv-data.mount");

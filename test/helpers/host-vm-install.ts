@@ -91,6 +91,8 @@ export async function installAgent(vm: HostVm): Promise<void> {
     "mkdir -p /opt && cp -a /mnt/install/opt/nightshift /opt/",
     "install -m 0755 /mnt/install/node /usr/bin/node",
     "install -m 0644 /opt/nightshift/systemd/nightshift-agent.service /etc/systemd/system/nightshift-agent.service",
+    "install -m 0644 /opt/nightshift/systemd/nightshift-emergency-report.service /etc/systemd/system/nightshift-emergency-report.service",
+    "systemctl daemon-reload && systemctl enable nightshift-emergency-report.service",
     "mkdir -p -m 0700 /etc/nightshift",
     "(umask 077 && cat /mnt/install/agent.token > /etc/nightshift/agent.token)",
     "install -m 0644 /mnt/install/agent.yaml /etc/nightshift/agent.yaml",

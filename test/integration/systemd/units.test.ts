@@ -90,12 +90,38 @@ describe.each([
   });
 });
 
+describe("nightshift-emergency-report.service", () => {
+  const unit = "nightshift-emergency-report.service";
+  it("runs the report script under /opt/nightshift, an executable POSIX sh script", async () => {
+    const [binary] = execStart(path.join(UNITS_DIR, unit));
+    expect(binary).toBe(`${INSTALL_PREFIX}/systemd/nightshift-emergency-report`);
+    const script = path.join(UNITS_DIR, "nightshift-emergency-report");
+    expect(fs.statSync(script).mode & 0o111).not.toBe(0);
+    expect(fs.readFileSync(script, "utf8").split("\n")[0]).toBe("#!/bin/sh");
+    const syntax = await new Promise<number>((resolve) => execFile("sh", ["-n", script], (err) => resolve(err ? 1 : 0)));
+    expect(syntax).toBe(0);
+  });
+
+  it("passes systemd-analyze verify without a single warning", async () => {
+    const result = await systemdAnalyze(["verify", unitCopy(unit)]);
+    expect(result.output).toBe("");
+    expect(result.code).toBe(0);
+  });
+
+  it("has no default dependencies (emergency mode runs no sysinit.target) and is wanted by emergency and rescue", () => {
+    const text = fs.readFileSync(path.join(UNITS_DIR, unit), "utf8");
+    expect(text).toMatch(/^DefaultDependencies=no$/m);
+    expect(text).toMatch(/^WantedBy=emergency\.target rescue\.target$/m);
+  });
+});
+
 describe("the agent unit's settings that the agent relies on", () => {
   const text = () => fs.readFileSync(path.join(UNITS_DIR, "nightshift-agent.service"), "utf8");
   const settings = () => new Map(text().split("\n").filter((l) => /^[A-Za-z]+=/.test(l)).map((l) => {
     const i = l.indexOf("=");
     return [l.slice(0, i), l.slice(i + 1)] as const;
   }));
+  const all = (key: string) => text().split("\n").filter((l) => l.startsWith(`${key}=`)).map((l) => l.slice(key.length + 1));
 
   it("is Type=notify with NotifyAccess=all (systemd-notify is a child) and a 60 s watchdog", () => {
     const s = settings();
@@ -113,7 +139,11 @@ describe("the agent unit's settings that the agent relies on", () => {
 
   it("lets the agent write libvirt's default image directory (disk-only overlays are removed and merged by the agent), if there is one", () => {
     expect(settings().get("ProtectSystem")).toBe("strict");
-    expect(settings().get("ReadWritePaths")).toBe("-/var/lib/libvirt/images");
+    expect(all("ReadWritePaths")).toContain("-/var/lib/libvirt/images");
+  });
+
+  it("lets the agent write netconsole's options for the next boot, and nothing else in /etc", () => {
+    expect(all("ReadWritePaths")).toEqual(["-/var/lib/libvirt/images", "-/etc/modprobe.d"]);
   });
 
   it("takes the documented drop-in for images elsewhere (ReadWritePaths=/srv/vmstore) without a warning", async () => {

@@ -50,7 +50,7 @@ describe("an agent started with a misspelt key", () => {
     expect(result.stdout).toBe("");
     expect(result.stderr).toBe(`nightshift-agent: invalid configuration (file ${config}, flags):\n` +
       `  ${config}:2: maintenence: unknown key "maintenence" (did you mean maintenance?); known keys: controller, tokenFile, host, ` +
-      "libvirt, stateDir, heartbeat, reconnect, spool, tls, probes, maintenance, log\n" +
+      "libvirt, stateDir, heartbeat, reconnect, spool, tls, probes, netconsole, maintenance, log\n" +
       "Keys, defaults and variables: docs/configuration.md; nightshift-agent check-config prints the effective configuration (NS_ERR_CONFIG)\n");
     // Refused before anything: no spool, no alive marker.
     expect(fs.existsSync(stateDir)).toBe(false);
