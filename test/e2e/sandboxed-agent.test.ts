@@ -155,7 +155,7 @@ describe("disk-only rollback with the agent in its unit's sandbox", { timeout: 1
   it("the emulated sandbox: / is read-only, the state directory writable, the image directory only with the unit's ReadWritePaths", async () => {
     const shipped = sandboxOf("shipped");
     const bare = sandboxOf("bare", withoutReadWritePaths);
-    expect(shipped.writable.map((w) => `${w.optional ? "-" : ""}${w.path}`)).toEqual(["/var/lib/nightshift-agent", "-/var/lib/libvirt/images"]);
+    expect(shipped.writable.map((w) => `${w.optional ? "-" : ""}${w.path}`)).toEqual(["/var/lib/nightshift-agent", "-/var/lib/libvirt/images", "-/etc/modprobe.d"]);
     const probe = `${GUEST_IMAGES_DIR}/.${prefix}probe`;
     for (const [sandbox, imagesWritable] of [[shipped, true], [bare, false]] as const) {
       expect((await inSandbox(sandbox, `touch ${sandbox.stateDir}/probe && rm ${sandbox.stateDir}/probe`)).code).toBe(0);
