@@ -34,7 +34,7 @@ import { runProbes, selectProbes } from "../probes/runner.js";
 import { HostRoot } from "../probes/host-root.js";
 import { liveCommands } from "../probes/live-commands.js";
 import { withSettingsHaGroups } from "../probes/domain-metadata.js";
-import { configureNetconsole, removeNetconsole } from "../netconsole/configure.js";
+import { NetconsolePointer } from "../netconsole/pointer.js";
 import { StepExecutor } from "../maintenance/step-executor.js";
 import { StepResponder } from "../maintenance/step-responder.js";
 import { STEP_HANDLERS } from "../maintenance/actions/index.js";
@@ -113,12 +113,18 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
 
   // The daemon probes this host: its commands, for every run.
   const commands = liveCommands();
+  const netconsole = new NetconsolePointer(config.netconsole.file, logger);
   const health = new HealthReporter({
     intervalSeconds: config.probes.interval / 1000,
     logger,
-    run: () => runProbes(selectProbes(PROBES, config.probes), {
-      root: new HostRoot("/", config.probes.fstab), commands, settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
-    }),
+    run: () => {
+      // Refreshed before each report: the probe says what holds now (a new gateway MAC, a moved route).
+      if (session) netconsole.point(session);
+      return runProbes(selectProbes(PROBES, config.probes), {
+        root: new HostRoot("/", config.probes.fstab), commands, settings: config.probes, libvirt: libvirt.connection, log: logger, now: () => new Date(),
+        ...(netconsole.status ? { netconsole: netconsole.status } : {}),
+      });
+    },
   });
 
   // Steps run over whatever libvirt connection is live when they ask for it.
@@ -151,7 +157,7 @@ export async function runAgent(config: AgentConfig, options: RunAgentOptions): P
     handlers: {
       onSession: (started) => {
         session = started;
-        pointNetconsole(started, config.netconsole.file, logger);
+        netconsole.point(started);
         // First, so the controller knows libvirt's state before anything that depends on it.
         const state = libvirtState.message();
         if (state) started.send(state);
@@ -237,29 +243,6 @@ export function watchdogWithheld(libvirt: Pick<LibvirtSession, "attemptAgeMs">, 
   const age = libvirt.attemptAgeMs(now);
   if (age < STUCK_LIBVIRT_ATTEMPT_MS) return null;
   return `a libvirt connect attempt has been waiting for libvirtd's answer for ${Math.round(age / 1000)} s`;
-}
-
-/**
- * The controller's welcome says where its netconsole listens (or not): the host's next boot is
- * set up to send its console there (agent/netconsole/), or no longer.
- */
-function pointNetconsole(session: ControllerSession, file: string, logger: Logger): void {
-  const port = session.welcome.netconsolePort;
-  if (port === undefined) {
-    if (removeNetconsole(file)) logger.info({ file }, "the controller has no netconsole listener: netconsole options removed");
-    return;
-  }
-  if (!session.addresses) {
-    logger.warn({ code: "NS_ERR_NETCONSOLE" satisfies ErrorCode }, "netconsole not set up: the connection's addresses are unknown");
-    return;
-  }
-  const outcome = configureNetconsole({ localAddress: session.addresses.local, controllerAddress: session.addresses.remote, port }, { file });
-  if (outcome.state === "unavailable") {
-    logger.warn({ code: "NS_ERR_NETCONSOLE" satisfies ErrorCode, file }, `netconsole not set up: ${outcome.reason}; `
-      + "a boot that stops in emergency mode will be seen only when the host is missing");
-  } else if (outcome.changed) {
-    logger.info({ file, options: outcome.options }, "netconsole set up for the next boot: the console goes to the controller");
-  }
 }
 
 /** Turns the previous process's last sign of life into a downtime report for the controller. */

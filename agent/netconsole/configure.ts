@@ -4,7 +4,9 @@
  * computed from its live connection to the controller (the source address the
  * kernel chose for it, the interface and next-hop MAC from /proc/net). The file
  * is rewritten only when that changes (another NIC, a new gateway, a controller
- * that moved). systemd/nightshift-emergency-report loads the module when a boot
+ * that moved). The interface named is the physical NIC beneath the route's
+ * (emergency-device.ts): a bridge or bond does not exist in emergency mode.
+ * systemd/nightshift-emergency-report loads the module when a boot
  * stops in emergency or rescue mode, so the controller hears of it while the
  * agent does not run.
  */
@@ -12,6 +14,7 @@ import fs from "node:fs";
 import path from "node:path";
 import { errorMessage } from "../../shared/errors.js";
 import { netconsolePath } from "./route.js";
+import { emergencyDevice, NetSysfs } from "./emergency-device.js";
 
 export const NETCONSOLE_CONF = "/etc/modprobe.d/nightshift-netconsole.conf";
 /** netconsole's default source port. */
@@ -27,12 +30,18 @@ export interface NetconsoleTarget {
 }
 
 export type NetconsoleOutcome =
-  | { state: "configured"; changed: boolean; file: string; options: string }
+  | {
+    state: "configured"; changed: boolean; file: string; options: string;
+    /** The NIC named in the options, and how it was found beneath the route's interface (null: it is that interface). */
+    device: string; via: string | null;
+  }
   | { state: "unavailable"; reason: string };
 
 export interface ConfigureOptions {
   file?: string;
   readProc?: (file: string) => string;
+  /** Where /sys/class/net is read (a fixture tree in tests). */
+  sysRoot?: string;
 }
 
 const plain = (address: string) => address.replace(/^::ffff:(?=\d+\.)/, "");
@@ -54,7 +63,9 @@ export function configureNetconsole(t: NetconsoleTarget, o: ConfigureOptions = {
   }
   const found = netconsolePath(route, arp, plain(t.controllerAddress));
   if (!found.ok) return { state: "unavailable", reason: found.reason };
-  const options = netconsoleOptions(t, found.path.iface, found.path.mac);
+  const device = emergencyDevice(found.path.iface, new NetSysfs(o.sysRoot));
+  if (!device.ok) return { state: "unavailable", reason: device.reason };
+  const options = netconsoleOptions(t, device.device, found.path.mac);
   const text = "# Written by nightshift-agent: kernel netconsole to the controller, loaded by\n"
     + "# nightshift-emergency-report when a boot stops in emergency or rescue mode.\n"
     + "# Rewritten when the route to the controller changes; delete it with the agent.\n"
@@ -63,14 +74,15 @@ export function configureNetconsole(t: NetconsoleTarget, o: ConfigureOptions = {
   try {
     current = fs.readFileSync(file, "utf8");
   } catch { /* first time */ }
-  if (current === text) return { state: "configured", changed: false, file, options };
+  const configured = { state: "configured", file, options, device: device.device, via: device.via } as const;
+  if (current === text) return { ...configured, changed: false };
   try {
     fs.writeFileSync(`${file}.tmp`, text, { mode: 0o644 });
     fs.renameSync(`${file}.tmp`, file);
   } catch (err) {
     return { state: "unavailable", reason: `cannot write ${file}: ${errorMessage(err)} (the unit's ReadWritePaths= has -${path.dirname(file)})` };
   }
-  return { state: "configured", changed: true, file, options };
+  return { ...configured, changed: true };
 }
 
 /** The controller no longer asks for netconsole: the file goes, so the next boot sends nothing. */

@@ -10,6 +10,7 @@ import { libvirtHooksProbe } from "./libvirt-hooks.js";
 import { mountsProbe } from "./mounts.js";
 import { fstabProbe } from "./fstab.js";
 import { kernelProbe } from "./kernel.js";
+import { netconsoleProbe } from "./netconsole.js";
 
 export const PROBES: readonly AnyProbe[] = [
   systemdProbe,
@@ -18,4 +19,5 @@ export const PROBES: readonly AnyProbe[] = [
   mountsProbe,
   fstabProbe,
   kernelProbe,
+  netconsoleProbe,
 ];

@@ -12,6 +12,7 @@ import type { HostCommands } from "./commands.js";
 import type { HostRoot } from "./host-root.js";
 import type { ProbeSettings } from "./settings.js";
 import type { Logger } from "../../shared/logging.js";
+import type { NetconsoleStatus } from "../netconsole/pointer.js";
 
 export interface ProbeContext {
   /** Host paths go through this, so fixture trees can stand in for / in tests. */
@@ -31,6 +32,11 @@ export interface ProbeContext {
   deadline?: number;
   log: Logger;
   now(): Date;
+  /**
+   * The agent daemon's netconsole setup, refreshed before this run (agent/netconsole/);
+   * absent outside the daemon (`check`, fixture runs): it follows the connection to the controller.
+   */
+  netconsole?: NetconsoleStatus;
 }
 
 /** A finding before the runner stamps the probe's name on it. */
