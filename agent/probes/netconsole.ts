@@ -8,8 +8,9 @@
  *   interface that does not exist in emergency mode and has no single physical
  *   NIC beneath it (a VLAN, an LACP bond, a bridge over several NICs), the file
  *   could not be written;
- * - the running kernel has no netconsole (neither a module in modules.dep nor
- *   built in, nor loaded);
+ * - the running kernel has no netconsole (its /boot/config-RELEASE, else its
+ *   modules.dep and modules.builtin; not judged when neither is readable, as
+ *   under the unit's ProtectKernelModules=, which hides /lib/modules);
  * - nightshift-emergency-report.service, the unit that loads netconsole and
  *   writes the report in emergency mode, is not enabled for emergency.target
  *   and rescue.target, or its ExecStart= program is missing.
@@ -58,19 +59,28 @@ async function exists(file: string): Promise<boolean> {
   }
 }
 
-/** Whether the running kernel can load netconsole: loaded, built in, or a module of its release. */
-export async function kernelHasNetconsole(root: HostRoot): Promise<{ ok: boolean; release: string | null }> {
+/**
+ * Whether the running kernel can load netconsole: loaded; its /boot/config-RELEASE says
+ * CONFIG_NETCONSOLE=y or =m; or built in / a module of its release. null: nothing
+ * readable says (the unit's ProtectKernelModules= hides /lib/modules, and a kernel
+ * without /boot/config is not judged on no evidence).
+ */
+export async function kernelHasNetconsole(root: HostRoot): Promise<{ ok: boolean | null; release: string | null }> {
   const release = (await readText(root.path("/proc/sys/kernel/osrelease")))?.trim() ?? null;
   if (await exists(root.path("/sys/module/netconsole"))) return { ok: true, release };
-  if (!release) return { ok: false, release };
+  if (!release) return { ok: null, release };
+  const config = await readText(root.path(`/boot/config-${release}`));
+  if (config !== null) return { ok: /^CONFIG_NETCONSOLE=[ym]$/m.test(config), release };
+  let looked = false;
   for (const dir of ["/lib/modules", "/usr/lib/modules"]) {
     const base = `${dir}/${release}`;
     const builtin = await readText(root.path(`${base}/modules.builtin`));
     if (builtin && /(^|\/)netconsole\.ko$/m.test(builtin)) return { ok: true, release };
     const dep = await readText(root.path(`${base}/modules.dep`));
     if (dep && /(^|\/)netconsole\.ko(\.[a-z]+)?:/m.test(dep)) return { ok: true, release };
+    looked ||= dep !== null;
   }
-  return { ok: false, release };
+  return { ok: looked ? false : null, release };
 }
 
 /** The targets whose .wants/ lacks the report unit, and the unit's ExecStart= program if it is missing. */
@@ -125,8 +135,8 @@ export async function collectNetconsole(ctx: ProbeContext): Promise<ProbeOutput>
       + "journal (NS_ERR_NETCONSOLE); or accept the gap for this host."));
   }
   const kernel = await kernelHasNetconsole(ctx.root);
-  if (!kernel.ok) {
-    findings.push(unavailable(`the running kernel ${kernel.release ?? "(unknown release)"} has no netconsole (not loaded, not built in, no module in modules.dep)`,
+  if (kernel.ok === false) {
+    findings.push(unavailable(`the running kernel ${kernel.release ?? "(unknown release)"} has no netconsole (not loaded; not in its /boot/config, or not built in and no module in modules.dep)`,
       "Install the kernel's modules package (Debian: linux-image-* ships netconsole.ko) or build CONFIG_NETCONSOLE."));
   }
   const unit = await reportUnitGaps(ctx.root);

@@ -73,6 +73,13 @@ describe("probe netconsole", () => {
       .toEqual([["NS_HOST_NETCONSOLE_UNAVAILABLE", "warning", "netconsole", expect.stringContaining("the running kernel 6.1.0-28-amd64 has no netconsole")]]);
     const builtin = { ...noModule, "lib/modules/6.1.0-28-amd64/modules.builtin": "kernel/drivers/net/netconsole.ko\n" };
     expect((await netconsoleProbe.collect(ctx(tree(builtin), CONFIGURED))).findings).toEqual([]);
+    // /boot/config decides where it exists (readable in the agent's sandbox, unlike /lib/modules).
+    expect((await netconsoleProbe.collect(ctx(tree({ ...noModule, "boot/config-6.1.0-28-amd64": "CONFIG_NET=y\nCONFIG_NETCONSOLE=m\n" }), CONFIGURED))).findings).toEqual([]);
+    expect(reasons(await netconsoleProbe.collect(ctx(tree({ ...GOOD, "boot/config-6.1.0-28-amd64": "# CONFIG_NETCONSOLE is not set\n" }), CONFIGURED))))
+      .toEqual([["NS_HOST_NETCONSOLE_UNAVAILABLE", "warning", "netconsole", expect.stringContaining("has no netconsole")]]);
+    // Nothing readable (ProtectKernelModules= hides /lib/modules, no /boot/config): not judged.
+    const { "lib/modules/6.1.0-28-amd64/modules.dep": _dep, ...hidden } = GOOD;
+    expect((await netconsoleProbe.collect(ctx(tree(hidden), CONFIGURED))).findings).toEqual([]);
   });
 
   it("the report unit not enabled for rescue.target, or not installed, or its program missing", async () => {
