@@ -40,19 +40,13 @@ async function readText(file: string): Promise<string | null> {
   }
 }
 
-/** The link itself: a .wants/ entry names the unit by an absolute host path, which a fixture root does not resolve. */
-async function linkExists(file: string): Promise<boolean> {
+/**
+ * `link`: the entry itself (lstat): a .wants/ entry names the unit by an absolute host
+ * path, which a fixture root does not resolve.
+ */
+async function exists(file: string, link = false): Promise<boolean> {
   try {
-    await lstat(file);
-    return true;
-  } catch {
-    return false;
-  }
-}
-
-async function exists(file: string): Promise<boolean> {
-  try {
-    await stat(file);
+    await (link ? lstat(file) : stat(file));
     return true;
   } catch {
     return false;
@@ -89,7 +83,7 @@ export async function reportUnitGaps(root: HostRoot): Promise<{ notWantedBy: str
   for (const target of TARGETS) {
     let wanted = false;
     for (const dir of UNIT_DIRS) {
-      if (await linkExists(root.path(`${dir}/${target}.wants/${REPORT_UNIT}`))) wanted = true;
+      if (await exists(root.path(`${dir}/${target}.wants/${REPORT_UNIT}`), true)) wanted = true;
     }
     if (!wanted) notWantedBy.push(target);
   }
