@@ -27,7 +27,7 @@ export class NetconsolePointer {
   private current: NetconsoleStatus | null = null;
   private lastLogged = "";
 
-  constructor(private readonly file: string, private readonly logger: Logger, private readonly sysRoot?: string) {}
+  constructor(private readonly file: string, private readonly logger: Logger) {}
 
   /** Null until the first session. */
   get status(): NetconsoleStatus | null {
@@ -44,8 +44,7 @@ export class NetconsolePointer {
     } else if (!session.addresses) {
       status = { state: "unavailable", reason: "the connection's own and the controller's addresses are unknown" };
     } else {
-      status = configureNetconsole({ localAddress: session.addresses.local, controllerAddress: session.addresses.remote, port },
-        { file: this.file, ...(this.sysRoot ? { sysRoot: this.sysRoot } : {}) });
+      status = configureNetconsole({ localAddress: session.addresses.local, controllerAddress: session.addresses.remote, port }, { file: this.file });
     }
     this.current = status;
     this.log(status);

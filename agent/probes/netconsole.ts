@@ -23,8 +23,7 @@
  * never mounted), where neither the unit nor the agent's options exist; the
  * initramfs's own shell is seen as the host missing.
  */
-import { lstat, readFile, readlink, stat } from "node:fs/promises";
-import path from "node:path";
+import { lstat, readFile, stat } from "node:fs/promises";
 import type { HostRoot } from "./host-root.js";
 import type { Probe, ProbeContext, ProbeFinding, ProbeOutput } from "./types.js";
 
@@ -83,24 +82,14 @@ export async function reportUnitGaps(root: HostRoot): Promise<{ notWantedBy: str
   for (const target of TARGETS) {
     let wanted = false;
     for (const dir of UNIT_DIRS) {
-      if (await exists(root.path(`${dir}/${target}.wants/${REPORT_UNIT}`), true)) wanted = true;
+      wanted ||= await exists(root.path(`${dir}/${target}.wants/${REPORT_UNIT}`), true);
     }
     if (!wanted) notWantedBy.push(target);
   }
+  // `systemctl enable` of a unit kept elsewhere links it into /etc/systemd/system too: these dirs find it.
   let unitFile: string | null = null;
   for (const dir of UNIT_DIRS) {
-    const file = `${dir}/${REPORT_UNIT}`;
-    if (await exists(root.path(file))) {
-      unitFile = file;
-      break;
-    }
-  }
-  if (!unitFile) {
-    // A wants/ link may point at a unit elsewhere; follow it once.
-    for (const dir of UNIT_DIRS) {
-      const link = await readlink(root.path(`${dir}/emergency.target.wants/${REPORT_UNIT}`)).catch(() => null);
-      if (link && await exists(root.path(path.resolve(dir, "emergency.target.wants", link)))) unitFile = path.resolve(dir, "emergency.target.wants", link);
-    }
+    if (!unitFile && await exists(root.path(`${dir}/${REPORT_UNIT}`))) unitFile = `${dir}/${REPORT_UNIT}`;
   }
   let missingProgram: string | null = null;
   const text = unitFile ? await readText(root.path(unitFile)) : null;
